@@ -1,0 +1,133 @@
+"""REST plumbing shared by every app: the one error shape, typed API errors, cursor pagination."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404, JsonResponse
+from rest_framework import exceptions, status
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import set_rollback
+
+
+class ApiError(exceptions.APIException):
+    """An expected failure with its HTTP status, a machine code and a sentence a partner can act on."""
+
+    def __init__(self, *, status_code: int, code: str, message: str, fields: dict | None = None) -> None:
+        super().__init__(detail=message, code=code)
+        self.status_code = status_code
+        self.error_code = code
+        self.message = message
+        self.fields = fields
+
+
+def error_body(*, code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"error": message, "code": code}
+    if fields:
+        body["fields"] = fields
+    return body
+
+
+def _flatten(detail: Any) -> Any:
+    """DRF's ErrorDetail lists become plain strings (one sentence per field) or nested dicts."""
+    if isinstance(detail, dict):
+        return {str(key): _flatten(value) for key, value in detail.items()}
+    if isinstance(detail, list):
+        if all(not isinstance(item, dict | list) for item in detail):
+            return " ".join(str(item) for item in detail)
+        return [_flatten(item) for item in detail]
+    return str(detail)
+
+
+# DRF exception class -> (our code, fallback sentence)
+_CODES: list[tuple[type[exceptions.APIException], str, str]] = [
+    (exceptions.ParseError, "malformed_request", "The request body is not valid JSON."),
+    (
+        exceptions.AuthenticationFailed,
+        "unauthorized",
+        "The API key is missing, malformed, revoked or unknown.",
+    ),
+    (exceptions.NotAuthenticated, "unauthorized", "Send your partner API key in the X-API-Key header."),
+    (exceptions.PermissionDenied, "forbidden", "This key may not perform that action."),
+    (exceptions.NotFound, "not_found", "No such object."),
+    (exceptions.MethodNotAllowed, "method_not_allowed", "That method is not allowed on this path."),
+    (exceptions.NotAcceptable, "not_acceptable", "This API answers in JSON only."),
+    (exceptions.UnsupportedMediaType, "unsupported_media_type", "Send the body as application/json."),
+    (exceptions.Throttled, "rate_limit_exceeded", "Too many requests; slow down."),
+]
+
+
+def exception_handler(exc: Exception, context: dict) -> Response | None:
+    """DRF's exception handler, answering every error in the platform's one shape."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if not isinstance(exc, exceptions.APIException):
+        return None  # a bug: Django's 500 handler answers, in the same shape under /api/
+
+    headers: dict[str, str] = {}
+    if getattr(exc, "auth_header", None):
+        headers["WWW-Authenticate"] = exc.auth_header
+    if getattr(exc, "wait", None):
+        headers["Retry-After"] = str(int(exc.wait))
+
+    if isinstance(exc, ApiError):
+        body = error_body(code=exc.error_code, message=exc.message, fields=exc.fields)
+    elif isinstance(exc, exceptions.ValidationError):
+        fields = _flatten(exc.detail)
+        if not isinstance(fields, dict):
+            fields = {"non_field_errors": fields}
+        names = ", ".join(sorted(fields))
+        body = error_body(
+            code="validation_error", message=f"Some fields are invalid: {names}.", fields=fields
+        )
+    else:
+        code, sentence = "error", "The request could not be completed."
+        for klass, known_code, known_sentence in _CODES:
+            if isinstance(exc, klass):
+                code, sentence = known_code, known_sentence
+                break
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        # DRF's default English details ("Not found.") are replaced by our sentences; custom ones kept.
+        default_detail = str(getattr(type(exc), "default_detail", ""))
+        message = sentence if detail is None or str(detail) == default_detail else str(detail)
+        body = error_body(code=code, message=message)
+
+    set_rollback()
+    return Response(body, status=exc.status_code, headers=headers)
+
+
+def json_error(*, status_code: int, code: str, message: str) -> JsonResponse:
+    return JsonResponse(error_body(code=code, message=message), status=status_code)
+
+
+def handler404(request, exception=None):
+    if request.path.startswith(("/api/", "/sim/")):
+        return json_error(status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No such path.")
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
+
+
+def handler500(request):
+    if request.path.startswith(("/api/", "/sim/")):
+        return json_error(
+            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
+            code="internal_error",
+            message="Something went wrong on our side; it has been logged. Retry later.",
+        )
+    from django.views.defaults import server_error
+
+    return server_error(request)
+
+
+class CreatedCursorPagination(CursorPagination):
+    """Stable pages over growing tables: newest first, a fixed number of queries per page."""
+
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "limit"
+    max_page_size = 200

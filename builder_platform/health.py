@@ -1,0 +1,54 @@
+"""Liveness and readiness probes for load balancers and orchestrators."""
+
+from __future__ import annotations
+
+import logging
+
+from django.conf import settings
+from django.db import connection
+from django.http import HttpRequest, JsonResponse
+from kombu import Connection
+
+logger = logging.getLogger(__name__)
+
+
+def healthz(request: HttpRequest) -> JsonResponse:
+    return JsonResponse({"status": "ok"})
+
+
+def _database_ready() -> str | None:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+            cursor.fetchone()
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the kind is logged
+        logger.warning("readiness: database unreachable (%s)", type(exc).__name__)
+        return "database unreachable"
+    return None
+
+
+def _broker_ready() -> str | None:
+    try:
+        broker = Connection(
+            settings.CELERY_BROKER_URL, transport_options=settings.CELERY_BROKER_TRANSPORT_OPTIONS
+        )
+        with broker as conn:
+            conn.ensure_connection(max_retries=1, timeout=2)
+    except Exception as exc:  # noqa: BLE001 - any failure means "not ready"; the kind is logged
+        logger.warning("readiness: broker unreachable (%s)", type(exc).__name__)
+        return "broker unreachable"
+    return None
+
+
+def readyz(request: HttpRequest) -> JsonResponse:
+    checks = {"database": _database_ready(), "broker": _broker_ready()}
+    failing = [name for name, problem in checks.items() if problem]
+    body = {
+        "status": "ready" if not failing else "unavailable",
+        "checks": {k: v or "ok" for k, v in checks.items()},
+    }
+    if failing:
+        body["error"] = f"Not ready: {', '.join(checks[name] for name in failing)}."
+        body["code"] = "service_unavailable"
+        return JsonResponse(body, status=503)
+    return JsonResponse(body)

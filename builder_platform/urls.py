@@ -1,0 +1,27 @@
+"""Top-level URLs: the partner API, the simulator, admin, docs, probes and the web frontend."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from builder_platform import health
+
+handler404 = "builder_platform.api.handler404"
+handler500 = "builder_platform.api.handler500"
+
+api_v1 = [
+    path("", include("customers.urls")),
+]
+
+urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include((api_v1, "api"), namespace="api")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+]
+
+if settings.PARSEC_SIMULATOR:
+    urlpatterns.append(path("sim/api/v1/", include("parsec.sim.urls")))

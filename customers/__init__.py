@@ -1,0 +1,1 @@
+"""Partners, their API keys, customers and the wallets they proved to own."""

@@ -1,0 +1,1 @@
+"""Escrow config, fee quotes, EIP-712 fee authorizations, the fee ledger and statements."""

@@ -1,0 +1,1 @@
+"""Orders, fills and their history; submission, cancel and reconciliation with Parsec."""

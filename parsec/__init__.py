@@ -1,0 +1,1 @@
+"""The Parsec boundary: contract rules, the HTTP client and the embedded simulator."""
