@@ -21,7 +21,7 @@ run: install
 	BIND=$(BIND) $(VENV)/bin/honcho start -f Procfile
 
 test: install
-	$(PY) -m pytest
+	VAR_DIR=$(CURDIR)/var/test $(PY) -m pytest
 
 lint: install
 	$(VENV)/bin/ruff check .
