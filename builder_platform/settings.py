@@ -163,6 +163,8 @@ if not DEBUG:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SECURE_CONTENT_TYPE_NOSNIFF = True
 SESSION_COOKIE_HTTPONLY = True
+# Admin messages can carry a freshly minted API key: keep them server-side, not in a signed cookie.
+MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 X_FRAME_OPTIONS = "DENY"
 
 # --- REST API ----------------------------------------------------------------------------------------
@@ -213,6 +215,38 @@ PARSEC_CONNECT_TIMEOUT = env_float("PARSEC_CONNECT_TIMEOUT", 3.0)
 PARSEC_READ_TIMEOUT = env_float("PARSEC_READ_TIMEOUT", 10.0)
 PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only; a create is never retried
 
+# Embedded simulator (read only while PARSEC_SIMULATOR is on). Its escrow is a local stand-in: the
+# addresses are fixed, made-up values, not Parsec's contracts.
+PARSEC_SIM_SEED = env_int("PARSEC_SIM_SEED", 7)  # prices, book depth and random faults derive from it
+# Random faults per request, e.g. "error-503=0.02,rate-limit=0.01,apply-then-drop=0.005".
+PARSEC_SIM_FAULT_RATES = {
+    name.strip(): float(rate)
+    for name, _, rate in (item.partition("=") for item in env_list("PARSEC_SIM_FAULT_RATES", []))
+}
+PARSEC_SIM_LATENCY_SECONDS = env_float("PARSEC_SIM_LATENCY_SECONDS", 0.5)
+PARSEC_SIM_HOLD_SECONDS = env_float("PARSEC_SIM_HOLD_SECONDS", 30.0)  # > the client's read timeout
+PARSEC_SIM_RETRY_AFTER_SECONDS = env_int("PARSEC_SIM_RETRY_AFTER_SECONDS", 1)
+PARSEC_SIM_FILL_INTERVAL_SECONDS = env_float("PARSEC_SIM_FILL_INTERVAL_SECONDS", 5.0)
+# Share of an order's size a resting order fills per interval while the price allows it.
+PARSEC_SIM_FILL_CHUNK_FRACTION = env_str("PARSEC_SIM_FILL_CHUNK_FRACTION", "0.25")
+PARSEC_SIM_PRICE_BUCKET_SECONDS = env_int("PARSEC_SIM_PRICE_BUCKET_SECONDS", 60)
+PARSEC_SIM_BOOK_DEPTH = env_int("PARSEC_SIM_BOOK_DEPTH", 100)  # shares a taker finds at the touch, +/- 50%
+PARSEC_SIM_TAKER_FEE_BPS = env_int("PARSEC_SIM_TAKER_FEE_BPS", 10)  # exchange fee on taker fills
+PARSEC_SIM_FEE_ESCROW_ENABLED = env_bool("PARSEC_SIM_FEE_ESCROW_ENABLED", True)
+PARSEC_SIM_FEE_BPS = env_int("PARSEC_SIM_FEE_BPS", 25)
+PARSEC_SIM_MIN_FEE_BPS = env_int("PARSEC_SIM_MIN_FEE_BPS", 1)
+PARSEC_SIM_MIN_FEE_USDC = env_int("PARSEC_SIM_MIN_FEE_USDC", 10_000)  # USDC base units
+PARSEC_SIM_AFFILIATE_FEE_BPS = env_int("PARSEC_SIM_AFFILIATE_FEE_BPS", 5000)
+PARSEC_SIM_ESCROW_CONTRACT_ADDRESS = env_str(
+    "PARSEC_SIM_ESCROW_CONTRACT_ADDRESS", "0x39F35887e583ed7d6eFf6fa472359371145ba549"
+)
+PARSEC_SIM_TREASURY_ADDRESS = env_str(
+    "PARSEC_SIM_TREASURY_ADDRESS", "0x24FF2f416594bEF1d4FC99BC47e239BA1FfFA81e"
+)
+PARSEC_SIM_AFFILIATE_ADDRESS = env_str(
+    "PARSEC_SIM_AFFILIATE_ADDRESS", "0x39Bc708AdD3A470e59192d3c2d108e57178C80a9"
+)
+
 # --- Celery --------------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
@@ -257,3 +291,42 @@ LOGGING = {
         "httpcore": {"level": "WARNING"},
     },
 }
+
+# Re-enqueue customers whose provisioning a lost message or exhausted retries left undone.
+CELERY_BEAT_SCHEDULE["customers.sweep_provisioning"] = {"task": "customers.sweep_provisioning", "schedule": 60.0}
+
+# --- Web frontend ---------------------------------------------------------------------------------------
+
+WEB_SITE_NAME = env_str("WEB_SITE_NAME", "Builder Markets")
+
+# --- Orders ----------------------------------------------------------------------------------------------
+
+# A submit attempt older than this is presumed dead (its worker died); longer than connect + read timeout.
+ORDER_SUBMIT_LEASE_SECONDS = env_int("ORDER_SUBMIT_LEASE_SECONDS", 60)
+# A fee-less order still unsent this long after creation fails (a fee-bearing one gives up at its deadline).
+ORDER_SUBMIT_GIVE_UP_SECONDS = env_int("ORDER_SUBMIT_GIVE_UP_SECONDS", 600)
+ORDER_SUBMIT_BACKOFF_BASE_SECONDS = env_float("ORDER_SUBMIT_BACKOFF_BASE_SECONDS", 1.0)
+ORDER_SUBMIT_BACKOFF_MAX_SECONDS = env_float("ORDER_SUBMIT_BACKOFF_MAX_SECONDS", 60.0)
+# An order is not sent when its fee authorization's deadline is closer than this (Parsec checks it later).
+ORDER_FEE_DEADLINE_MARGIN_SECONDS = env_int("ORDER_FEE_DEADLINE_MARGIN_SECONDS", 10)
+ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS = env_float("ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0)
+ORDER_OUTBOX_STALE_SECONDS = env_int("ORDER_OUTBOX_STALE_SECONDS", 30)  # queued and due this long: re-enqueue
+ORDER_RECONCILE_INTERVAL_SECONDS = env_float("ORDER_RECONCILE_INTERVAL_SECONDS", 5.0)
+ORDER_RECONCILE_START_MARGIN_SECONDS = env_int("ORDER_RECONCILE_START_MARGIN_SECONDS", 300)
+ORDER_RECONCILE_CLOCK_SKEW_SECONDS = env_int("ORDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
+# An order in doubt is sent again only after this many listings without it, spanning the grace period.
+ORDER_RECONCILE_MISSES_BEFORE_RESEND = env_int("ORDER_RECONCILE_MISSES_BEFORE_RESEND", 3)
+ORDER_RECONCILE_RESEND_GRACE_SECONDS = env_int("ORDER_RECONCILE_RESEND_GRACE_SECONDS", 60)
+ORDER_RECONCILE_LIST_LIMIT = env_int("ORDER_RECONCILE_LIST_LIMIT", 500)  # Parsec's maximum page
+ORDER_IDEMPOTENCY_KEY_TTL_HOURS = env_int("ORDER_IDEMPOTENCY_KEY_TTL_HOURS", 24)
+# A key still in flight this long belongs to a request that died; a new request may take it over.
+ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60)
+ORDER_EXCHANGES_CACHE_SECONDS = env_int("ORDER_EXCHANGES_CACHE_SECONDS", 60)
+ORDER_MARKETS_CACHE_SECONDS = env_int("ORDER_MARKETS_CACHE_SECONDS", 10)
+CELERY_TASK_ROUTES["orders.purge_idempotency_keys"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["orders.sweep_outbox"] = {
+    "task": "orders.sweep_outbox",
+    "schedule": ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS,
+}
+CELERY_BEAT_SCHEDULE["orders.reconcile"] = {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS}
+CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {"task": "orders.purge_idempotency_keys", "schedule": 3600.0}

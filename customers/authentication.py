@@ -1,16 +1,90 @@
-"""Placeholder until partner API keys land."""
+"""Partner authentication by the X-API-Key header (as at Parsec), IsPartner, and its OpenAPI scheme."""
 
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.utils import timezone
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from rest_framework import exceptions
+from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from customers import selectors, services
+from customers.api_keys import api_key_is_well_formed
+from customers.models import Partner, PartnerApiKey
 
-class PartnerApiKeyAuthentication:
-    def authenticate(self, request):
-        return None
+API_KEY_HEADER = "X-API-Key"
 
-    def authenticate_header(self, request):
-        return "X-API-Key"
+
+@dataclass(frozen=True)
+class PartnerUser:
+    """`request.user` for a partner's request: authenticated, never staff, wrapping the partner."""
+
+    partner: Partner
+    is_authenticated: bool = True
+    is_anonymous: bool = False
+    is_active: bool = True
+    is_staff: bool = False
+    is_superuser: bool = False
+
+    @property
+    def pk(self) -> int:
+        return self.partner.pk
+
+    def __str__(self) -> str:
+        return f"partner {self.partner.name}"
+
+
+def api_key_authenticate(*, raw_key: str, now: datetime) -> PartnerApiKey:
+    """The active key for this raw text (its partner loaded), or AuthenticationFailed saying why."""
+    if not api_key_is_well_formed(raw_key):
+        raise exceptions.AuthenticationFailed(
+            f"The {API_KEY_HEADER} header does not hold a platform API key (bp_ followed by at least "
+            "32 URL-safe characters)."
+        )
+    api_key = selectors.partner_api_key_find(raw_key=raw_key)
+    if api_key is None:
+        raise exceptions.AuthenticationFailed("This API key is not known; check it or create a new one.")
+    if api_key.is_revoked:
+        raise exceptions.AuthenticationFailed("This API key has been revoked; use another key.")
+    if api_key.partner.status != Partner.Status.ACTIVE:
+        raise exceptions.AuthenticationFailed("The partner account of this API key is suspended.")
+    services.partner_api_key_touch(api_key=api_key, now=now)
+    return api_key
+
+
+class PartnerApiKeyAuthentication(BaseAuthentication):
+    """`request.user` is a PartnerUser, `request.auth` the PartnerApiKey (so `request.auth.partner`)."""
+
+    def authenticate(self, request) -> tuple[PartnerUser, PartnerApiKey] | None:
+        raw_key = request.META.get("HTTP_X_API_KEY")
+        if raw_key is None:
+            return None  # IsPartner answers 401 "send your key"
+        api_key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now())
+        return PartnerUser(partner=api_key.partner), api_key
+
+    def authenticate_header(self, request) -> str:
+        # Makes DRF answer 401 (not 403) when the key is missing or refused.
+        return f'ApiKey header="{API_KEY_HEADER}"'
 
 
 class IsPartner(BasePermission):
-    def has_permission(self, request, view):
-        return False
+    message = f"Send your partner API key in the {API_KEY_HEADER} header."
+
+    def has_permission(self, request, view) -> bool:
+        return isinstance(request.user, PartnerUser) and isinstance(request.auth, PartnerApiKey)
+
+
+class PartnerApiKeyScheme(OpenApiAuthenticationExtension):
+    target_class = "customers.authentication.PartnerApiKeyAuthentication"
+    name = "PartnerApiKey"
+
+    def get_security_definition(self, auto_schema) -> dict:
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": API_KEY_HEADER,
+            "description": "A partner API key (bp_...), created by an admin and shown once.",
+        }

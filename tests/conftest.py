@@ -32,3 +32,71 @@ def celery_worker(transactional_db):
         shutdown_timeout=10,
     ) as worker:
         yield worker
+
+
+# --- Partners (customers app) ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def partner(db):
+    from factories import make_partner
+
+    return make_partner(name="Acme Trading")
+
+
+@pytest.fixture
+def partner_api_key(partner) -> str:
+    """The raw API key of `partner`."""
+    from factories import make_api_key
+
+    return make_api_key(partner=partner)[1]
+
+
+@pytest.fixture
+def partner_client(partner_api_key) -> APIClient:
+    """An API client authenticated as `partner` with the X-API-Key header."""
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=partner_api_key)
+    return client
+
+
+@pytest.fixture
+def customer_tasks(monkeypatch) -> list[tuple[str, str]]:
+    """Provisioning tasks queued after commit, as (task name, customer id), instead of sending them."""
+    from customers import tasks
+
+    queued: list[tuple[str, str]] = []
+    for task in (tasks.customer_provision_task, tasks.wallet_onboard_task):
+        monkeypatch.setattr(
+            task, "delay", lambda customer_id, name=task.name: queued.append((name, customer_id))
+        )
+    return queued
+
+
+# --- Parsec simulator (parsec.sim) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def parsec_sim(live_server, settings):
+    """A ParsecClient talking over real HTTP to the embedded simulator served by the live server.
+
+    Short client timeouts (read 1 s) and fast fills (a chunk every 0.25 s) keep tests quick; a test may
+    override any PARSEC_* / PARSEC_SIM_* setting after requesting this fixture.
+    """
+    from parsec.conf import get_client, reset_client
+
+    if not settings.PARSEC_SIMULATOR:
+        pytest.skip("the embedded simulator is off (PARSEC_SIMULATOR=false): its URLs are not mounted")
+    settings.PARSEC_BASE_URL = live_server.url + "/sim/api/v1"
+    settings.PARSEC_API_KEY = settings.PARSEC_SIMULATOR_API_KEY
+    settings.PARSEC_CONNECT_TIMEOUT = 1.0
+    settings.PARSEC_READ_TIMEOUT = 1.0
+    settings.PARSEC_READ_RETRIES = 1
+    settings.PARSEC_SIM_FAULT_RATES = {}
+    settings.PARSEC_SIM_HOLD_SECONDS = 3.0
+    settings.PARSEC_SIM_LATENCY_SECONDS = 0.2
+    settings.PARSEC_SIM_FILL_INTERVAL_SECONDS = 0.25
+    settings.PARSEC_SIM_FILL_CHUNK_FRACTION = "0.25"
+    reset_client()
+    yield get_client()
+    reset_client()

@@ -1,0 +1,208 @@
+"""Admin for partners (with key creation), API keys (revocation), customers, wallets and challenges."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest
+from django.utils import timezone
+
+from customers import services
+from customers.addresses import InvalidAddress, checksum_address
+from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
+
+
+class PartnerForm(forms.ModelForm):
+    class Meta:
+        model = Partner
+        fields = ["name", "status", "fee_bps", "affiliate_address", "revenue_share_bps", "is_builtin"]
+        help_texts = {
+            "fee_bps": "Builder fee in basis points (100 = 1%); empty uses the escrow config's default.",
+            "revenue_share_bps": "Share of collected fees owed to the partner off-chain, in basis points.",
+        }
+
+    def clean_affiliate_address(self) -> str:
+        value = self.cleaned_data["affiliate_address"].strip()
+        if not value:
+            return ""
+        try:
+            return checksum_address(value)  # accept any case, store the checksummed form
+        except InvalidAddress as exc:
+            raise forms.ValidationError(str(exc)) from None
+
+
+@admin.register(Partner)
+class PartnerAdmin(admin.ModelAdmin):
+    form = PartnerForm
+    list_display = [
+        "name",
+        "status",
+        "fee_bps",
+        "revenue_share_bps",
+        "affiliate_address",
+        "is_builtin",
+        "active_keys",
+        "created_at",
+    ]
+    list_filter = ["status", "is_builtin"]
+    search_fields = ["name", "affiliate_address"]
+    readonly_fields = ["created_at"]
+    actions = ["create_api_key"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
+        # One query for the key counts of a whole page.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(active_key_count=Count("api_keys", filter=Q(api_keys__revoked_at__isnull=True)))
+        )
+
+    @admin.display(description="active keys", ordering="active_key_count")
+    def active_keys(self, partner: Partner) -> int:
+        return partner.active_key_count
+
+    @admin.action(description="Create an API key for the selected partners (shown once)")
+    def create_api_key(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        for partner in queryset:
+            _, raw_key = services.partner_api_key_create(partner=partner, name=f"admin: {request.user}")
+            # The raw key exists only in this message: the database keeps its hash.
+            self.message_user(
+                request,
+                f"New API key for {partner.name}: {raw_key} — copy it now, it will not be shown again.",
+                messages.WARNING,
+            )
+
+
+class RevokedFilter(admin.SimpleListFilter):
+    title = "revoked"
+    parameter_name = "revoked"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Revoked"), ("no", "Active")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(revoked_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(revoked_at__isnull=True)
+        return queryset
+
+
+@admin.register(PartnerApiKey)
+class PartnerApiKeyAdmin(admin.ModelAdmin):
+    # The hash is never displayed; keys are created from the partner list, where each is shown once.
+    fields = ["partner", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    readonly_fields = ["partner", "key_prefix", "created_at", "last_used_at", "revoked_at"]
+    list_display = ["key_prefix", "partner", "name", "created_at", "last_used_at", "revoked"]
+    list_filter = [RevokedFilter, "partner"]
+    search_fields = ["prefix", "name", "partner__name"]
+    list_select_related = ["partner"]
+    actions = ["revoke"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(description="key")
+    def key_prefix(self, api_key: PartnerApiKey) -> str:
+        return str(api_key)
+
+    @admin.display(boolean=True, ordering="revoked_at")
+    def revoked(self, api_key: PartnerApiKey) -> bool:
+        return api_key.is_revoked
+
+    @admin.action(description="Revoke the selected keys")
+    def revoke(self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]) -> None:
+        now = timezone.now()
+        revoked = sum(services.partner_api_key_revoke(api_key=api_key, now=now) for api_key in queryset)
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+class WalletInline(admin.TabularInline):
+    model = Wallet
+    fields = ["role", "address", "verified_at", "replaced_at", "created_at"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "id", "partner", "status", "parsec_customer_id", "email", "created_at"]
+    list_filter = ["status", "partner"]
+    # Exact matches on ids; wallet addresses, including replaced ones.
+    search_fields = ["=id", "external_id", "email", "=parsec_customer_id", "=wallets__address"]
+    list_select_related = ["partner"]
+    readonly_fields = [
+        "id",
+        "partner",
+        "external_id",
+        "parsec_customer_id",
+        "provisioning_error",
+        "provisioning_requested_at",
+        "created_at",
+        "updated_at",
+    ]
+    fields = ["id", "partner", "external_id", "email", "status", *readonly_fields[3:]]
+    inlines = [WalletInline]
+    actions = ["retry_provisioning"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # customers come from partners' API calls and web sign-in
+
+    @admin.action(description="Retry provisioning at Parsec")
+    def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        now = timezone.now()
+        retried = sum(
+            services.customer_provisioning_retry(customer=customer, now=now) for customer in queryset
+        )
+        self.message_user(request, f"Queued provisioning again for {retried} customer(s).", messages.SUCCESS)
+
+
+class CurrentFilter(admin.SimpleListFilter):
+    title = "current"
+    parameter_name = "current"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Current"), ("no", "Replaced")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(replaced_at__isnull=True)
+        if self.value() == "no":
+            return queryset.filter(replaced_at__isnull=False)
+        return queryset
+
+
+@admin.register(Wallet)
+class WalletAdmin(admin.ModelAdmin):
+    list_display = ["address", "role", "customer", "partner", "verified_at", "replaced_at", "created_at"]
+    list_filter = ["role", CurrentFilter, "customer__partner"]
+    search_fields = ["=address", "=customer__id", "customer__external_id"]
+    list_select_related = ["customer__partner"]
+    readonly_fields = ["customer", "address", "role", "verified_at", "replaced_at", "created_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # a wallet is linked only by a verified signature or Parsec's onboarding
+
+    @admin.display(ordering="customer__partner__name")
+    def partner(self, wallet: Wallet) -> Partner:
+        return wallet.customer.partner
+
+
+@admin.register(WalletChallenge)
+class WalletChallengeAdmin(admin.ModelAdmin):
+    list_display = ["nonce", "address", "customer", "issued_at", "expires_at", "used_at"]
+    list_filter = [("used_at", admin.EmptyFieldListFilter)]
+    search_fields = ["=nonce", "=address", "=customer__id"]
+    list_select_related = ["customer"]
+    readonly_fields = ["nonce", "customer", "address", "message", "issued_at", "expires_at", "used_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

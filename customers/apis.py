@@ -1,0 +1,251 @@
+"""The partner REST API for customers and their wallets; every query is scoped to the calling partner."""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from builder_platform.api import ApiError, CreatedCursorPagination
+from customers import selectors, services
+from customers.addresses import InvalidAddress, checksum_address
+from customers.models import Customer, Wallet
+
+# HTTP status of each expected refusal; anything not listed is a 400.
+ERROR_STATUS = {
+    "customer_disabled": status.HTTP_409_CONFLICT,
+    "challenge_used": status.HTTP_409_CONFLICT,
+    "signer_already_linked": status.HTTP_409_CONFLICT,
+}
+
+
+def _customer_not_found() -> ApiError:
+    # One answer for a missing id, a malformed one and another partner's customer: ids reveal nothing.
+    return ApiError(
+        status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No customer with this id."
+    )
+
+
+def _refusal(exc: services.CustomerError) -> ApiError:
+    return ApiError(
+        status_code=ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
+        code=exc.code,
+        message=exc.message,
+    )
+
+
+class AddressField(serializers.CharField):
+    """An Ethereum address in any case, answered in its checksummed form."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(max_length=42, trim_whitespace=False, **kwargs)
+
+    def to_internal_value(self, data) -> str:
+        value = super().to_internal_value(data)
+        try:
+            return checksum_address(value)
+        except InvalidAddress as exc:
+            raise serializers.ValidationError(str(exc)) from None
+
+
+NULLABLE_ADDRESS = {
+    "type": "string",
+    "nullable": True,
+    "example": "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed",
+}
+
+
+# Plain serializers with declared fields, not ModelSerializers: these render every read, and a
+# ModelSerializer introspects the model each time it is built.
+class WalletOutputSerializer(serializers.Serializer):
+    address = serializers.CharField()
+    role = serializers.ChoiceField(choices=Wallet.Role.choices)
+    verified_at = serializers.DateTimeField()
+    created_at = serializers.DateTimeField()
+
+
+class CustomerOutputSerializer(serializers.Serializer):
+    id = serializers.UUIDField()
+    external_id = serializers.CharField()
+    email = serializers.SerializerMethodField()
+    status = serializers.ChoiceField(choices=Customer.Status.choices)
+    provisioning_step = serializers.SerializerMethodField(
+        help_text="What provisioning waits for: parsec_user, wallet_link or onboarding; null otherwise."
+    )
+    provisioning_error = serializers.CharField(
+        help_text="Why Parsec refused provisioning; empty if it did not."
+    )
+    parsec_customer_id = serializers.CharField(allow_null=True)
+    signer_address = serializers.SerializerMethodField()
+    payer_address = serializers.SerializerMethodField()
+    # `current_wallets` is prefetched by the selectors: no query per customer.
+    wallets = WalletOutputSerializer(
+        many=True, source="current_wallets", help_text="The current signer and payer."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    @staticmethod
+    def _current(customer: Customer, role: str) -> Wallet | None:
+        return next((wallet for wallet in customer.current_wallets if wallet.role == role), None)
+
+    @extend_schema_field({"type": "string", "format": "email", "nullable": True})
+    def get_email(self, customer: Customer) -> str | None:
+        return customer.email or None
+
+    @extend_schema_field(
+        {"type": "string", "enum": ["parsec_user", "wallet_link", "onboarding"], "nullable": True}
+    )
+    def get_provisioning_step(self, customer: Customer) -> str | None:
+        if customer.status != Customer.Status.PROVISIONING:
+            return None
+        if not customer.parsec_customer_id:
+            return "parsec_user"
+        if self._current(customer, Wallet.Role.SIGNER) is None:
+            return "wallet_link"
+        return "onboarding"
+
+    @extend_schema_field(NULLABLE_ADDRESS)
+    def get_signer_address(self, customer: Customer) -> str | None:
+        wallet = self._current(customer, Wallet.Role.SIGNER)
+        return wallet.address if wallet else None
+
+    @extend_schema_field(NULLABLE_ADDRESS)
+    def get_payer_address(self, customer: Customer) -> str | None:
+        wallet = self._current(customer, Wallet.Role.PAYER)
+        return wallet.address if wallet else None
+
+
+class CustomerCreateInputSerializer(serializers.Serializer):
+    # Not trimmed: a partner's id with stray spaces is refused, not silently changed.
+    external_id = serializers.CharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
+    email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
+
+    def validate_external_id(self, value: str) -> str:
+        problem = services.external_id_problem(value)
+        if problem:
+            raise serializers.ValidationError(problem)
+        return value
+
+
+def _partner_customer(request: Request, customer_id: str) -> Customer:
+    customer = selectors.customer_get(partner=request.auth.partner, customer_id=customer_id)
+    if customer is None:
+        raise _customer_not_found()
+    return customer
+
+
+class CustomerListCreateApi(APIView):
+    pagination_class = CreatedCursorPagination  # read by the OpenAPI schema too
+
+    @extend_schema(
+        operation_id="customers_list",
+        parameters=[
+            OpenApiParameter("status", enum=Customer.Status.values),
+            OpenApiParameter("external_id", str),
+        ],
+        responses=CustomerOutputSerializer(many=True),
+    )
+    def get(self, request: Request) -> Response:
+        filterset = selectors.CustomerFilter(
+            request.query_params, queryset=selectors.customer_list(partner=request.auth.partner)
+        )
+        if not filterset.is_valid():
+            raise serializers.ValidationError(filterset.errors)
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(filterset.qs, request, view=self)
+        return paginator.get_paginated_response(CustomerOutputSerializer(page, many=True).data)
+
+    @extend_schema(
+        operation_id="customers_create",
+        request=CustomerCreateInputSerializer,
+        responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer},
+        description="Idempotent on external_id: 201 for a new customer, 200 with the existing one.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = CustomerCreateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            customer, created = services.customer_create(
+                partner=request.auth.partner,
+                external_id=serializer.validated_data["external_id"],
+                email=serializer.validated_data.get("email") or "",
+                now=timezone.now(),
+            )
+        except services.CustomerError as exc:
+            raise _refusal(exc) from None
+        customer = selectors.customer_get(partner=request.auth.partner, customer_id=str(customer.id))
+        return Response(
+            CustomerOutputSerializer(customer).data,
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+class CustomerDetailApi(APIView):
+    @extend_schema(operation_id="customers_retrieve", responses=CustomerOutputSerializer)
+    def get(self, request: Request, customer_id: str) -> Response:
+        return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
+
+
+class WalletChallengeInputSerializer(serializers.Serializer):
+    address = AddressField()
+
+
+class WalletChallengeOutputSerializer(serializers.Serializer):
+    message = serializers.CharField(
+        help_text="The EIP-4361 message for the wallet to sign with personal_sign."
+    )
+    nonce = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+
+
+class WalletChallengeCreateApi(APIView):
+    @extend_schema(
+        operation_id="customers_wallet_challenges_create",
+        request=WalletChallengeInputSerializer,
+        responses={201: WalletChallengeOutputSerializer},
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        customer = _partner_customer(request, customer_id)
+        serializer = WalletChallengeInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            challenge = services.wallet_challenge_create(
+                customer=customer, address=serializer.validated_data["address"], now=timezone.now()
+            )
+        except services.CustomerError as exc:
+            raise _refusal(exc) from None
+        return Response(WalletChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
+
+
+class WalletLinkInputSerializer(serializers.Serializer):
+    address = AddressField()
+    message = serializers.CharField(max_length=4000, trim_whitespace=False)
+    # Checked by the service, which answers a specific code for each way a signature can be wrong.
+    signature = serializers.CharField(max_length=1000, trim_whitespace=False)
+
+
+class WalletLinkApi(APIView):
+    @extend_schema(
+        operation_id="customers_wallets_create",
+        request=WalletLinkInputSerializer,
+        responses={201: WalletOutputSerializer, 200: WalletOutputSerializer},
+        description="Links the signer of a wallet challenge; 200 when it was already the current signer.",
+    )
+    def post(self, request: Request, customer_id: str) -> Response:
+        customer = _partner_customer(request, customer_id)
+        serializer = WalletLinkInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            wallet, linked = services.wallet_signer_link(
+                customer=customer, now=timezone.now(), **serializer.validated_data
+            )
+        except services.CustomerError as exc:
+            raise _refusal(exc) from None
+        return Response(
+            WalletOutputSerializer(wallet).data,
+            status=status.HTTP_201_CREATED if linked else status.HTTP_200_OK,
+        )

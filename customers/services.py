@@ -1,0 +1,524 @@
+"""Writes: partners and keys, idempotent customers, wallet challenges and links, provisioning at Parsec."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import secrets
+import uuid
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q
+from kombu.exceptions import OperationalError as BrokerUnavailable
+
+from customers import selectors
+from customers.addresses import InvalidAddress, checksum_address
+from customers.api_keys import api_key_generate, api_key_hash, api_key_lookup_prefix
+from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
+from customers.siwe import (
+    SignatureError,
+    SiweMessageError,
+    personal_sign_recover,
+    siwe_message_build,
+    siwe_message_parse,
+)
+from parsec.client import ParsecRejected
+from parsec.conf import get_client
+
+logger = logging.getLogger(__name__)
+
+EXTERNAL_ID_MAX_LENGTH = 128
+# Fee escrow, the reason a customer needs a payer, exists on Polymarket only.
+ONBOARDING_EXCHANGE = "polymarket"
+LINK_STATEMENT = "Link this wallet to your trading account. Signing costs nothing and sends no transaction."
+SIGN_IN_STATEMENT = "Sign in with this wallet. Signing costs nothing and sends no transaction."
+
+
+class CustomerError(Exception):
+    """An expected refusal, with a machine code and a sentence the caller can act on."""
+
+    def __init__(self, message: str, *, code: str) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+
+
+class WalletProofError(CustomerError):
+    """A signed wallet challenge that does not prove what it should."""
+
+
+# --- Partners and API keys ----------------------------------------------------------------------
+
+
+@transaction.atomic
+def partner_create(
+    *,
+    name: str,
+    fee_bps: int | None = None,
+    affiliate_address: str = "",
+    revenue_share_bps: int = 0,
+    is_builtin: bool = False,
+) -> Partner:
+    """A new partner; raises django's ValidationError on a taken name or a value out of range."""
+    if affiliate_address:
+        # A bad address is left as given: full_clean() names the field and says what is wrong.
+        with contextlib.suppress(InvalidAddress):
+            affiliate_address = checksum_address(affiliate_address)
+    partner = Partner(
+        name=name.strip(),
+        fee_bps=fee_bps,
+        affiliate_address=affiliate_address,
+        revenue_share_bps=revenue_share_bps,
+        is_builtin=is_builtin,
+    )
+    partner.full_clean()
+    partner.save()
+    return partner
+
+
+@transaction.atomic
+def partner_api_key_create(*, partner: Partner, name: str = "") -> tuple[PartnerApiKey, str]:
+    """A new key for the partner and its raw text, which exists only in this return value."""
+    raw_key = api_key_generate()
+    api_key = PartnerApiKey.objects.create(
+        partner=partner, name=name, prefix=api_key_lookup_prefix(raw_key), key_hash=api_key_hash(raw_key)
+    )
+    return api_key, raw_key
+
+
+@transaction.atomic
+def partner_api_key_revoke(*, api_key: PartnerApiKey, now: datetime) -> bool:
+    """Revoke a key for good; False when it was already revoked."""
+    revoked = PartnerApiKey.objects.filter(pk=api_key.pk, revoked_at__isnull=True).update(revoked_at=now)
+    if revoked:
+        api_key.revoked_at = now
+    return revoked == 1
+
+
+def partner_api_key_touch(*, api_key: PartnerApiKey, now: datetime) -> bool:
+    """Record that the key was used, at most once per API_KEY_TOUCH_INTERVAL_SECONDS.
+
+    Called on every request, so it writes only when the loaded value is stale (and opens a
+    transaction only then), with a conditional UPDATE so concurrent requests write it once.
+    """
+    cutoff = now - timedelta(seconds=settings.API_KEY_TOUCH_INTERVAL_SECONDS)
+    if api_key.last_used_at is not None and api_key.last_used_at > cutoff:
+        return False
+    with transaction.atomic():
+        touched = (
+            PartnerApiKey.objects.filter(pk=api_key.pk)
+            .filter(Q(last_used_at__isnull=True) | Q(last_used_at__lte=cutoff))
+            .update(last_used_at=now)
+        )
+    if touched:
+        api_key.last_used_at = now
+    return touched == 1
+
+
+# --- Customers -------------------------------------------------------------------------------------
+
+
+def external_id_problem(value: str) -> str | None:
+    """Why a partner's external id is unacceptable, or None. Shared by the API and the service."""
+    if not value:
+        return "Enter the id your system uses for this user (1 to 128 characters)."
+    if len(value) > EXTERNAL_ID_MAX_LENGTH:
+        return f"Use at most {EXTERNAL_ID_MAX_LENGTH} characters."
+    if not value.isprintable():
+        return "Use printable characters only (no control characters, tabs or line breaks)."
+    if value != value.strip():
+        return "Remove the spaces at the start or end."
+    return None
+
+
+def _enqueue_after_commit(task_name: str, customer_ids: Iterable[uuid.UUID]) -> None:
+    """Queue provisioning work once the rows it reads are committed.
+
+    A broker outage must not fail the request that already committed: the customer row is the record
+    of the work, and the sweep re-enqueues what was not sent.
+    """
+    ids = [str(customer_id) for customer_id in customer_ids]
+
+    def send() -> None:
+        from customers import tasks  # tasks import this module
+
+        task = {"provision": tasks.customer_provision_task, "onboard": tasks.wallet_onboard_task}[task_name]
+        for customer_id in ids:
+            try:
+                task.delay(customer_id)
+            except BrokerUnavailable:
+                logger.warning("broker unavailable; customer %s left for the provisioning sweep", customer_id)
+
+    if ids:
+        transaction.on_commit(send)
+
+
+@transaction.atomic
+def customer_create(
+    *, partner: Partner, external_id: str, email: str = "", now: datetime
+) -> tuple[Customer, bool]:
+    """The partner's customer with this external id, created if new; (customer, created).
+
+    Idempotent on external_id, as Parsec's builder users are: a repeat answers the existing customer
+    unchanged (a different email is not applied). Concurrent first requests race on the unique
+    constraint; the losers read the winner's row.
+    """
+    problem = external_id_problem(external_id)
+    if problem:
+        raise CustomerError(problem, code="invalid_external_id")
+    existing = Customer.objects.filter(partner=partner, external_id=external_id).first()
+    if existing is not None:
+        return existing, False
+    try:
+        with transaction.atomic():  # a savepoint: the outer transaction survives the lost race
+            customer = Customer.objects.create(
+                partner=partner, external_id=external_id, email=email or "", provisioning_requested_at=now
+            )
+    except IntegrityError:
+        existing = Customer.objects.filter(partner=partner, external_id=external_id).first()
+        if existing is None:
+            raise  # some other constraint: a bug, not a race
+        return existing, False
+    _enqueue_after_commit("provision", [customer.id])
+    return customer, True
+
+
+@transaction.atomic
+def customer_provisioning_retry(*, customer: Customer, now: datetime) -> bool:
+    """Clear a recorded Parsec refusal and queue the missing step again (an admin action)."""
+    updated = Customer.objects.filter(pk=customer.pk, status=Customer.Status.PROVISIONING).update(
+        provisioning_error="", provisioning_requested_at=now, updated_at=now
+    )
+    if not updated:
+        return False
+    if not customer.parsec_customer_id:
+        _enqueue_after_commit("provision", [customer.pk])
+    elif customer.wallets.filter(role=Wallet.Role.SIGNER, replaced_at__isnull=True).exists():
+        _enqueue_after_commit("onboard", [customer.pk])
+    # Otherwise the next step is the partner's: linking a wallet queues onboarding.
+    return True
+
+
+# --- Wallet challenges (Sign-In with Ethereum) ----------------------------------------------------------
+
+
+@transaction.atomic
+def wallet_challenge_create(
+    *, customer: Customer | None = None, address: str, now: datetime
+) -> WalletChallenge:
+    """An EIP-4361 message for `address` to sign, usable once within WALLET_CHALLENGE_TTL_SECONDS.
+
+    With a customer it links a wallet to that customer; without one it is a web sign-in challenge.
+    """
+    if customer is not None and customer.status == Customer.Status.DISABLED:
+        raise CustomerError(
+            "This customer is disabled; wallets cannot be linked to it.", code="customer_disabled"
+        )
+    try:
+        address = checksum_address(address)
+    except InvalidAddress as exc:
+        raise CustomerError(str(exc), code="invalid_address") from None
+    # Whole seconds, so the timestamps in the text and in the row are the same instant.
+    issued_at = now.replace(microsecond=0)
+    expires_at = issued_at + timedelta(seconds=settings.WALLET_CHALLENGE_TTL_SECONDS)
+    nonce = secrets.token_hex(16)  # 128 random bits, alphanumeric as EIP-4361 requires
+    message = siwe_message_build(
+        domain=settings.SIWE_DOMAIN,
+        address=address,
+        uri=settings.SIWE_URI,
+        chain_id=settings.SIWE_CHAIN_ID,
+        nonce=nonce,
+        issued_at=issued_at,
+        expiration_time=expires_at,
+        statement=LINK_STATEMENT if customer is not None else SIGN_IN_STATEMENT,
+    )
+    return WalletChallenge.objects.create(
+        nonce=nonce,
+        customer=customer,
+        address=address,
+        message=message,
+        issued_at=issued_at,
+        expires_at=expires_at,
+    )
+
+
+@transaction.atomic
+def wallet_challenge_verify(
+    *, customer: Customer | None = None, address: str, message: str, signature: str, now: datetime
+) -> WalletChallenge:
+    """Check a signed challenge and consume it; raises WalletProofError with a code saying what failed.
+
+    `customer` scopes the lookup: a challenge issued for one customer (or for web sign-in, None)
+    proves nothing for another. Exactly one concurrent caller consumes a given challenge.
+    """
+    try:
+        address = checksum_address(address)
+    except InvalidAddress as exc:
+        raise WalletProofError(str(exc), code="invalid_address") from None
+    try:
+        parsed = siwe_message_parse(message)
+    except SiweMessageError as exc:
+        raise WalletProofError(
+            f"The message is not a valid sign-in message: {exc}", code="message_malformed"
+        ) from None
+    try:
+        recovered = personal_sign_recover(message=message, signature=signature)
+    except SignatureError as exc:
+        raise WalletProofError(str(exc), code=exc.code) from None
+    if parsed.address != address:
+        raise WalletProofError("The message was issued for a different address.", code="address_mismatch")
+    expected = {
+        "domain": settings.SIWE_DOMAIN,
+        "URI": settings.SIWE_URI,
+        "chain id": settings.SIWE_CHAIN_ID,
+    }
+    actual = {"domain": parsed.domain, "URI": parsed.uri, "chain id": parsed.chain_id}
+    for name, value in expected.items():
+        if actual[name] != value:
+            raise WalletProofError(
+                f"The message names {name} {actual[name]!s}; this platform issues {value!s}.",
+                code="message_mismatch",
+            )
+
+    challenge = WalletChallenge.objects.filter(nonce=parsed.nonce, customer=customer).first()
+    if challenge is None:
+        raise WalletProofError(
+            "No challenge was issued with this nonce; request a new one.", code="challenge_not_found"
+        )
+    if challenge.address != address:
+        raise WalletProofError("The challenge was issued for a different address.", code="address_mismatch")
+    if challenge.message != message:
+        raise WalletProofError(
+            "The message differs from the one issued; sign the issued message exactly.",
+            code="message_mismatch",
+        )
+    if challenge.used_at is not None:
+        raise WalletProofError("This challenge was already used; request a new one.", code="challenge_used")
+    if challenge.expires_at <= now:
+        raise WalletProofError("This challenge has expired; request a new one.", code="challenge_expired")
+    if recovered != address:
+        raise WalletProofError("The signature was not made by this address's key.", code="signer_mismatch")
+
+    consumed = WalletChallenge.objects.filter(
+        pk=challenge.pk, used_at__isnull=True, expires_at__gt=now
+    ).update(used_at=now)
+    if consumed != 1:
+        raise WalletProofError("This challenge was already used; request a new one.", code="challenge_used")
+    challenge.used_at = now
+    return challenge
+
+
+def _wallet_make_current(*, customer: Customer, role: str, address: str, now: datetime) -> Wallet:
+    """Make `address` the customer's current wallet for `role`, keeping earlier ones as history."""
+    Wallet.objects.filter(customer=customer, role=role, replaced_at__isnull=True).exclude(
+        address=address
+    ).update(replaced_at=now)
+    wallet, _ = Wallet.objects.update_or_create(
+        customer=customer, role=role, address=address, defaults={"replaced_at": None, "verified_at": now}
+    )
+    return wallet
+
+
+@transaction.atomic
+def wallet_signer_link(
+    *, customer: Customer, address: str, message: str, signature: str, now: datetime
+) -> tuple[Wallet, bool]:
+    """Link the address that signed the customer's challenge as its signer; (wallet, newly linked).
+
+    One signer per customer: Parsec's managed Safe is created for, and owned by, that EOA, and
+    onboarding refuses a different EOA for a user already onboarded, so a second address is refused
+    here too. Proving the current signer again re-queues onboarding while the customer is still
+    provisioning (a partner's way to retry after a refusal). Rows keep `replaced_at` so that a
+    future rotation can keep history without changing the schema.
+    """
+    # Lock the customer so two links at once cannot both become its current signer.
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    if customer.status == Customer.Status.DISABLED:
+        raise CustomerError(
+            "This customer is disabled; wallets cannot be linked to it.", code="customer_disabled"
+        )
+    challenge = wallet_challenge_verify(
+        customer=customer, address=address, message=message, signature=signature, now=now
+    )
+    current = Wallet.objects.filter(
+        customer=customer, role=Wallet.Role.SIGNER, replaced_at__isnull=True
+    ).first()
+    if current is not None and current.address != challenge.address:
+        # Raising rolls the transaction back, so the challenge is not consumed.
+        raise CustomerError(
+            f"This customer's signer is already {current.address}; a customer has one signer.",
+            code="signer_already_linked",
+        )
+    if current is not None:
+        current.verified_at = now
+        current.save(update_fields=["verified_at"])
+        wallet, linked = current, False
+    else:
+        wallet = _wallet_make_current(
+            customer=customer, role=Wallet.Role.SIGNER, address=challenge.address, now=now
+        )
+        linked = True
+    requeued = Customer.objects.filter(pk=customer.pk, status=Customer.Status.PROVISIONING).update(
+        provisioning_error="", provisioning_requested_at=now, updated_at=now
+    )
+    if requeued:
+        _enqueue_after_commit("onboard", [customer.pk])
+    return wallet, linked
+
+
+# --- Provisioning at Parsec ----------------------------------------------------------------------------
+# These two make an HTTP call, so they are not one transaction: they read, call Parsec outside any
+# transaction, then record the answer in a short transaction of its own.
+
+
+def parsec_external_id(customer: Customer) -> str:
+    """The id Parsec knows this customer by.
+
+    Parsec's external_id is unique per builder, and ours only per partner, so two partners' "user-1"
+    must not meet there: our own customer UUID is stable and unique across partners.
+    """
+    return str(customer.id)
+
+
+@transaction.atomic
+def customer_provisioning_error_record(
+    *, customer_id: uuid.UUID | str, message: str, now: datetime
+) -> Customer:
+    """Keep Parsec's refusal on the customer, which stays provisioning until someone acts on it."""
+    Customer.objects.filter(pk=customer_id).update(provisioning_error=message[:2000], updated_at=now)
+    return Customer.objects.get(pk=customer_id)
+
+
+def _customer_activate_if_ready(*, customer_id: uuid.UUID | str, now: datetime) -> None:
+    ready = (
+        Q(parsec_customer_id__isnull=False)
+        & selectors.has_current_wallet(Wallet.Role.SIGNER)
+        & selectors.has_current_wallet(Wallet.Role.PAYER)
+    )
+    Customer.objects.filter(ready, pk=customer_id, status=Customer.Status.PROVISIONING).update(
+        status=Customer.Status.ACTIVE, provisioning_error="", updated_at=now
+    )
+
+
+@transaction.atomic
+def customer_parsec_id_record(
+    *, customer_id: uuid.UUID | str, parsec_customer_id: str, now: datetime
+) -> Customer:
+    """Store the builder user's id; queue onboarding when a signer is already linked."""
+    recorded = Customer.objects.filter(pk=customer_id, parsec_customer_id__isnull=True).update(
+        parsec_customer_id=parsec_customer_id, provisioning_error="", updated_at=now
+    )
+    customer = Customer.objects.get(pk=customer_id)
+    has_signer = customer.wallets.filter(role=Wallet.Role.SIGNER, replaced_at__isnull=True).exists()
+    if recorded and has_signer:
+        _enqueue_after_commit("onboard", [customer.pk])
+    return customer
+
+
+def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Customer:
+    """Create the customer's builder user at Parsec and keep its id.
+
+    Raises ParsecUnavailable / ParsecInDoubt for the task to retry: POST /builder/users is idempotent
+    on external_id, so sending it again after a timeout answers the same user instead of a second one.
+    """
+    customer = Customer.objects.get(pk=customer_id)
+    if customer.status == Customer.Status.DISABLED or customer.parsec_customer_id:
+        return customer
+    try:
+        user = get_client().create_builder_user(
+            external_id=parsec_external_id(customer), email=customer.email or None
+        )
+    except ParsecRejected as exc:
+        logger.warning("Parsec refused the builder user of customer %s: %s", customer.pk, exc.code)
+        return customer_provisioning_error_record(
+            customer_id=customer.pk,
+            message=f"Parsec refused the builder user ({exc.code}): {exc.message}",
+            now=now,
+        )
+    return customer_parsec_id_record(customer_id=customer.pk, parsec_customer_id=user.customer_id, now=now)
+
+
+@transaction.atomic
+def wallet_payer_record(
+    *, customer_id: uuid.UUID | str, signer_address: str, payer_address: str, now: datetime
+) -> Customer:
+    """Keep the payer Parsec onboarding returned for this signer, and activate the customer."""
+    customer = Customer.objects.select_for_update().get(pk=customer_id)
+    still_current = customer.wallets.filter(
+        role=Wallet.Role.SIGNER, address=signer_address, replaced_at__isnull=True
+    ).exists()
+    if not still_current:
+        return customer  # the signer changed meanwhile; its own onboarding is queued
+    _wallet_make_current(customer=customer, role=Wallet.Role.PAYER, address=payer_address, now=now)
+    _customer_activate_if_ready(customer_id=customer.pk, now=now)
+    customer.refresh_from_db()
+    return customer
+
+
+def wallet_onboard(*, customer_id: uuid.UUID | str, now: datetime) -> Customer:
+    """Onboard the customer's signer at Parsec (a managed Safe it owns) and keep the Safe as payer.
+
+    Raises ParsecUnavailable / ParsecInDoubt for the task to retry: onboarding is idempotent and
+    resumable at Parsec, so a repeat after a timeout answers the same Safe.
+    """
+    customer = Customer.objects.get(pk=customer_id)
+    if customer.status == Customer.Status.DISABLED or not customer.parsec_customer_id:
+        return customer  # provisioning queues onboarding once the builder user exists
+    current = {
+        wallet.role: wallet for wallet in customer.wallets.filter(replaced_at__isnull=True).order_by("role")
+    }
+    signer = current.get(Wallet.Role.SIGNER)
+    if signer is None:
+        return customer
+    if Wallet.Role.PAYER in current:
+        with transaction.atomic():
+            _customer_activate_if_ready(customer_id=customer.pk, now=now)
+        customer.refresh_from_db()
+        return customer
+    try:
+        onboarding = get_client().onboard(
+            customer_id=customer.parsec_customer_id,
+            exchange=ONBOARDING_EXCHANGE,
+            eoa_address=signer.address,
+            mode="managed",
+            wallet_type="safe",
+        )
+    except ParsecRejected as exc:
+        logger.warning("Parsec refused onboarding customer %s: %s", customer.pk, exc.code)
+        return customer_provisioning_error_record(
+            customer_id=customer.pk, message=f"Parsec refused onboarding ({exc.code}): {exc.message}", now=now
+        )
+    try:
+        payer_address = checksum_address(onboarding.safe_address or "")
+    except InvalidAddress:
+        return customer_provisioning_error_record(
+            customer_id=customer.pk,
+            message="Parsec onboarding answered without a valid Safe address.",
+            now=now,
+        )
+    return wallet_payer_record(
+        customer_id=customer.pk, signer_address=signer.address, payer_address=payer_address, now=now
+    )
+
+
+@transaction.atomic
+def customers_provisioning_sweep(*, now: datetime, stale_after: timedelta, limit: int = 500) -> int:
+    """Re-enqueue provisioning that a lost message or an exhausted retry left undone; how many."""
+    cutoff = now - stale_after
+    waiting = selectors.customers_awaiting_provisioning(requested_before=cutoff, limit=limit)
+    enqueued = 0
+    for task_name, customer_ids in waiting.items():
+        # Claim by bumping provisioning_requested_at, so overlapping sweeps enqueue each customer once.
+        claimed = [
+            customer_id
+            for customer_id in customer_ids
+            if Customer.objects.filter(pk=customer_id, provisioning_requested_at__lt=cutoff).update(
+                provisioning_requested_at=now
+            )
+        ]
+        _enqueue_after_commit(task_name, claimed)
+        enqueued += len(claimed)
+    return enqueued

@@ -1,0 +1,773 @@
+"""A typed, synchronous HTTP client for the Parsec endpoints the platform uses."""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+import httpx
+
+__all__ = [
+    "BuilderUser",
+    "EscrowConfig",
+    "Exchange",
+    "Fill",
+    "Market",
+    "MarketPage",
+    "Onboarding",
+    "Order",
+    "ParsecClient",
+    "ParsecError",
+    "ParsecInDoubt",
+    "ParsecRejected",
+    "ParsecUnavailable",
+    "decode_json",
+    "encode_json",
+]
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_HEADER = "X-Builder-Customer-Id"
+# Waiting longer than this between read retries would only stall a worker; the caller's own retry
+# policy (Celery countdown) takes over beyond it.
+MAX_RETRY_WAIT_SECONDS = 2.0
+RETRY_BACKOFF_SECONDS = 0.2
+
+
+# --------------------------------------------------------------------------------------------------
+# Errors
+# --------------------------------------------------------------------------------------------------
+
+# Parsec's messages are ours to show, but a message that echoes a request could carry a key or a
+# signature; anything shaped like one is cut out before it reaches an exception or a log line.
+_SECRET_PATTERNS = (
+    re.compile(r"0x[0-9a-fA-F]{64,}"),  # signatures, escrow order ids are fine but indistinguishable
+    re.compile(r"\bpk_[A-Za-z0-9_\-]{6,}"),  # Parsec API keys
+)
+
+
+def _scrub(text: str) -> str:
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub("[redacted]", text)
+    return text[:500]
+
+
+class ParsecError(Exception):
+    """Base of every client error; its text never contains keys, signatures or request bodies."""
+
+    def __init__(self, message: str) -> None:
+        self.message = _scrub(message)
+        super().__init__(self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ParsecRejected(ParsecError):
+    """Parsec refused the request (4xx other than 429, or 501): final, sending it again will not help."""
+
+    def __init__(self, *, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"Parsec rejected the request ({self.status} {self.code}): {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), {"status": self.status, "code": self.code, "message": self.message}))
+
+
+class ParsecUnavailable(ParsecError):
+    """Nothing happened at Parsec (429, 5xx, refused, DNS, connect timeout): safe to try again later."""
+
+    def __init__(
+        self, *, status: int | None, code: str, message: str, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.retry_after = retry_after
+
+    def __str__(self) -> str:
+        status = self.status if self.status is not None else "no response"
+        return f"Parsec is unavailable ({status} {self.code}): {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        fields = {
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "retry_after": self.retry_after,
+        }
+        return (_rebuild, (type(self), fields))
+
+
+class ParsecInDoubt(ParsecError):
+    """The request was sent but no answer came back: it may or may not have been applied."""
+
+    def __str__(self) -> str:
+        return f"Parsec's answer was lost; the request may have been applied: {self.message}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild, (type(self), {"message": self.message}))
+
+
+def _rebuild(cls: type[ParsecError], fields: dict[str, Any]) -> ParsecError:
+    # Keyword-only constructors survive pickling (Celery results, multiprocessing) through this.
+    return cls(**fields)
+
+
+# --------------------------------------------------------------------------------------------------
+# Results
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BuilderUser:
+    customer_id: str
+    external_id: str
+    status: str
+    linked_exchanges: tuple[str, ...]
+    wallet: str | None
+    fee_escrow_enabled: bool
+    fee_bps: int | None
+    affiliate_address: str | None
+    created: bool  # Parsec answered 201; the api_key it returns is deliberately not kept
+
+
+@dataclass(frozen=True)
+class Onboarding:
+    customer_id: str
+    exchange: str
+    eoa_address: str | None
+    safe_address: str | None
+    linked_exchanges: tuple[str, ...]
+    steps_completed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class EscrowConfig:
+    fee_escrow_enabled: bool
+    fee_bps: int
+    affiliate_address: str | None
+    escrow_contract_address: str
+    min_fee_usdc: int  # USDC base units
+    min_fee_bps: int
+    treasury_address: str | None
+    affiliate_fee_bps: int
+    chain_id: int = 137
+
+
+@dataclass(frozen=True)
+class Exchange:
+    id: str
+    name: str
+    has: Mapping[str, bool]
+
+
+@dataclass(frozen=True)
+class Market:
+    parsec_id: str
+    exchange: str
+    market_id: str
+    question: str
+    outcomes: tuple[str, ...]
+    price: Decimal | None
+    status: str
+
+
+@dataclass(frozen=True)
+class MarketPage:
+    markets: tuple[Market, ...]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True)
+class Order:
+    id: str
+    market_id: str
+    outcome: str
+    side: str
+    price: Decimal
+    size: Decimal
+    filled: Decimal
+    status: str
+    created_at: datetime
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Fill:
+    fill_id: str
+    order_id: str
+    market_id: str
+    outcome: str
+    side: str
+    price: Decimal
+    size: Decimal
+    is_taker: bool
+    fee: Decimal
+    created_at: datetime
+
+
+# --------------------------------------------------------------------------------------------------
+# JSON with exact decimals
+# --------------------------------------------------------------------------------------------------
+
+
+def encode_json(value: Any) -> str:
+    """JSON text in which a Decimal is written as a number, digit for digit (never through float)."""
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, Decimal):
+        if not value.is_finite():
+            raise ValueError("JSON has no representation for NaN or infinite decimals")
+        return format(value, "f")
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        return json.dumps(value, allow_nan=False)
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, Mapping):
+        items = (f"{json.dumps(str(key))}:{encode_json(item)}" for key, item in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(encode_json(item) for item in value) + "]"
+    raise TypeError(f"cannot encode {type(value).__name__} as JSON")
+
+
+def decode_json(text: str | bytes) -> Any:
+    """Parse JSON keeping every non-integer number as a Decimal."""
+    return json.loads(text, parse_float=Decimal)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing answers
+# --------------------------------------------------------------------------------------------------
+
+
+class _BadAnswer(Exception):
+    """A success answer whose body is not what Parsec documents."""
+
+
+def _decimal(value: Any, name: str) -> Decimal:
+    if isinstance(value, bool) or not isinstance(value, int | Decimal | str):
+        raise _BadAnswer(f"{name} is not a number")
+    try:
+        number = Decimal(value)
+    except InvalidOperation:
+        raise _BadAnswer(f"{name} is not a number") from None
+    if not number.is_finite():
+        raise _BadAnswer(f"{name} is not finite")
+    return number
+
+
+def _optional_decimal(value: Any, name: str) -> Decimal | None:
+    return None if value is None else _decimal(value, name)
+
+
+def _text(data: Mapping[str, Any], name: str) -> str:
+    value = data.get(name)
+    if not isinstance(value, str):
+        raise _BadAnswer(f"{name} is missing or not a string")
+    return value
+
+
+def _optional_text(data: Mapping[str, Any], name: str) -> str | None:
+    value = data.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _BadAnswer(f"{name} is not a string")
+    return value
+
+
+def _integer(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise _BadAnswer(f"{name} is not an integer")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)  # Parsec sends min_fee_usdc as a string of base units
+    if isinstance(value, Decimal) and value == value.to_integral_value():
+        return int(value)
+    raise _BadAnswer(f"{name} is not an integer")
+
+
+def _timestamp(value: Any, name: str) -> datetime:
+    if isinstance(value, bool):
+        raise _BadAnswer(f"{name} is not a timestamp")
+    if isinstance(value, int | Decimal):
+        return datetime.fromtimestamp(float(value), tz=UTC)
+    if not isinstance(value, str):
+        raise _BadAnswer(f"{name} is not a timestamp")
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError:
+        raise _BadAnswer(f"{name} is not an ISO-8601 timestamp") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)  # Parsec's timestamps are UTC
+    return moment.astimezone(UTC)
+
+
+def _strings(value: Any, name: str) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise _BadAnswer(f"{name} is not a list of strings")
+    return tuple(value)
+
+
+def _mapping(data: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(data, Mapping):
+        raise _BadAnswer(f"the {what} is not a JSON object")
+    return data
+
+
+def _parse_builder_user(data: Any, *, created: bool) -> BuilderUser:
+    data = _mapping(data, "builder user")
+    fee_bps = data.get("fee_bps")
+    return BuilderUser(
+        customer_id=_text(data, "customer_id"),
+        external_id=_text(data, "external_id"),
+        status=_text(data, "status"),
+        linked_exchanges=_strings(data.get("linked_exchanges"), "linked_exchanges"),
+        wallet=_optional_text(data, "wallet"),
+        fee_escrow_enabled=bool(data.get("fee_escrow_enabled", False)),
+        fee_bps=None if fee_bps is None else _integer(fee_bps, "fee_bps"),
+        affiliate_address=_optional_text(data, "affiliate_address"),
+        created=created,
+    )
+
+
+def _parse_onboarding(data: Any, *, customer_id: str, exchange: str) -> Onboarding:
+    data = _mapping(data, "onboarding")
+    return Onboarding(
+        customer_id=_optional_text(data, "customer_id") or customer_id,
+        exchange=_optional_text(data, "exchange") or exchange,
+        eoa_address=_optional_text(data, "eoa_address"),
+        safe_address=_optional_text(data, "safe_address"),
+        linked_exchanges=_strings(data.get("linked_exchanges"), "linked_exchanges"),
+        steps_completed=_strings(data.get("steps_completed"), "steps_completed"),
+    )
+
+
+def _parse_escrow_config(data: Any) -> EscrowConfig:
+    data = _mapping(data, "escrow config")
+    return EscrowConfig(
+        fee_escrow_enabled=bool(data.get("fee_escrow_enabled", False)),
+        fee_bps=_integer(data.get("fee_bps"), "fee_bps"),
+        affiliate_address=_optional_text(data, "affiliate_address"),
+        escrow_contract_address=_text(data, "escrow_contract_address"),
+        min_fee_usdc=_integer(data.get("min_fee_usdc"), "min_fee_usdc"),
+        min_fee_bps=_integer(data.get("min_fee_bps", 0), "min_fee_bps"),
+        treasury_address=_optional_text(data, "treasury_address"),
+        affiliate_fee_bps=_integer(data.get("affiliate_fee_bps", 0), "affiliate_fee_bps"),
+        chain_id=_integer(data.get("chain_id", 137), "chain_id"),
+    )
+
+
+def _parse_exchange(data: Any) -> Exchange:
+    data = _mapping(data, "exchange")
+    has = data.get("has") or {}
+    if not isinstance(has, Mapping):
+        raise _BadAnswer("has is not an object")
+    exchange_id = _text(data, "id")
+    return Exchange(
+        id=exchange_id,
+        name=_optional_text(data, "name") or exchange_id,
+        has={str(key): bool(value) for key, value in has.items()},
+    )
+
+
+def _parse_market(data: Any) -> Market:
+    data = _mapping(data, "market")
+    market_id = _optional_text(data, "market_id") or _text(data, "id")
+    exchange = _text(data, "exchange")
+    return Market(
+        parsec_id=_optional_text(data, "parsec_id") or f"{exchange}:{market_id}",
+        exchange=exchange,
+        market_id=market_id,
+        question=_optional_text(data, "question") or _optional_text(data, "title") or "",
+        outcomes=_strings(data.get("outcomes"), "outcomes"),
+        price=_optional_decimal(data.get("price"), "price"),
+        status=_optional_text(data, "status") or "active",
+    )
+
+
+def _parse_market_page(data: Any) -> MarketPage:
+    if isinstance(data, list):
+        return MarketPage(markets=tuple(_parse_market(item) for item in data), next_cursor=None)
+    data = _mapping(data, "market page")
+    items = data.get("markets", data.get("data"))
+    if not isinstance(items, list):
+        raise _BadAnswer("markets is not a list")
+    cursor = data.get("next_cursor", data.get("cursor"))
+    return MarketPage(
+        markets=tuple(_parse_market(item) for item in items),
+        next_cursor=cursor if isinstance(cursor, str) and cursor else None,
+    )
+
+
+def _parse_order(data: Any) -> Order:
+    data = _mapping(data, "order")
+    updated_at = data.get("updated_at")
+    return Order(
+        id=_text(data, "id"),
+        market_id=_text(data, "market_id"),
+        outcome=_text(data, "outcome"),
+        side=_text(data, "side"),
+        price=_decimal(data.get("price"), "price"),
+        size=_decimal(data.get("size"), "size"),
+        filled=_decimal(data.get("filled", 0), "filled"),
+        status=_text(data, "status"),
+        created_at=_timestamp(data.get("created_at"), "created_at"),
+        updated_at=None if updated_at is None else _timestamp(updated_at, "updated_at"),
+    )
+
+
+def _parse_fill(data: Any) -> Fill:
+    data = _mapping(data, "fill")
+    return Fill(
+        fill_id=_text(data, "fill_id"),
+        order_id=_text(data, "order_id"),
+        market_id=_text(data, "market_id"),
+        outcome=_text(data, "outcome"),
+        side=_text(data, "side"),
+        price=_decimal(data.get("price"), "price"),
+        size=_decimal(data.get("size"), "size"),
+        is_taker=bool(data.get("is_taker", False)),
+        fee=_decimal(data.get("fee", 0), "fee"),
+        created_at=_timestamp(data.get("created_at"), "created_at"),
+    )
+
+
+def _parse_list(data: Any, parse: Callable[[Any], Any], what: str) -> list[Any]:
+    if not isinstance(data, list):
+        raise _BadAnswer(f"the {what} answer is not a JSON array")
+    return [parse(item) for item in data]
+
+
+# --------------------------------------------------------------------------------------------------
+# The client
+# --------------------------------------------------------------------------------------------------
+
+
+def _retry_after_seconds(response: httpx.Response) -> float | None:
+    raw = response.headers.get("Retry-After")
+    if raw is None:
+        return None
+    try:
+        seconds = float(raw.strip())
+    except ValueError:
+        return None  # the HTTP-date form; Parsec documents seconds
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
+
+
+def _error_fields(response: httpx.Response) -> tuple[str, str]:
+    """(code, message) from Parsec's {error, code, retryable} body, or a description of the status."""
+    try:
+        body = decode_json(response.content)
+    except ValueError:
+        body = None
+    if isinstance(body, Mapping):
+        code = body.get("code")
+        message = body.get("error")
+        if isinstance(code, str) and isinstance(message, str):
+            return code, message
+    fallback_code = {
+        400: "bad_request",
+        401: "unauthorized",
+        404: "not_found",
+        429: "rate_limit_exceeded",
+        501: "not_supported",
+        503: "service_unavailable",
+    }.get(response.status_code, "internal_error" if response.status_code >= 500 else "bad_request")
+    return fallback_code, f"HTTP {response.status_code} without Parsec's error body"
+
+
+class ParsecClient:
+    """One pooled HTTP connection set to one Parsec; safe to share between threads.
+
+    Writes (create order, cancel, builder user, onboard) are sent once: their outcome is reported as
+    rejected, unavailable (nothing happened) or in doubt, and the caller decides. Read-only calls are
+    retried on ParsecUnavailable up to ``read_retries`` times.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str,
+        connect_timeout: float = 3.0,
+        read_timeout: float = 10.0,
+        read_retries: int = 2,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.read_retries = max(0, read_retries)
+        # Swappable so tests of the retry policy need not wait.
+        self._sleep: Callable[[float], None] = time.sleep
+        self._http = httpx.Client(
+            base_url=self.base_url + "/",
+            headers={"X-API-Key": api_key, "Accept": "application/json", "User-Agent": "builder-platform"},
+            timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=5.0),
+            transport=transport,
+            follow_redirects=False,
+        )
+
+    def __repr__(self) -> str:
+        return f"<ParsecClient {self.base_url}>"
+
+    def close(self) -> None:
+        self._http.close()
+
+    def __enter__(self) -> ParsecClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # -- transport ---------------------------------------------------------------------------------
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        customer_id: str | None = None,
+    ) -> httpx.Response:
+        """One attempt; returns a 2xx response or raises one of the three ParsecError kinds."""
+        headers: dict[str, str] = {}
+        if customer_id is not None:
+            headers[CUSTOMER_HEADER] = customer_id
+        content: bytes | None = None
+        if body is not None:
+            content = encode_json(body).encode()
+            headers["Content-Type"] = "application/json"
+        query = {key: str(value) for key, value in (params or {}).items() if value is not None}
+        started = time.monotonic()
+        try:
+            response = self._http.request(method, path, params=query, content=content, headers=headers)
+        except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
+            # Nothing was sent: the connection never opened (refused, DNS, timeout) or no pool slot.
+            logger.warning("parsec %s /%s: not sent (%s)", method, path, type(error).__name__)
+            raise ParsecUnavailable(
+                status=None,
+                code="connection_failed",
+                message=f"could not connect to Parsec ({type(error).__name__})",
+            ) from None
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as error:
+            # Sent (at least partly), then the answer never came: a read timeout, the server closing
+            # the connection without a response, or a reset.
+            logger.warning("parsec %s /%s: answer lost (%s)", method, path, type(error).__name__)
+            raise ParsecInDoubt(
+                f"{method} {path}: no answer from Parsec after sending ({type(error).__name__})"
+            ) from None
+        except httpx.HTTPError as error:
+            logger.warning("parsec %s /%s: transport error (%s)", method, path, type(error).__name__)
+            raise ParsecInDoubt(f"{method} {path}: transport error ({type(error).__name__})") from None
+        elapsed_ms = (time.monotonic() - started) * 1000
+        status = response.status_code
+        if 200 <= status < 300:
+            logger.debug("parsec %s /%s: %s in %.0f ms", method, path, status, elapsed_ms)
+            return response
+        code, message = _error_fields(response)
+        logger.info("parsec %s /%s: %s %s in %.0f ms", method, path, status, code, elapsed_ms)
+        if status == 429 or (status >= 500 and status != 501):
+            raise ParsecUnavailable(
+                status=status, code=code, message=message, retry_after=_retry_after_seconds(response)
+            )
+        # 501 is Parsec's "not supported by this exchange": as final as any 4xx.
+        raise ParsecRejected(status=status, code=code, message=message)
+
+    def _read(
+        self,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        customer_id: str | None = None,
+    ) -> tuple[Any, int]:
+        """A GET, retried on ParsecUnavailable; returns (decoded body, status)."""
+        attempt = 0
+        while True:
+            try:
+                response = self._send("GET", path, params=params, customer_id=customer_id)
+                try:
+                    return decode_json(response.content), response.status_code
+                except ValueError:
+                    raise ParsecUnavailable(
+                        status=response.status_code,
+                        code="bad_response",
+                        message=f"GET {path}: the answer is not JSON",
+                    ) from None
+            except ParsecUnavailable as error:
+                if attempt >= self.read_retries:
+                    raise
+                wait = error.retry_after
+                if wait is None:
+                    wait = RETRY_BACKOFF_SECONDS * (2**attempt)
+                self._sleep(min(wait, MAX_RETRY_WAIT_SECONDS))
+                attempt += 1
+
+    def _write(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        body: Any = None,
+        customer_id: str | None = None,
+    ) -> tuple[Any, int]:
+        """A create/cancel/onboard: sent exactly once."""
+        response = self._send(method, path, params=params, body=body, customer_id=customer_id)
+        try:
+            return decode_json(response.content), response.status_code
+        except ValueError:
+            # It succeeded, but we cannot tell what it made.
+            raise ParsecInDoubt(
+                f"{method} {path}: Parsec answered {response.status_code} unreadably"
+            ) from None
+
+    @staticmethod
+    def _parsed(parse: Callable[[], Any], what: str, *, write: bool) -> Any:
+        try:
+            return parse()
+        except _BadAnswer as error:
+            if write:
+                raise ParsecInDoubt(f"{what}: unexpected answer ({error})") from None
+            raise ParsecUnavailable(
+                status=None, code="bad_response", message=f"{what}: unexpected answer ({error})"
+            ) from None
+
+    # -- endpoints ---------------------------------------------------------------------------------
+
+    def list_exchanges(self) -> list[Exchange]:
+        data, _ = self._read("exchanges")
+        return self._parsed(lambda: _parse_list(data, _parse_exchange, "exchanges"), "exchanges", write=False)
+
+    def list_markets(
+        self,
+        *,
+        exchange: str | None = None,
+        search: str | None = None,
+        cursor: str | None = None,
+        limit: int | None = None,
+    ) -> MarketPage:
+        params = {"exchange": exchange, "search": search, "cursor": cursor, "limit": limit}
+        data, _ = self._read("markets", params=params)
+        return self._parsed(lambda: _parse_market_page(data), "markets", write=False)
+
+    def create_builder_user(self, *, external_id: str, email: str | None = None) -> BuilderUser:
+        body: dict[str, Any] = {"external_id": external_id}
+        if email is not None:
+            body["email"] = email
+        data, status = self._write("POST", "builder/users", body=body)
+        return self._parsed(
+            lambda: _parse_builder_user(data, created=status == 201), "builder user", write=True
+        )
+
+    def get_builder_user(self, customer_id: str) -> BuilderUser:
+        data, _ = self._read(f"builder/users/{_segment(customer_id)}")
+        return self._parsed(lambda: _parse_builder_user(data, created=False), "builder user", write=False)
+
+    def onboard(
+        self,
+        *,
+        customer_id: str,
+        exchange: str,
+        eoa_address: str,
+        mode: str = "managed",
+        wallet_type: str = "safe",
+    ) -> Onboarding:
+        body = {
+            "customer_id": customer_id,
+            "exchange": exchange,
+            "mode": mode,
+            "wallet_type": wallet_type,
+            "eoa_address": eoa_address,
+        }
+        data, _ = self._write("POST", "builder/onboard", body=body)
+        return self._parsed(
+            lambda: _parse_onboarding(data, customer_id=customer_id, exchange=exchange), "onboard", write=True
+        )
+
+    def get_escrow_config(self) -> EscrowConfig:
+        data, _ = self._read("builder/escrow/config")
+        return self._parsed(lambda: _parse_escrow_config(data), "escrow config", write=False)
+
+    def create_order(self, *, exchange: str, customer_id: str, body: Mapping[str, Any]) -> Order:
+        """Place an order. Never retried: on ParsecInDoubt, list the orders before sending it again."""
+        data, _ = self._write(
+            "POST", "orders", params={"exchange": exchange}, body=body, customer_id=customer_id
+        )
+        return self._parsed(lambda: _parse_order(data), "create order", write=True)
+
+    def list_orders(
+        self,
+        *,
+        exchange: str,
+        customer_id: str,
+        status: str = "open",
+        market_id: str | None = None,
+        start_ts: int | None = None,
+        limit: int | None = None,
+        end_ts: int | None = None,
+    ) -> list[Order]:
+        params = {
+            "exchange": exchange,
+            "status": status,
+            "market_id": market_id,
+            "start_ts": start_ts,
+            "end_ts": end_ts,
+            "limit": limit,
+        }
+        data, _ = self._read("orders", params=params, customer_id=customer_id)
+        return self._parsed(lambda: _parse_list(data, _parse_order, "orders"), "orders", write=False)
+
+    def get_order(self, *, exchange: str, customer_id: str, order_id: str) -> Order:
+        data, _ = self._read(
+            f"orders/{_segment(order_id)}", params={"exchange": exchange}, customer_id=customer_id
+        )
+        return self._parsed(lambda: _parse_order(data), "order", write=False)
+
+    def cancel_order(self, *, exchange: str, customer_id: str, order_id: str) -> Order:
+        data, _ = self._write(
+            "DELETE", f"orders/{_segment(order_id)}", params={"exchange": exchange}, customer_id=customer_id
+        )
+        return self._parsed(lambda: _parse_order(data), "cancel order", write=True)
+
+    def list_fills(
+        self, *, exchange: str, customer_id: str, market_id: str | None = None, limit: int | None = None
+    ) -> list[Fill]:
+        params = {"exchange": exchange, "market_id": market_id, "limit": limit}
+        data, _ = self._read("fills", params=params, customer_id=customer_id)
+        return self._parsed(lambda: _parse_list(data, _parse_fill, "fills"), "fills", write=False)
+
+
+_SEGMENT = re.compile(r"[A-Za-z0-9_.:\-]+")
+
+
+def _segment(value: str) -> str:
+    """An id placed in a URL path; anything that could change the path is refused before sending."""
+    if not isinstance(value, str) or _SEGMENT.fullmatch(value) is None or value in {".", ".."}:
+        raise ValueError("an id in a Parsec path must be letters, digits, '_', '-', '.' or ':'")
+    return value

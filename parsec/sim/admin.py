@@ -1,0 +1,66 @@
+"""Read-only admin pages for the simulator's state: inspect, never edit, what the venue holds."""
+
+from django.contrib import admin
+
+from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SimBuilder)
+class SimBuilderAdmin(ReadOnlyAdmin):
+    list_display = ("name", "key_prefix", "created_at")
+    exclude = ("key_hash",)
+
+
+@admin.register(SimBuilderUser)
+class SimBuilderUserAdmin(ReadOnlyAdmin):
+    list_display = ("external_id", "customer_id", "builder", "status", "linked_exchanges", "created_at")
+    list_filter = ("status", "builder")
+    search_fields = ("external_id", "customer_id", "eoa_address", "safe_address")
+    exclude = ("key_hash",)
+
+
+@admin.register(SimMarket)
+class SimMarketAdmin(ReadOnlyAdmin):
+    list_display = ("exchange", "market_id", "question", "status")
+    list_filter = ("exchange", "status")
+    search_fields = ("market_id", "question")
+
+
+class SimFillInline(admin.TabularInline):
+    model = SimFill
+    extra = 0
+    can_delete = False
+    fields = ("fill_id", "price", "size", "is_taker", "fee", "created_at")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(SimOrder)
+class SimOrderAdmin(ReadOnlyAdmin):
+    list_display = ("id", "customer", "exchange", "side", "price", "size", "filled", "status", "created_at")
+    list_filter = ("exchange", "status", "order_type", "side")
+    search_fields = ("id", "customer__external_id", "escrow_order_id")
+    list_select_related = ("customer",)
+    date_hierarchy = "created_at"
+    inlines = [SimFillInline]
+
+
+@admin.register(SimFill)
+class SimFillAdmin(ReadOnlyAdmin):
+    list_display = ("fill_id", "order", "price", "size", "is_taker", "fee", "created_at")
+    list_filter = ("is_taker",)
+    search_fields = ("fill_id", "order__id")
+    list_select_related = ("order",)

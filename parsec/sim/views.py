@@ -1,0 +1,456 @@
+"""The simulator's HTTP endpoints: Parsec's paths, status codes and {error, code, retryable} bodies."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+
+from parsec.client import decode_json, encode_json
+from parsec.contract import (
+    EXCHANGES,
+    BadRequest,
+    ContractError,
+    ErrorCode,
+    ExchangeNotFound,
+    MissingParameter,
+    NotSupported,
+    validate_create_order,
+)
+from parsec.sim import faults
+from parsec.sim.catalogue import exchange_capabilities, exchanges_json, price_bucket, reference_price
+from parsec.sim.escrow import escrow_config_json
+from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
+from parsec.sim.selectors import (
+    ORDER_STATUS_FILTERS,
+    Principal,
+    sim_customer_for,
+    sim_fills_list,
+    sim_markets_page,
+    sim_order_get,
+    sim_orders_list,
+    sim_principal_for_key,
+)
+from parsec.sim.services import (
+    sim_builder_user_create,
+    sim_builder_user_onboard,
+    sim_catch_up,
+    sim_order_cancel,
+    sim_order_create,
+)
+
+logger = logging.getLogger(__name__)
+
+CUSTOMER_HEADER = "HTTP_X_BUILDER_CUSTOMER_ID"
+
+
+# --------------------------------------------------------------------------------------------------
+# Responses
+# --------------------------------------------------------------------------------------------------
+
+
+def json_response(data: Any, *, status: int = 200, headers: Mapping[str, str] | None = None) -> HttpResponse:
+    # Our own encoder: prices and sizes go out as JSON numbers written digit for digit.
+    return HttpResponse(
+        encode_json(data), status=status, content_type="application/json", headers=dict(headers or {})
+    )
+
+
+def error_response(
+    *, status: int, code: str, message: str, retryable: bool = False, headers: Mapping[str, str] | None = None
+) -> HttpResponse:
+    return json_response(
+        {"error": message, "code": code, "retryable": retryable}, status=status, headers=headers
+    )
+
+
+def _iso(moment: datetime | None) -> str | None:
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _number(value: Decimal | int) -> Decimal:
+    return Decimal(value).normalize()  # 0.650000000000000000 -> 0.65
+
+
+def order_json(order: SimOrder) -> dict[str, Any]:
+    return {
+        "id": order.id,
+        "market_id": order.market.market_id,
+        "outcome": order.outcome,
+        "side": order.side,
+        "price": _number(order.price),
+        "size": _number(order.size),
+        "filled": _number(order.filled),
+        "status": order.status,
+        "created_at": _iso(order.created_at),
+        "updated_at": _iso(order.updated_at),
+    }
+
+
+def fill_json(fill: SimFill) -> dict[str, Any]:
+    order = fill.order
+    return {
+        "fill_id": fill.fill_id,
+        "order_id": order.id,
+        "market_id": order.market.market_id,
+        "outcome": order.outcome,
+        "side": order.side,
+        "price": _number(fill.price),
+        "size": _number(fill.size),
+        "is_taker": fill.is_taker,
+        "fee": _number(fill.fee),
+        "created_at": _iso(fill.created_at),
+    }
+
+
+def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
+    return {
+        "parsec_id": f"{market.exchange}:{market.market_id}",
+        "exchange": market.exchange,
+        "market_id": market.market_id,
+        "question": market.question,
+        "outcomes": list(market.outcomes),
+        "price": reference_price(
+            exchange=market.exchange,
+            market_id=market.market_id,
+            bucket=price_bucket(now, settings.PARSEC_SIM_PRICE_BUCKET_SECONDS),
+            seed=settings.PARSEC_SIM_SEED,
+        ),
+        "status": market.status,
+    }
+
+
+def builder_user_json(user: SimBuilderUser, *, api_key: str | None) -> dict[str, Any]:
+    return {
+        "customer_id": str(user.customer_id),
+        "external_id": user.external_id,
+        # Shown once, when the user is created; only its hash is kept, so an existing user gets null.
+        "api_key": api_key,
+        "status": user.status,
+        "linked_exchanges": list(user.linked_exchanges),
+        "wallet": user.safe_address or user.eoa_address or None,
+        "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
+        "fee_bps": None,
+        "affiliate_address": None,
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# The endpoint wrapper: authentication, impersonation, faults, errors
+# --------------------------------------------------------------------------------------------------
+
+
+class Caller:
+    """Who is asking, and the end-user the request acts for (None on builder-level endpoints)."""
+
+    def __init__(self, principal: Principal, customer: SimBuilderUser | None) -> None:
+        self.principal = principal
+        self.customer = customer
+
+    def require_builder(self) -> SimBuilder:
+        if not isinstance(self.principal, SimBuilder):
+            raise ContractError(
+                "this endpoint requires a builder account", status=403, code=ErrorCode.UNAUTHORIZED
+            )
+        return self.principal
+
+    @property
+    def acting_customer(self) -> SimBuilderUser:
+        if self.customer is None:
+            raise ContractError(
+                "no exchange account is linked to this key; send X-Builder-Customer-Id to act for one of "
+                "your end-users",
+                status=401,
+                code=ErrorCode.CREDENTIALS_REQUIRED,
+            )
+        return self.customer
+
+
+def _authenticate(request: HttpRequest) -> Caller:
+    principal = sim_principal_for_key(request.META.get("HTTP_X_API_KEY", "").strip())
+    if principal is None:
+        raise ContractError("missing or invalid API key", status=401, code=ErrorCode.UNAUTHORIZED)
+    customer_id = request.META.get(CUSTOMER_HEADER, "").strip()
+    if customer_id:
+        if not isinstance(principal, SimBuilder):
+            raise ContractError(
+                "X-Builder-Customer-Id requires a builder account", status=403, code=ErrorCode.UNAUTHORIZED
+            )
+        return Caller(principal, sim_customer_for(principal, customer_id))
+    # A builder user's own key acts for that user.
+    return Caller(principal, principal if isinstance(principal, SimBuilderUser) else None)
+
+
+def _fault_before(fault: str | None, request: HttpRequest) -> HttpResponse | None:
+    """The answer of a fault that strikes before anything is applied, or None to go on."""
+    if fault == faults.ERROR_500:
+        return error_response(
+            status=500, code=ErrorCode.INTERNAL_ERROR, message="simulated internal error", retryable=True
+        )
+    if fault == faults.ERROR_503:
+        return error_response(
+            status=503, code=ErrorCode.SERVICE_UNAVAILABLE, message="simulated outage", retryable=True
+        )
+    if fault == faults.RATE_LIMIT:
+        seconds = settings.PARSEC_SIM_RETRY_AFTER_SECONDS
+        return error_response(
+            status=429,
+            code=ErrorCode.RATE_LIMIT_EXCEEDED,
+            message="simulated rate limit; retry after the Retry-After delay",
+            retryable=True,
+            headers={"Retry-After": str(seconds)},
+        )
+    if fault == faults.LATENCY:
+        faults.sleep_latency()
+    if fault == faults.TIMEOUT_BEFORE_APPLY:
+        faults.hold(request, settings.PARSEC_SIM_HOLD_SECONDS)
+        # Whoever is still waiting learns nothing was done; a client that timed out never reads this.
+        return error_response(
+            status=503,
+            code=ErrorCode.SERVICE_UNAVAILABLE,
+            message="simulated timeout; nothing was applied",
+            retryable=True,
+        )
+    return None
+
+
+def endpoint(*methods: str) -> Callable:
+    def decorate(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @csrf_exempt
+        @functools.wraps(handler)
+        def view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
+            if not settings.PARSEC_SIMULATOR:
+                return error_response(status=404, code=ErrorCode.NOT_FOUND, message="the simulator is off")
+            if request.method not in methods:
+                return error_response(
+                    status=405, code=ErrorCode.BAD_REQUEST, message=f"use {' or '.join(methods)} on this path"
+                )
+            fault: str | None = None
+            try:
+                fault = faults.choose_fault(request)
+                if fault is not None:
+                    logger.info("simulated fault %s on %s %s", fault, request.method, request.path)
+                caller = _authenticate(request)
+                response = _fault_before(fault, request)
+                if response is None:
+                    response = handler(request, caller, **kwargs)
+            except ContractError as error:
+                response = error_response(status=error.status, code=str(error.code), message=error.message)
+            # The handler's transaction has committed; now the answer is lost on the way back.
+            if fault == faults.APPLY_THEN_DROP and not faults.drop_connection(request):
+                faults.hold(request, settings.PARSEC_SIM_HOLD_SECONDS)
+            return response
+
+        return view
+
+    return decorate
+
+
+# --------------------------------------------------------------------------------------------------
+# Request parsing
+# --------------------------------------------------------------------------------------------------
+
+
+def _json_body(request: HttpRequest) -> Any:
+    try:
+        return decode_json(request.body or b"null")
+    except ValueError:
+        raise BadRequest("the request body is not valid JSON") from None
+
+
+def _exchange(request: HttpRequest, *, capability: str | None = None) -> str:
+    exchange = request.GET.get("exchange", "").strip()
+    if not exchange:
+        raise MissingParameter("the exchange query parameter is required", field="exchange")
+    if exchange not in EXCHANGES:
+        raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
+    if capability is not None and not exchange_capabilities(exchange)[capability]:
+        raise NotSupported(f"{exchange} is data-only: {capability} is not supported")
+    return exchange
+
+
+def _int_param(request: HttpRequest, name: str, *, default: int | None, low: int, high: int) -> int | None:
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+        raise BadRequest(f"{name} must be a whole number from {low} to {high}", field=name)
+    return int(raw)
+
+
+def _time_param(request: HttpRequest, name: str) -> datetime | None:
+    seconds = _int_param(request, name, default=None, low=0, high=2**40)
+    return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _text_field(body: Mapping[str, Any], name: str, *, required: bool) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise MissingParameter(f"{name} is required", field=name)
+        return None
+    if not isinstance(value, str) or not value.strip() or len(value) > 255:
+        raise BadRequest(f"{name} must be a non-empty string of at most 255 characters", field=name)
+    return value
+
+
+# --------------------------------------------------------------------------------------------------
+# Endpoints
+# --------------------------------------------------------------------------------------------------
+
+
+@endpoint("GET")
+def exchanges(request: HttpRequest, caller: Caller) -> HttpResponse:
+    return json_response(exchanges_json())
+
+
+@endpoint("GET")
+def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
+    exchange = request.GET.get("exchange") or None
+    if exchange is not None and exchange not in EXCHANGES:
+        raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
+    limit = _int_param(request, "limit", default=20, low=1, high=100)
+    page, next_cursor = sim_markets_page(
+        exchange=exchange,
+        search=request.GET.get("search") or None,
+        cursor=request.GET.get("cursor") or None,
+        limit=limit or 20,
+    )
+    now = timezone.now()
+    return json_response(
+        {"markets": [market_json(market, now=now) for market in page], "next_cursor": next_cursor}
+    )
+
+
+@endpoint("POST")
+def builder_users(request: HttpRequest, caller: Caller) -> HttpResponse:
+    body = _json_body(request)
+    if not isinstance(body, Mapping):
+        raise BadRequest("the request body must be a JSON object")
+    external_id = _text_field(body, "external_id", required=True)
+    email = _text_field(body, "email", required=False) or ""
+    user, api_key, created = sim_builder_user_create(
+        builder=caller.require_builder(), external_id=external_id or "", email=email
+    )
+    return json_response(builder_user_json(user, api_key=api_key), status=201 if created else 200)
+
+
+@endpoint("GET")
+def builder_user_detail(request: HttpRequest, caller: Caller, customer_id: str) -> HttpResponse:
+    try:
+        user = sim_customer_for(caller.require_builder(), customer_id)
+    except ContractError:
+        raise ContractError(
+            "end-user not found or not owned by this builder", status=404, code=ErrorCode.NOT_FOUND
+        ) from None
+    return json_response(builder_user_json(user, api_key=None))
+
+
+@endpoint("POST")
+def builder_onboard(request: HttpRequest, caller: Caller) -> HttpResponse:
+    body = _json_body(request)
+    if not isinstance(body, Mapping):
+        raise BadRequest("the request body must be a JSON object")
+    customer = sim_customer_for(
+        caller.require_builder(), _text_field(body, "customer_id", required=True) or ""
+    )
+    exchange = _text_field(body, "exchange", required=True) or ""
+    mode = _text_field(body, "mode", required=False) or "managed"
+    wallet_type = _text_field(body, "wallet_type", required=False) or "safe"
+    user, steps = sim_builder_user_onboard(
+        customer=customer,
+        exchange=exchange,
+        mode=mode,
+        wallet_type=wallet_type,
+        eoa_address=_text_field(body, "eoa_address", required=False),
+    )
+    return json_response(
+        {
+            "customer_id": str(user.customer_id),
+            "exchange": exchange,
+            "mode": mode,
+            "wallet_type": wallet_type,
+            "eoa_address": user.eoa_address or None,
+            "safe_address": user.safe_address or None,
+            "linked_exchanges": list(user.linked_exchanges),
+            "steps_completed": steps,
+        }
+    )
+
+
+@endpoint("GET")
+def escrow_config(request: HttpRequest, caller: Caller) -> HttpResponse:
+    caller.require_builder()  # the escrow config belongs to a builder account
+    return json_response(escrow_config_json())
+
+
+@endpoint("GET", "POST")
+def orders(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    if request.method == "POST":
+        customer = caller.acting_customer
+        # The contract's checks come first, so an order type an exchange lacks is named as such; the
+        # service then refuses any order on a data-only exchange.
+        exchange = _exchange(request)
+        body = _json_body(request)
+        order_request = validate_create_order(exchange, body, now=int(now.timestamp()))
+        order = sim_order_create(customer=customer, order_request=order_request, now=now)
+        return json_response(order_json(order))
+
+    customer = caller.acting_customer
+    exchange = _exchange(request, capability="fetch_orders")
+    status = request.GET.get("status") or "open"
+    if status not in ORDER_STATUS_FILTERS:
+        raise BadRequest(f"status must be one of {', '.join(ORDER_STATUS_FILTERS)}", field="status")
+    market_id = request.GET.get("market_id") or None
+    sim_catch_up(now=now, customer=customer, exchange=exchange, market_id=market_id)
+    listed = sim_orders_list(
+        customer=customer,
+        exchange=exchange,
+        status=status,
+        market_id=market_id,
+        start=_time_param(request, "start_ts"),
+        end=_time_param(request, "end_ts"),
+        limit=_int_param(request, "limit", default=100, low=1, high=500) or 100,
+    )
+    return json_response([order_json(order) for order in listed])
+
+
+@endpoint("GET", "DELETE")
+def order_detail(request: HttpRequest, caller: Caller, order_id: str) -> HttpResponse:
+    now = timezone.now()
+    customer = caller.acting_customer
+    if request.method == "DELETE":
+        exchange = _exchange(request, capability="cancel_order")
+        return json_response(
+            order_json(sim_order_cancel(customer=customer, exchange=exchange, order_id=order_id, now=now))
+        )
+    exchange = _exchange(request, capability="fetch_order")
+    sim_catch_up(now=now, customer=customer, exchange=exchange, order_id=order_id)
+    return json_response(order_json(sim_order_get(customer=customer, exchange=exchange, order_id=order_id)))
+
+
+@endpoint("GET")
+def fills(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    customer = caller.acting_customer
+    exchange = _exchange(request, capability="fetch_fills")
+    market_id = request.GET.get("market_id") or None
+    sim_catch_up(now=now, customer=customer, exchange=exchange, market_id=market_id)
+    listed = sim_fills_list(
+        customer=customer,
+        exchange=exchange,
+        market_id=market_id,
+        limit=_int_param(request, "limit", default=100, low=1, high=500) or 100,
+    )
+    return json_response([fill_json(fill) for fill in listed])

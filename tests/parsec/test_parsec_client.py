@@ -1,0 +1,345 @@
+"""The Parsec client on its own: request shape, exact decimals, outcome classification, retry policy."""
+
+import json
+import pickle
+import socket
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import httpx
+import pytest
+
+from parsec.client import (
+    ParsecClient,
+    ParsecInDoubt,
+    ParsecRejected,
+    ParsecUnavailable,
+    decode_json,
+    encode_json,
+)
+
+API_KEY = "pk_live_0123456789abcdef0123456789abcdef"
+SIGNATURE = "0x" + "ab" * 65
+CUSTOMER = "4f1c2a0e-8a51-4d4b-9a55-4b1f0c1e2d3a"
+
+ORDER = {
+    "id": "order_abc123",
+    "market_id": "0x1234abcd",
+    "outcome": "Yes",
+    "side": "buy",
+    "price": 0.65,
+    "size": 100.0,
+    "filled": 0.0,
+    "status": "open",
+    "created_at": "2026-01-26T12:00:00Z",
+    "updated_at": None,
+}
+
+
+class Recorder:
+    """A MockTransport handler answering from a script and remembering each request."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.requests: list[httpx.Request] = []
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        self.requests.append(request)
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def make_client(recorder: Recorder, *, read_retries: int = 2) -> tuple[ParsecClient, list[float]]:
+    client = ParsecClient(
+        base_url="https://parsec.test/api/v1",
+        api_key=API_KEY,
+        read_retries=read_retries,
+        transport=httpx.MockTransport(recorder),
+    )
+    waits: list[float] = []
+    client._sleep = waits.append
+    return client, waits
+
+
+def json_answer(status: int, body, headers=None) -> httpx.Response:
+    return httpx.Response(status, content=json.dumps(body).encode(), headers=headers or {})
+
+
+def error_answer(status: int, code: str, message: str, headers=None) -> httpx.Response:
+    return json_answer(status, {"error": message, "code": code, "retryable": status >= 500}, headers)
+
+
+def create(client: ParsecClient):
+    return client.create_order(
+        exchange="polymarket",
+        customer_id=CUSTOMER,
+        body={
+            "market_id": "0x1234abcd",
+            "outcome": "Yes",
+            "side": "buy",
+            "price": Decimal("0.65"),
+            "size": 100,
+        },
+    )
+
+
+# --- Request shape and JSON ----------------------------------------------------------------------------
+
+
+def test_create_order_sends_the_key_the_customer_and_exact_decimal_numbers():
+    recorder = Recorder(json_answer(200, ORDER))
+    client, _ = make_client(recorder)
+
+    order = client.create_order(
+        exchange="polymarket",
+        customer_id=CUSTOMER,
+        body={
+            "market_id": "m",
+            "outcome": "Yes",
+            "side": "buy",
+            "price": Decimal("0.123456789012345678"),
+            "size": 1,
+        },
+    )
+
+    request = recorder.requests[0]
+    assert request.method == "POST"
+    assert request.url.path == "/api/v1/orders"
+    assert request.url.params["exchange"] == "polymarket"
+    assert request.headers["X-API-Key"] == API_KEY
+    assert request.headers["X-Builder-Customer-Id"] == CUSTOMER
+    assert b'"price":0.123456789012345678' in request.content
+    assert order.price == Decimal("0.65")
+    assert order.size == Decimal("100.0")
+    assert order.created_at == datetime(2026, 1, 26, 12, tzinfo=UTC)
+    assert order.updated_at is None
+
+
+def test_json_round_trip_keeps_decimals_exact():
+    text = encode_json({"price": Decimal("0.1"), "sizes": [Decimal("1E+2"), 3], "ok": True, "none": None})
+    assert text == '{"price":0.1,"sizes":[100,3],"ok":true,"none":null}'
+    assert decode_json(text)["price"] == Decimal("0.1")
+
+
+def test_builder_user_reports_whether_parsec_created_it_and_drops_the_api_key():
+    body = {
+        "customer_id": CUSTOMER,
+        "external_id": "user-42",
+        "api_key": "pk_live_user_secret_key_123456",
+        "status": "active",
+        "linked_exchanges": ["polymarket"],
+        "fee_escrow_enabled": True,
+    }
+    client, _ = make_client(Recorder(json_answer(201, body), json_answer(200, body)))
+
+    first = client.create_builder_user(external_id="user-42")
+    again = client.create_builder_user(external_id="user-42")
+
+    assert (first.created, again.created) == (True, False)
+    assert first.linked_exchanges == ("polymarket",)
+    assert "pk_live_user_secret" not in repr(first)
+
+
+def test_escrow_config_reads_the_minimum_fee_sent_as_a_string():
+    body = {
+        "fee_escrow_enabled": True,
+        "fee_bps": 25,
+        "affiliate_address": None,
+        "escrow_contract_address": "0x39F35887e583ed7d6eFf6fa472359371145ba549",
+        "min_fee_usdc": "10000",
+        "min_fee_bps": 1,
+        "treasury_address": "0x24FF2f416594bEF1d4FC99BC47e239BA1FfFA81e",
+        "affiliate_fee_bps": 5000,
+    }
+    client, _ = make_client(Recorder(json_answer(200, body)))
+
+    config = client.get_escrow_config()
+
+    assert config.min_fee_usdc == 10_000
+    assert config.chain_id == 137
+
+
+def test_an_id_that_would_change_the_path_is_refused_before_sending():
+    recorder = Recorder(json_answer(200, ORDER))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ValueError, match="id in a Parsec path"):
+        client.get_order(exchange="kalshi", customer_id=CUSTOMER, order_id="../builder/users")
+    assert recorder.requests == []
+
+
+# --- Classification ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (400, "bad_request"),
+        (401, "unauthorized"),
+        (403, "unauthorized"),
+        (404, "order_not_found"),
+        (501, "not_supported"),
+    ],
+)
+def test_a_refusal_is_rejected_with_parsecs_code_and_sentence(status, code):
+    client, _ = make_client(Recorder(error_answer(status, code, "price must be strictly between 0 and 1")))
+
+    with pytest.raises(ParsecRejected) as caught:
+        create(client)
+
+    assert (caught.value.status, caught.value.code) == (status, code)
+    assert caught.value.message == "price must be strictly between 0 and 1"
+
+
+def test_rate_limit_is_unavailable_with_retry_after_and_a_create_is_sent_once():
+    recorder = Recorder(error_answer(429, "rate_limit_exceeded", "slow down", {"Retry-After": "1.5"}))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable) as caught:
+        create(client)
+
+    assert caught.value.status == 429
+    assert caught.value.retry_after == 1.5
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_unavailable_and_never_retried_on_create(status):
+    recorder = Recorder(httpx.Response(status, content=b"<html>bad gateway</html>"))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable) as caught:
+        create(client)
+
+    assert caught.value.status == status
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [httpx.ConnectError("refused"), httpx.ConnectTimeout("slow connect"), httpx.PoolTimeout("no slot")],
+)
+def test_failures_before_sending_are_unavailable(error):
+    recorder = Recorder(error)
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable) as caught:
+        create(client)
+
+    assert caught.value.status is None
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        httpx.ReadTimeout("timed out"),
+        httpx.RemoteProtocolError("Server disconnected without sending a response."),
+        httpx.ReadError("[Errno 104] Connection reset by peer"),
+        httpx.WriteTimeout("write timed out"),
+    ],
+)
+def test_failures_after_sending_leave_the_create_in_doubt(error):
+    recorder = Recorder(error)
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecInDoubt):
+        create(client)
+    assert len(recorder.requests) == 1
+
+
+def test_an_unreadable_success_answer_to_a_create_is_in_doubt():
+    client, _ = make_client(Recorder(httpx.Response(200, content=b"<html>ok</html>")))
+
+    with pytest.raises(ParsecInDoubt):
+        create(client)
+
+
+def test_cancel_and_onboard_are_not_retried():
+    recorder = Recorder(error_answer(503, "service_unavailable", "down"))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable):
+        client.cancel_order(exchange="kalshi", customer_id=CUSTOMER, order_id="order_1")
+    with pytest.raises(ParsecUnavailable):
+        client.onboard(customer_id=CUSTOMER, exchange="polymarket", eoa_address="0x" + "11" * 20)
+    with pytest.raises(ParsecUnavailable):
+        client.create_builder_user(external_id="user-42")
+    assert len(recorder.requests) == 3
+
+
+def test_a_connection_refused_by_a_real_socket_is_unavailable():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = ParsecClient(base_url=f"http://127.0.0.1:{port}/api/v1", api_key=API_KEY, read_retries=0)
+
+    with pytest.raises(ParsecUnavailable):
+        client.list_exchanges()
+
+
+# --- Read retries --------------------------------------------------------------------------------------
+
+
+def test_reads_retry_unavailable_answers_honouring_retry_after_capped():
+    recorder = Recorder(
+        error_answer(429, "rate_limit_exceeded", "slow down", {"Retry-After": "30"}),
+        error_answer(503, "service_unavailable", "down"),
+        json_answer(200, [ORDER]),
+    )
+    client, waits = make_client(recorder, read_retries=2)
+
+    orders = client.list_orders(exchange="polymarket", customer_id=CUSTOMER, status="all", limit=10)
+
+    assert [order.id for order in orders] == ["order_abc123"]
+    assert len(recorder.requests) == 3
+    assert waits == [2.0, 0.4]  # Retry-After capped at 2 s, then the backoff's second step
+
+
+def test_reads_give_up_after_the_configured_retries():
+    recorder = Recorder(error_answer(503, "service_unavailable", "down"))
+    client, waits = make_client(recorder, read_retries=2)
+
+    with pytest.raises(ParsecUnavailable):
+        client.list_fills(exchange="kalshi", customer_id=CUSTOMER)
+    assert len(recorder.requests) == 3
+    assert len(waits) == 2
+
+
+def test_reads_do_not_retry_a_rejection():
+    recorder = Recorder(error_answer(404, "order_not_found", "order not found"))
+    client, waits = make_client(recorder)
+
+    with pytest.raises(ParsecRejected):
+        client.get_order(exchange="kalshi", customer_id=CUSTOMER, order_id="order_1")
+    assert len(recorder.requests) == 1
+    assert waits == []
+
+
+# --- Secrets -------------------------------------------------------------------------------------------
+
+
+def test_error_texts_and_reprs_carry_no_key_or_signature():
+    echoed = f"bad signature {SIGNATURE} for key {API_KEY}"
+    client, _ = make_client(Recorder(error_answer(400, "bad_request", echoed)))
+
+    with pytest.raises(ParsecRejected) as caught:
+        create(client)
+
+    for text in (str(caught.value), repr(caught.value), caught.value.message, repr(client)):
+        assert API_KEY not in text
+        assert SIGNATURE[2:40] not in text
+
+
+def test_errors_survive_pickling_with_their_fields():
+    errors = [
+        ParsecRejected(status=400, code="bad_request", message="no"),
+        ParsecUnavailable(status=429, code="rate_limit_exceeded", message="slow", retry_after=2.0),
+        ParsecInDoubt("lost"),
+    ]
+    for error in errors:
+        copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, as Celery does
+        assert type(copy) is type(error)
+        assert vars(copy) == vars(error)
