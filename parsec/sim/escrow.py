@@ -40,7 +40,23 @@ def safe_address_for(eoa_address: str) -> str:
     return to_checksum("0x" + digest[-20:].hex())
 
 
+def allowed_fee_amounts(order: OrderRequest) -> dict[int, int]:
+    """The fee amounts the escrow honours for this order, by the basis points they correspond to.
+
+    A builder may charge each end-user its own rate between the escrow's minimum and its tier's cap
+    (Parsec keeps a fee_bps per builder user), so any exactly computed amount at a whole rate in that
+    range is accepted; an amount rounded any other way is not.
+    """
+    return {
+        fee_amount_for(
+            price=order.price, size=order.size, fee_bps=bps, min_fee_usdc=settings.PARSEC_SIM_MIN_FEE_USDC
+        ): bps
+        for bps in range(max(settings.PARSEC_SIM_MIN_FEE_BPS, 1), settings.PARSEC_SIM_MAX_FEE_BPS + 1)
+    }
+
+
 def required_fee_amount(order: OrderRequest) -> int:
+    """The fee at the escrow's default rate, the amount named when a fee_auth is refused."""
     return fee_amount_for(
         price=order.price,
         size=order.size,
@@ -110,11 +126,11 @@ def check_fee_auth(
             "fee_auth.payer must be the signer itself or the customer's onboarded Safe owned by the signer",
             field="fee_auth.payer",
         )
-    expected = required_fee_amount(order)
-    if fee_auth.fee_amount != expected:
+    if fee_auth.fee_amount not in allowed_fee_amounts(order):
         raise BadRequest(
-            f"fee_auth.fee_amount must be {expected} USDC base units for this order "
-            f"({settings.PARSEC_SIM_FEE_BPS} bps of price x size, "
-            f"at least {settings.PARSEC_SIM_MIN_FEE_USDC})",
+            f"fee_auth.fee_amount must be ceil(price x size x fee_bps / 10000) USDC base units at a rate "
+            f"from {settings.PARSEC_SIM_MIN_FEE_BPS} to {settings.PARSEC_SIM_MAX_FEE_BPS} bps, and at least "
+            f"{settings.PARSEC_SIM_MIN_FEE_USDC} (at the default {settings.PARSEC_SIM_FEE_BPS} bps: "
+            f"{required_fee_amount(order)})",
             field="fee_auth.fee_amount",
         )

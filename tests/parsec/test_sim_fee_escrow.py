@@ -123,7 +123,7 @@ def test_an_expired_fee_auth_is_refused(escrow_setup, sign_fee_auth):
     assert "deadline has passed" in refusal.message
 
 
-def test_a_fee_amount_other_than_the_escrows_is_refused_naming_the_right_one(escrow_setup, sign_fee_auth):
+def test_a_fee_amount_rounded_another_way_is_refused_naming_the_right_one(escrow_setup, sign_fee_auth):
     owner = escrow_setup["owner"]
     fee_auth = sign_fee_auth(
         owner, config=escrow_setup["config"], payer=escrow_setup["safe"], fee_amount=FEE - 1
@@ -131,7 +131,31 @@ def test_a_fee_amount_other_than_the_escrows_is_refused_naming_the_right_one(esc
 
     refusal = _refusal(escrow_setup, fee_auth, signer_address=owner.address)
 
-    assert "fee_amount must be 137500 USDC base units" in refusal.message
+    assert "at the default 25 bps: 137500" in refusal.message
+
+
+def test_a_partner_rate_within_the_tier_cap_is_honoured(escrow_setup, sign_fee_auth):
+    owner = escrow_setup["owner"]
+    at_40_bps = 220_000  # ceil(0.55 * 100 * 40 / 10000 * 10**6)
+    fee_auth = sign_fee_auth(
+        owner, config=escrow_setup["config"], payer=escrow_setup["safe"], fee_amount=at_40_bps
+    )
+
+    order = place(escrow_setup, fee_auth, signer_address=owner.address)
+
+    assert SimOrder.objects.get(id=order.id).fee_amount == at_40_bps
+
+
+def test_a_rate_above_the_tier_cap_is_refused(escrow_setup, sign_fee_auth):
+    owner = escrow_setup["owner"]
+    at_51_bps = 280_500
+    fee_auth = sign_fee_auth(
+        owner, config=escrow_setup["config"], payer=escrow_setup["safe"], fee_amount=at_51_bps
+    )
+
+    refusal = _refusal(escrow_setup, fee_auth, signer_address=owner.address)
+
+    assert "from 1 to 50 bps" in refusal.message
 
 
 def test_an_escrow_order_id_pays_for_one_order_only(escrow_setup, sign_fee_auth):
