@@ -7,10 +7,11 @@ BIND ?= 127.0.0.1:8000
 
 .PHONY: install run test lint format bench clean
 
-$(INSTALLED): requirements/base.txt requirements/dev.txt
+$(INSTALLED): requirements/base.txt requirements/dev.txt package.json package-lock.json
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements/dev.txt
+	if [ -f package.json ]; then npm ci --no-audit --no-fund; fi
 	touch $(INSTALLED)
 
 install: $(INSTALLED)

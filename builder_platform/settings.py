@@ -296,6 +296,21 @@ LOGGING = {
 # Re-enqueue customers whose provisioning a lost message or exhausted retries left undone.
 CELERY_BEAT_SCHEDULE["customers.sweep_provisioning"] = {"task": "customers.sweep_provisioning", "schedule": 60.0}
 
+# --- Fees ------------------------------------------------------------------------------------------------
+
+ESCROW_CONFIG_REFRESH_SECONDS = env_float("ESCROW_CONFIG_REFRESH_SECONDS", 300.0)
+# An escrow config older than this (Parsec unreachable since) blocks new fee-bearing orders with a 503.
+ESCROW_CONFIG_MAX_AGE_SECONDS = env_int("ESCROW_CONFIG_MAX_AGE_SECONDS", 3600)
+BUILDER_TIER_MAX_FEE_BPS = env_int("BUILDER_TIER_MAX_FEE_BPS", 50)  # Iron 50, Bronze 75, Silver 100, ...
+FEE_MIN_BPS_FALLBACK = env_int("FEE_MIN_BPS_FALLBACK", 1)  # partner fee floor while no config was ever fetched
+FEE_AUTH_DEADLINE_SECONDS = env_int("FEE_AUTH_DEADLINE_SECONDS", 300)
+if not 60 <= FEE_AUTH_DEADLINE_SECONDS <= 86_400:
+    raise ImproperlyConfigured("FEE_AUTH_DEADLINE_SECONDS must be between 60 and 86400 seconds.")
+CELERY_BEAT_SCHEDULE["fees.refresh_escrow_config"] = {
+    "task": "fees.refresh_escrow_config",
+    "schedule": ESCROW_CONFIG_REFRESH_SECONDS,
+}
+
 # --- Web frontend ---------------------------------------------------------------------------------------
 
 WEB_SITE_NAME = env_str("WEB_SITE_NAME", "Builder Markets")
@@ -331,3 +346,19 @@ CELERY_BEAT_SCHEDULE["orders.sweep_outbox"] = {
 }
 CELERY_BEAT_SCHEDULE["orders.reconcile"] = {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS}
 CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {"task": "orders.purge_idempotency_keys", "schedule": 3600.0}
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    # The filesystem broker looks for new messages once per polling interval (kombu's default: 1 s), which
+    # caps a worker at concurrency-many tasks per interval; order submission needs it far shorter.
+    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = env_float("CELERY_FILESYSTEM_POLLING_INTERVAL", 0.05)
+
+# --- Fees (statements and the checks on the fee settings above) -----------------------------------------
+
+FEE_STATEMENT_MAX_DAYS = env_int("FEE_STATEMENT_MAX_DAYS", 366)  # the longest range a statement covers
+if not 0 <= BUILDER_TIER_MAX_FEE_BPS <= 10_000:
+    raise ImproperlyConfigured(
+        f"BUILDER_TIER_MAX_FEE_BPS must be from 0 to 10000 basis points, not {BUILDER_TIER_MAX_FEE_BPS}."
+    )
+if ESCROW_CONFIG_MAX_AGE_SECONDS <= 0 or ESCROW_CONFIG_REFRESH_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "ESCROW_CONFIG_MAX_AGE_SECONDS and ESCROW_CONFIG_REFRESH_SECONDS must be positive numbers of seconds."
+    )

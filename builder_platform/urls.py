@@ -12,6 +12,7 @@ handler500 = "builder_platform.api.handler500"
 
 api_v1 = [
     path("", include("customers.urls")),
+    path("", include("fees.urls")),
 ]
 
 urlpatterns = [

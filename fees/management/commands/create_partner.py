@@ -1,4 +1,8 @@
-"""Create a partner (or reuse the one with that name) and print a new API key on the last line."""
+"""Create a partner (or reuse the one with that name) and print a new API key on the last line.
+
+It lives in fees, not customers, because a partner's fee must pass the fee policy (the escrow's
+minimum, the builder tier's cap) before the partner exists.
+"""
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
@@ -6,6 +10,8 @@ from django.db import transaction
 
 from customers import services
 from customers.models import Partner
+from fees.models import EscrowConfig
+from fees.services import FeeError, partner_fee_validate
 
 
 class Command(BaseCommand):
@@ -17,7 +23,10 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         parser.add_argument("name")
         parser.add_argument(
-            "--fee-bps", type=int, default=None, help="builder fee in basis points (0..10000)"
+            "--fee-bps",
+            type=int,
+            default=None,
+            help="builder fee in bps: 0 (attribution only) or from the escrow minimum to the tier cap",
         )
         parser.add_argument(
             "--affiliate-address", default="", help="0x address receiving the affiliate share"
@@ -27,6 +36,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, name: str, fee_bps, affiliate_address: str, revenue_share_bps, **options) -> None:
+        try:
+            partner_fee_validate(fee_bps=fee_bps, config=EscrowConfig.objects.filter(pk=1).first())
+        except FeeError as error:
+            raise CommandError(error.message) from None
         with transaction.atomic():
             partner = Partner.objects.filter(name=name.strip()).first()
             if partner is None:

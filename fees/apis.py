@@ -1,0 +1,131 @@
+"""The partner's fee statement: totals per exchange and kind, and per customer, as JSON or streamed CSV."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.conf import settings
+from django.http import StreamingHttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers
+from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from customers.models import Partner
+from fees import selectors
+from fees.money import USDC_DECIMALS, usdc_text
+
+KINDS = selectors.KINDS
+CSV_HEADER = (
+    "section",
+    "exchange",
+    "customer_id",
+    "external_id",
+    *KINDS,
+    *(f"{kind}_usdc" for kind in KINDS),
+)
+
+
+class StatementQuerySerializer(serializers.Serializer):
+    start = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="First UTC day, YYYY-MM-DD.")
+    end = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="Last UTC day (included), YYYY-MM-DD.")
+    format = serializers.ChoiceField(choices=["json", "csv"], default="json", required=False)
+
+    def validate(self, attrs: dict) -> dict:
+        period = selectors.StatementPeriod(start=attrs["start"], end=attrs["end"])
+        if period.end < period.start:
+            raise serializers.ValidationError({"end": "end must be on or after start."})
+        limit = settings.FEE_STATEMENT_MAX_DAYS
+        if period.days > limit:
+            raise serializers.ValidationError(
+                {"end": f"A statement covers at most {limit} days; this range covers {period.days}."}
+            )
+        attrs["period"] = period
+        return attrs
+
+
+def _money(amount: int) -> dict:
+    return {"amount": amount, "usdc": usdc_text(amount)}
+
+
+def _totals(row: dict) -> dict[str, dict]:
+    return {kind: _money(int(row[kind])) for kind in KINDS}
+
+
+def statement_json(*, partner: Partner, period: selectors.StatementPeriod) -> dict:
+    exchanges = selectors.fee_statement_exchange_totals(partner=partner, period=period)
+    customers = selectors.fee_statement_customer_totals(partner=partner, period=period)
+    return {
+        "partner": {"id": partner.pk, "name": partner.name},
+        "start": period.start.isoformat(),
+        "end": period.end.isoformat(),
+        "currency": "USDC",
+        "decimals": USDC_DECIMALS,
+        "exchanges": [{"exchange": row["exchange"], "totals": _totals(row)} for row in exchanges],
+        "customers": [
+            {"customer_id": str(row["id"]), "external_id": row["external_id"], "totals": _totals(row)}
+            for row in customers
+        ],
+    }
+
+
+class _Line:
+    """csv.writer's file: each write returns the line, so rows go to the response as they are made."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_amounts(row: dict) -> list:
+    amounts = [int(row[kind]) for kind in KINDS]
+    return [*amounts, *(usdc_text(amount) for amount in amounts)]
+
+
+def statement_csv_lines(*, partner: Partner, period: selectors.StatementPeriod) -> Iterator[str]:
+    """The header, one line per exchange, then one per customer, with each kind in base units and USDC."""
+    writer = csv.writer(_Line())
+    yield writer.writerow(CSV_HEADER)
+    for row in selectors.fee_statement_exchange_totals(partner=partner, period=period):
+        yield writer.writerow(["exchange", row["exchange"], "", "", *_csv_amounts(row)])
+    # Streamed from a database cursor: a chunk of customers in memory at a time, however many there are.
+    customers = selectors.fee_statement_customer_totals(partner=partner, period=period)
+    for row in customers.iterator(chunk_size=2000):
+        yield writer.writerow(["customer", "", str(row["id"]), row["external_id"], *_csv_amounts(row)])
+
+
+class FeeStatementApi(APIView):
+    renderer_classes = [JSONRenderer]
+
+    def perform_content_negotiation(self, request: Request, force: bool = False):
+        # `format` is this endpoint's own parameter (json or csv); DRF would otherwise read it as a
+        # renderer name and answer 404 for csv. Errors are always JSON, in the platform's shape.
+        return JSONRenderer(), JSONRenderer.media_type
+
+    @extend_schema(
+        operation_id="fees_statement",
+        parameters=[StatementQuerySerializer],
+        responses={200: OpenApiTypes.OBJECT},
+        description=(
+            "Fee ledger totals for the calling partner over UTC dates start..end (inclusive, at most "
+            f"{settings.FEE_STATEMENT_MAX_DAYS} days): per exchange and kind, and per customer. Amounts "
+            "are integers in USDC base units (6 decimals) and decimal USDC strings. format=csv streams "
+            "the same figures as CSV."
+        ),
+    )
+    def get(self, request: Request):
+        query = StatementQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        partner = request.auth.partner
+        period = query.validated_data["period"]
+        if query.validated_data["format"] == "csv":
+            response = StreamingHttpResponse(
+                statement_csv_lines(partner=partner, period=period), content_type="text/csv; charset=utf-8"
+            )
+            filename = f"fee-statement-{period.start.isoformat()}-{period.end.isoformat()}.csv"
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            return response
+        return Response(statement_json(partner=partner, period=period))

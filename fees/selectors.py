@@ -1,0 +1,125 @@
+"""Fee reads: the current escrow config, partner statements and the admin's daily totals, summed in SQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import BigIntegerField, Q, QuerySet, Sum
+from django.db.models.functions import Coalesce, TruncDate
+
+from customers.models import Customer, Partner
+from fees.models import FeeLedgerEntry
+
+# The current config may need a refresh from Parsec (a write), so it lives with the services; it is
+# re-exported here because reading it is what most callers do.
+from fees.services import escrow_config_current  # noqa: F401
+
+Kind = FeeLedgerEntry.Kind
+
+
+@dataclass(frozen=True)
+class StatementPeriod:
+    """UTC calendar dates, both included."""
+
+    start: date
+    end: date
+
+    @property
+    def since(self) -> datetime:
+        return datetime.combine(self.start, time.min, tzinfo=UTC)
+
+    @property
+    def until(self) -> datetime:  # exclusive
+        return datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=UTC)
+
+    @property
+    def days(self) -> int:
+        return (self.end - self.start).days + 1
+
+
+KINDS = tuple(Kind.values)
+
+
+def _partner_entries(*, partner: Partner, period: StatementPeriod) -> QuerySet[FeeLedgerEntry]:
+    return FeeLedgerEntry.objects.filter(
+        partner=partner, created_at__gte=period.since, created_at__lt=period.until
+    )
+
+
+def _sums_per_kind(prefix: str = "") -> dict[str, Coalesce]:
+    """One SUM ... FILTER (WHERE kind = ...) column per kind, 0 when there is none."""
+    return {
+        kind: Coalesce(
+            Sum(f"{prefix}amount", filter=Q(**{f"{prefix}kind": kind})), 0, output_field=BigIntegerField()
+        )
+        for kind in KINDS
+    }
+
+
+def fee_statement_exchange_totals(*, partner: Partner, period: StatementPeriod) -> list[dict[str, Any]]:
+    """[{exchange, <kind>: amount, ...}]: one row per exchange, summed in the database (one query)."""
+    return list(
+        _partner_entries(partner=partner, period=period)
+        .values("exchange")
+        .annotate(**_sums_per_kind())
+        .order_by("exchange")
+    )
+
+
+def fee_statement_customer_totals(*, partner: Partner, period: StatementPeriod) -> QuerySet:
+    """[{id, external_id, <kind>: amount, ...}]: one row per customer with entries in the period.
+
+    Grouped by customer in SQL (the join is filtered before the sums, so they cover the period only);
+    one query, whatever the number of customers. Iterate it (`.iterator()`) to stream it.
+    """
+    return (
+        Customer.objects.filter(
+            partner=partner,
+            fee_ledger_entries__partner=partner,
+            fee_ledger_entries__created_at__gte=period.since,
+            fee_ledger_entries__created_at__lt=period.until,
+        )
+        .values("id", "external_id")
+        .annotate(**_sums_per_kind("fee_ledger_entries__"))
+        .order_by("external_id", "id")
+    )
+
+
+def fee_ledger_partner_totals(queryset: QuerySet[FeeLedgerEntry]) -> list[dict[str, Any]]:
+    """Per partner and kind, the sum of the given (already filtered) ledger entries: the admin's totals."""
+    return list(
+        queryset.order_by()
+        .values("partner_id", "partner__name", "kind")
+        .annotate(amount=Sum("amount"))
+        .order_by("partner__name", "partner_id", "kind")
+    )
+
+
+def fees_per_day(*, start: date, end: date, partner_id: int | None = None) -> list[dict[str, Any]]:
+    """Per UTC day from start to end (inclusive): authorized, distributed (both parts) and refunded."""
+    period = StatementPeriod(start=start, end=end)
+    entries = FeeLedgerEntry.objects.filter(created_at__gte=period.since, created_at__lt=period.until)
+    if partner_id is not None:
+        entries = entries.filter(partner_id=partner_id)
+    rows = (
+        entries.filter(
+            kind__in=[Kind.AUTHORIZED, Kind.DISTRIBUTED_AFFILIATE, Kind.DISTRIBUTED_TREASURY, Kind.REFUNDED]
+        )
+        .annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("day", "kind")
+        .annotate(amount=Sum("amount"))
+        .order_by("day")
+    )
+    days = {
+        start + timedelta(days=offset): {"authorized": 0, "distributed": 0, "refunded": 0}
+        for offset in range(period.days)
+    }
+    for row in rows:
+        bucket = days.get(row["day"])
+        if bucket is None:
+            continue
+        column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
+        bucket[column] += int(row["amount"])
+    return [{"day": day, **totals} for day, totals in days.items()]
