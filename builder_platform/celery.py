@@ -4,6 +4,10 @@ import os
 
 from celery import Celery
 from kombu import Queue
+from kombu.transport import TRANSPORT_ALIASES
+
+# filesystem:// (the embedded default) uses our atomic variant of kombu's transport: see broker.py.
+TRANSPORT_ALIASES["filesystem"] = "builder_platform.broker:Transport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder_platform.settings")
 

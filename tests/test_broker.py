@@ -1,0 +1,65 @@
+"""The filesystem broker of the embedded mode never hands out a half-written or twice-claimed message."""
+
+from pathlib import Path
+from queue import Empty
+
+import pytest
+from kombu import Connection
+
+import builder_platform.celery  # noqa: F401 - registers our filesystem transport
+
+
+@pytest.fixture
+def folders(tmp_path):
+    for name in ("queue", "processed"):
+        (tmp_path / name).mkdir()
+    return {
+        "data_folder_in": str(tmp_path / "queue"),
+        "data_folder_out": str(tmp_path / "queue"),
+        "processed_folder": str(tmp_path / "processed"),
+        "store_processed": False,
+    }
+
+
+def test_filesystem_urls_use_the_atomic_transport(folders):
+    with Connection("filesystem://", transport_options=folders) as connection:
+        assert type(connection.transport).__module__ == "builder_platform.broker"
+
+
+def test_a_message_is_delivered_once_and_leaves_no_files_behind(folders, tmp_path):
+    with Connection("filesystem://", transport_options=folders) as connection:
+        queue = connection.SimpleQueue("submission")
+        queue.put({"order_id": "42"})
+        message = queue.get(timeout=2)
+        assert message.payload == {"order_id": "42"}
+        message.ack()
+        with pytest.raises(Empty):
+            queue.get(timeout=0.2)
+        queue.close()
+    assert list((tmp_path / "queue").iterdir()) == []
+    assert list((tmp_path / "processed").iterdir()) == []
+
+
+def test_a_message_becomes_visible_only_once_completely_written(folders, tmp_path, monkeypatch):
+    from builder_platform import broker
+
+    seen_before_rename: list[list[str]] = []
+    real_replace = broker.os.replace
+
+    def observing_replace(source, destination):
+        visible = [p.name for p in (tmp_path / "queue").iterdir() if not p.name.startswith(".")]
+        seen_before_rename.append(visible)
+        assert Path(source).read_bytes().endswith(b"}")  # the partial file is already complete
+        return real_replace(source, destination)
+
+    monkeypatch.setattr(broker.os, "replace", observing_replace)
+    with Connection("filesystem://", transport_options=folders) as connection:
+        connection.default_channel._put("submission", {"body": "x" * 10_000})
+    assert seen_before_rename[0] == []  # nothing a reader would pick up existed before the rename
+    assert [p.name.endswith(".submission.msg") for p in (tmp_path / "queue").iterdir()] == [True]
+
+
+def test_a_file_still_being_written_is_not_read(folders, tmp_path):
+    (tmp_path / "queue" / ".partial-1_abc.submission.msg").write_bytes(b'{"body": "trunc')
+    with Connection("filesystem://", transport_options=folders) as connection, pytest.raises(Empty):
+        connection.default_channel._get("submission")
