@@ -262,6 +262,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "processed_folder": str(BROKER_FILESYSTEM_DIR / "processed"),
         "control_folder": str(BROKER_FILESYSTEM_DIR / "control"),
         "store_processed": False,
+        # kombu polls the folder once per interval (default 1 s), which caps a worker at
+        # concurrency-many tasks per interval; order submission needs it far shorter.
+        "polling_interval": env_float("CELERY_FILESYSTEM_POLLING_INTERVAL", 0.05),
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
@@ -273,47 +276,30 @@ CELERY_TASK_ROUTES = {
     "orders.sweep_outbox": {"queue": "submission"},
     "orders.cancel": {"queue": "cancel"},
     "orders.reconcile*": {"queue": "reconciliation"},
+    "orders.purge_idempotency_keys": {"queue": "default"},
     "fees.*": {"queue": "default"},
 }
-CELERY_BEAT_SCHEDULE: dict = {}
-
-# --- Logging ---------------------------------------------------------------------------------------------
-
-LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {
-        # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.
-        "httpx": {"level": "WARNING"},
-        "httpcore": {"level": "WARNING"},
-    },
-}
-
-# Re-enqueue customers whose provisioning a lost message or exhausted retries left undone.
-CELERY_BEAT_SCHEDULE["customers.sweep_provisioning"] = {"task": "customers.sweep_provisioning", "schedule": 60.0}
 
 # --- Fees ------------------------------------------------------------------------------------------------
 
 ESCROW_CONFIG_REFRESH_SECONDS = env_float("ESCROW_CONFIG_REFRESH_SECONDS", 300.0)
 # An escrow config older than this (Parsec unreachable since) blocks new fee-bearing orders with a 503.
 ESCROW_CONFIG_MAX_AGE_SECONDS = env_int("ESCROW_CONFIG_MAX_AGE_SECONDS", 3600)
+if ESCROW_CONFIG_MAX_AGE_SECONDS <= 0 or ESCROW_CONFIG_REFRESH_SECONDS <= 0:
+    raise ImproperlyConfigured(
+        "ESCROW_CONFIG_MAX_AGE_SECONDS and ESCROW_CONFIG_REFRESH_SECONDS must be positive numbers of seconds."
+    )
 BUILDER_TIER_MAX_FEE_BPS = env_int("BUILDER_TIER_MAX_FEE_BPS", 50)  # Iron 50, Bronze 75, Silver 100, ...
-FEE_MIN_BPS_FALLBACK = env_int("FEE_MIN_BPS_FALLBACK", 1)  # partner fee floor while no config was ever fetched
+if not 0 <= BUILDER_TIER_MAX_FEE_BPS <= 10_000:
+    raise ImproperlyConfigured(
+        f"BUILDER_TIER_MAX_FEE_BPS must be from 0 to 10000 basis points, not {BUILDER_TIER_MAX_FEE_BPS}."
+    )
+# The partner fee floor while no escrow config was ever fetched.
+FEE_MIN_BPS_FALLBACK = env_int("FEE_MIN_BPS_FALLBACK", 1)
 FEE_AUTH_DEADLINE_SECONDS = env_int("FEE_AUTH_DEADLINE_SECONDS", 300)
 if not 60 <= FEE_AUTH_DEADLINE_SECONDS <= 86_400:
     raise ImproperlyConfigured("FEE_AUTH_DEADLINE_SECONDS must be between 60 and 86400 seconds.")
-CELERY_BEAT_SCHEDULE["fees.refresh_escrow_config"] = {
-    "task": "fees.refresh_escrow_config",
-    "schedule": ESCROW_CONFIG_REFRESH_SECONDS,
-}
-
-# --- Web frontend ---------------------------------------------------------------------------------------
-
-WEB_SITE_NAME = env_str("WEB_SITE_NAME", "Builder Markets")
+FEE_STATEMENT_MAX_DAYS = env_int("FEE_STATEMENT_MAX_DAYS", 366)  # the longest range a statement covers
 
 # --- Orders ----------------------------------------------------------------------------------------------
 
@@ -339,26 +325,37 @@ ORDER_IDEMPOTENCY_KEY_TTL_HOURS = env_int("ORDER_IDEMPOTENCY_KEY_TTL_HOURS", 24)
 ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60)
 ORDER_EXCHANGES_CACHE_SECONDS = env_int("ORDER_EXCHANGES_CACHE_SECONDS", 60)
 ORDER_MARKETS_CACHE_SECONDS = env_int("ORDER_MARKETS_CACHE_SECONDS", 10)
-CELERY_TASK_ROUTES["orders.purge_idempotency_keys"] = {"queue": "default"}
-CELERY_BEAT_SCHEDULE["orders.sweep_outbox"] = {
-    "task": "orders.sweep_outbox",
-    "schedule": ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS,
+
+# --- Web frontend ---------------------------------------------------------------------------------------
+
+WEB_SITE_NAME = env_str("WEB_SITE_NAME", "Builder Markets")
+
+# --- Beat schedule ------------------------------------------------------------------------------------
+
+CELERY_BEAT_SCHEDULE = {
+    # Re-enqueue customers whose provisioning a lost message or exhausted retries left undone.
+    "customers.sweep_provisioning": {"task": "customers.sweep_provisioning", "schedule": 60.0},
+    "fees.refresh_escrow_config": {
+        "task": "fees.refresh_escrow_config",
+        "schedule": ESCROW_CONFIG_REFRESH_SECONDS,
+    },
+    "orders.sweep_outbox": {"task": "orders.sweep_outbox", "schedule": ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS},
+    "orders.reconcile": {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS},
+    "orders.purge_idempotency_keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
 }
-CELERY_BEAT_SCHEDULE["orders.reconcile"] = {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS}
-CELERY_BEAT_SCHEDULE["orders.purge_idempotency_keys"] = {"task": "orders.purge_idempotency_keys", "schedule": 3600.0}
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    # The filesystem broker looks for new messages once per polling interval (kombu's default: 1 s), which
-    # caps a worker at concurrency-many tasks per interval; order submission needs it far shorter.
-    CELERY_BROKER_TRANSPORT_OPTIONS["polling_interval"] = env_float("CELERY_FILESYSTEM_POLLING_INTERVAL", 0.05)
 
-# --- Fees (statements and the checks on the fee settings above) -----------------------------------------
+# --- Logging ---------------------------------------------------------------------------------------------
 
-FEE_STATEMENT_MAX_DAYS = env_int("FEE_STATEMENT_MAX_DAYS", 366)  # the longest range a statement covers
-if not 0 <= BUILDER_TIER_MAX_FEE_BPS <= 10_000:
-    raise ImproperlyConfigured(
-        f"BUILDER_TIER_MAX_FEE_BPS must be from 0 to 10000 basis points, not {BUILDER_TIER_MAX_FEE_BPS}."
-    )
-if ESCROW_CONFIG_MAX_AGE_SECONDS <= 0 or ESCROW_CONFIG_REFRESH_SECONDS <= 0:
-    raise ImproperlyConfigured(
-        "ESCROW_CONFIG_MAX_AGE_SECONDS and ESCROW_CONFIG_REFRESH_SECONDS must be positive numbers of seconds."
-    )
+LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": LOG_LEVEL},
+    "loggers": {
+        # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.
+        "httpx": {"level": "WARNING"},
+        "httpcore": {"level": "WARNING"},
+    },
+}

@@ -13,6 +13,7 @@ handler500 = "builder_platform.api.handler500"
 api_v1 = [
     path("", include("customers.urls")),
     path("", include("fees.urls")),
+    path("", include("orders.urls")),
 ]
 
 urlpatterns = [
@@ -22,6 +23,7 @@ urlpatterns = [
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("", include("web.urls")),
 ]
 
 if settings.PARSEC_SIMULATOR:

@@ -11,9 +11,10 @@ import builder_platform.celery  # noqa: F401 - registers our filesystem transpor
 
 @pytest.fixture
 def folders(tmp_path):
-    for name in ("queue", "processed"):
+    for name in ("queue", "processed", "control"):
         (tmp_path / name).mkdir()
     return {
+        "control_folder": str(tmp_path / "control"),
         "data_folder_in": str(tmp_path / "queue"),
         "data_folder_out": str(tmp_path / "queue"),
         "processed_folder": str(tmp_path / "processed"),

@@ -1,0 +1,324 @@
+"""Shared plumbing of the orders benchmarks: a fresh database, gunicorn, Celery workers, seeding, loops.
+
+Not a benchmark itself (run as a script it only says so). Everything listens on loopback only, and every
+loop is bounded in count and in time.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+import psycopg
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = str(ROOT / ".venv" / "bin" / "python")
+BIN = ROOT / ".venv" / "bin"
+DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_orders"
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/5"
+KALSHI_MARKET = "KXFEDDECISION-26JAN-C25"
+
+
+def recreate_database(database_url: str) -> None:
+    parts = urlsplit(database_url)
+    name = parts.path.lstrip("/")
+    if not name or parts.scheme not in {"postgres", "postgresql"}:
+        sys.exit(f"DATABASE_URL must name a PostgreSQL database, not {database_url!r}")
+    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def environment(*, database_url: str, broker_url: str, port: int, **extra: str) -> dict[str, str]:
+    """The environment of every process of one run: production-like, the simulator as Parsec."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("DJANGO_", "PARSEC_", "ORDER_"))
+    }
+    site = f"http://127.0.0.1:{port}"
+    env.update(
+        {
+            "DATABASE_URL": database_url,
+            "DJANGO_SETTINGS_MODULE": "builder_platform.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "ALLOWED_HOSTS": "127.0.0.1",
+            "SITE_URL": site,
+            "PARSEC_SIMULATOR": "1",
+            "PARSEC_BASE_URL": f"{site}/sim/api/v1",
+            "PARSEC_SIM_LATENCY_SECONDS": "0",
+            "LOG_LEVEL": "WARNING",
+            "VAR_DIR": str(ROOT / "var" / "bench-orders"),
+            "CELERY_BROKER_URL": broker_url,
+        }
+    )
+    env.update(extra)
+    return env
+
+
+def django_setup(env: dict[str, str]) -> None:
+    """This process uses the same settings as the servers it starts (to seed and to read results)."""
+    os.environ.update(env)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env, check=True)
+
+
+def purge_broker(broker_url: str) -> None:
+    """Empty the benchmark's Redis database (its own db number), so no earlier run's message is consumed."""
+    if broker_url.startswith("redis://"):
+        import redis
+
+        redis.Redis.from_url(broker_url).flushdb()
+
+
+@dataclass
+class Processes:
+    started: list[subprocess.Popen] = field(default_factory=list)
+
+    def start(self, command: list[str], env: dict[str, str], *, log: Path | None = None) -> subprocess.Popen:
+        output = open(log, "ab") if log else subprocess.DEVNULL  # noqa: SIM115 - closed with the process
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, start_new_session=True, stdout=output, stderr=subprocess.STDOUT
+        )
+        self.started.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        # Only the processes this run started, each by its own process group.
+        for process in reversed(self.started):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGTERM)
+        for process in reversed(self.started):
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait()
+
+
+def gunicorn(
+    processes: Processes,
+    env: dict[str, str],
+    port: int,
+    *,
+    app: str = "builder_platform.wsgi",
+    workers: int = 2,
+    threads: int = 4,
+) -> subprocess.Popen:
+    command = [
+        str(BIN / "gunicorn"),
+        app,
+        "--pythonpath",
+        str(ROOT / "benchmarks"),
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--timeout",
+        "120",
+        "--log-level",
+        "warning",
+    ]
+    return processes.start(command, env, log=ROOT / "var" / "bench-orders-gunicorn.log")
+
+
+def celery_worker(
+    processes: Processes,
+    env: dict[str, str],
+    *,
+    concurrency: int = 2,
+    queues: str = "default,submission,cancel,reconciliation",
+) -> subprocess.Popen:
+    command = [
+        str(BIN / "celery"),
+        "-A",
+        "builder_platform",
+        "worker",
+        "--hostname",
+        f"bench-{uuid.uuid4().hex[:8]}@%h",
+        "--queues",
+        queues,
+        "--concurrency",
+        str(concurrency),
+        "--pool",
+        "prefork",
+        "--loglevel",
+        "WARNING",
+    ]
+    return processes.start(command, env, log=ROOT / "var" / "bench-orders-worker.log")
+
+
+def celery_beat(processes: Processes, env: dict[str, str]) -> subprocess.Popen:
+    schedule = ROOT / "var" / "bench-orders" / f"beat-{uuid.uuid4().hex}"
+    command = [
+        str(BIN / "celery"),
+        "-A",
+        "builder_platform",
+        "beat",
+        "--loglevel",
+        "WARNING",
+        "-s",
+        str(schedule),
+    ]
+    return processes.start(command, env, log=ROOT / "var" / "bench-orders-beat.log")
+
+
+def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            sys.exit(f"gunicorn exited with code {server.returncode} before answering")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    sys.exit(f"gunicorn did not answer /healthz within {timeout:g} s")
+
+
+def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> tuple[str, list[str]]:
+    """A partner, its API key and `customers` active customers provisioned at the simulator (over HTTP)."""
+    from eth_account import Account
+
+    from customers import services
+    from customers.models import Customer, Wallet
+    from parsec.conf import get_client
+
+    partner = services.partner_create(name=f"{prefix} partner {uuid.uuid4().hex[:6]}")
+    _, raw_key = services.partner_api_key_create(partner=partner, name="benchmark")
+    client = get_client()
+    ids = []
+    for index in range(customers):
+        signer = Account.from_key(secrets.token_bytes(32))
+        customer = Customer.objects.create(partner=partner, external_id=f"{prefix}-{index}")
+        user = client.create_builder_user(external_id=str(customer.id))
+        onboarding = client.onboard(
+            customer_id=user.customer_id, exchange="polymarket", eoa_address=signer.address
+        )
+        Customer.objects.filter(pk=customer.pk).update(
+            parsec_customer_id=user.customer_id, status=Customer.Status.ACTIVE
+        )
+        now = customer.created_at
+        Wallet.objects.create(
+            customer=customer, address=signer.address, role=Wallet.Role.SIGNER, verified_at=now
+        )
+        Wallet.objects.create(
+            customer=customer, address=onboarding.safe_address, role=Wallet.Role.PAYER, verified_at=now
+        )
+        ids.append(str(customer.id))
+    return raw_key, ids
+
+
+def order_body(index: int) -> bytes:
+    """A distinct Kalshi buy that rests (its price is below any the simulator quotes): it stays open."""
+    price = f"0.01{index % 10000:04d}".rstrip("0") or "0.01"
+    return (
+        f'{{"market_id":"{KALSHI_MARKET}","outcome":"Yes","side":"buy","price":{price},'
+        f'"size":{1 + index // 10000}}}'
+    ).encode()
+
+
+@dataclass
+class LoadResult:
+    ok: int = 0
+    failed: int = 0
+    elapsed: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    statuses: dict[int, int] = field(default_factory=dict)
+
+    @property
+    def per_second(self) -> float:
+        return self.ok / self.elapsed if self.elapsed else 0.0
+
+    def percentile(self, fraction: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else 0.0
+
+
+def load(
+    send: Callable[[httpx.Client, int], int], *, clients: int, seconds: float, max_requests: int, expect: int
+) -> LoadResult:
+    """`clients` threads, each on its own keep-alive connection, for `seconds` or `max_requests` at most.
+
+    `send(http, index)` makes request number `index` and returns its status.
+    """
+    result = LoadResult()
+    lock = threading.Lock()
+    counter = iter(range(max_requests))
+    gate = threading.Barrier(clients + 1)
+
+    def client() -> None:
+        latencies: list[float] = []
+        statuses: dict[int, int] = {}
+        with httpx.Client(timeout=30.0) as http:
+            gate.wait(timeout=30)
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    break
+                began = time.perf_counter()
+                try:
+                    status = send(http, index)
+                except httpx.TransportError:
+                    status = 0
+                latencies.append(time.perf_counter() - began)
+                statuses[status] = statuses.get(status, 0) + 1
+        with lock:
+            result.latencies += latencies
+            for status, count in statuses.items():
+                result.statuses[status] = result.statuses.get(status, 0) + count
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    gate.wait(timeout=30)
+    began = time.monotonic()
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.monotonic() - began
+    result.ok = result.statuses.get(expect, 0)
+    result.failed = sum(count for status, count in result.statuses.items() if status != expect)
+    return result
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] if ordered else 0.0
+
+
+if __name__ == "__main__":
+    print("helpers for benchmarks/orders_*.py; nothing to measure here")

@@ -1,0 +1,150 @@
+"""10,000 orders with a fifth of the simulator's requests failing: orders lost, duplicated, time to settle.
+
+Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), empties the benchmark's Redis
+database (BROKER_URL, default db 5), seeds BENCH_CUSTOMERS active customers (without faults), then restarts
+gunicorn with PARSEC_SIM_FAULT_RATES summing to 20% (5xx, 429, latency, timeout before apply, apply then drop
+the answer) and runs Celery (2 submission processes, 1 reconciliation process) and beat (sweep every
+2 s, reconciliation
+every 5 s). BENCH_ORDERS
+distinct Kalshi orders are posted (a refused or lost intake is retried with the same Idempotency-Key); then,
+bounded by BENCH_TIMEOUT, it waits until every order is open or final. Finally it compares our orders with
+the simulator's table: lost = an order of ours that never reached it, duplicated = an order of the
+simulator's that none of ours owns. Both must be 0.
+
+Knobs (environment): BENCH_ORDERS (10000), BENCH_CUSTOMERS (100), BENCH_CLIENTS (4), BENCH_TIMEOUT (1800).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+import uuid
+
+import httpx
+import orders_bench as bench
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
+CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "1800"))
+FAULT_RATES = (
+    "error-503=0.05,error-500=0.03,rate-limit=0.04,latency=0.02,"
+    "timeout-before-apply=0.03,apply-then-drop=0.03"
+)
+ORDER_SETTINGS = {
+    "PARSEC_READ_TIMEOUT": "2",
+    "PARSEC_SIM_HOLD_SECONDS": "3",
+    "PARSEC_SIM_LATENCY_SECONDS": "0.2",
+    "ORDER_RECONCILE_INTERVAL_SECONDS": "5",
+    "ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS": "2",
+    "ORDER_OUTBOX_STALE_SECONDS": "10",
+    "ORDER_RECONCILE_RESEND_GRACE_SECONDS": "20",
+    "ORDER_SUBMIT_GIVE_UP_SECONDS": "3600",
+}
+IN_FLIGHT = ("queued", "submitting", "unknown")
+
+
+def main() -> None:
+    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
+    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
+    bench.recreate_database(database_url)
+    bench.purge_broker(broker_url)
+    port = bench.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = bench.environment(database_url=database_url, broker_url=broker_url, port=port, **ORDER_SETTINGS)
+    faulty_env = {**env, "PARSEC_SIM_FAULT_RATES": FAULT_RATES}
+    bench.migrate(env)
+    bench.django_setup(env)
+    from django.db.models import Count
+
+    from orders.models import Order, OrderEvent
+    from parsec.sim.models import SimOrder
+
+    processes = bench.Processes()
+    try:
+        seeding = bench.Processes()
+        try:
+            server = bench.gunicorn(seeding, env, port)
+            bench.wait_until_up(base_url, server)
+            raw_key, customer_ids = bench.seed_trader(base_url=base_url, customers=CUSTOMERS)
+        finally:
+            seeding.stop_all()
+        server = bench.gunicorn(processes, faulty_env, port)
+        bench.wait_until_up(base_url, server)
+        # As deployed: submission and reconciliation on their own workers, so neither starves the other.
+        bench.celery_worker(processes, faulty_env, concurrency=2, queues="submission,cancel,default")
+        bench.celery_worker(processes, faulty_env, concurrency=1, queues="reconciliation")
+        bench.celery_beat(processes, faulty_env)
+
+        def create(http, index: int) -> int:
+            key = uuid.uuid4().hex
+            status = 0
+            for _attempt in range(10):  # the same key each time: a retry can never make a second order
+                try:
+                    status = http.post(
+                        f"{base_url}/api/v1/orders?exchange=kalshi",
+                        content=bench.order_body(index),
+                        headers={
+                            "X-API-Key": raw_key,
+                            "X-Builder-Customer-Id": customer_ids[index % len(customer_ids)],
+                            "Idempotency-Key": key,
+                            "Content-Type": "application/json",
+                        },
+                    ).status_code
+                except httpx.TransportError:
+                    status = 0
+                if status == 201:
+                    break
+                time.sleep(0.2)
+            return status
+
+        began = time.monotonic()
+        intake = bench.load(create, clients=CLIENTS, seconds=TIMEOUT, max_requests=ORDERS, expect=201)
+        intake_seconds = time.monotonic() - began
+        deadline = began + TIMEOUT
+        while time.monotonic() < deadline:
+            if not Order.objects.filter(status__in=IN_FLIGHT).exists():
+                break
+            time.sleep(1.0)
+        settled_seconds = time.monotonic() - began
+    finally:
+        processes.stop_all()
+        bench.purge_broker(broker_url)
+
+    by_status = dict(Order.objects.values_list("status").annotate(total=Count("id")).order_by())
+    ours = set(Order.objects.exclude(parsec_order_id=None).values_list("parsec_order_id", flat=True))
+    theirs = set(SimOrder.objects.values_list("id", flat=True))
+    lost = Order.objects.filter(parsec_order_id=None).exclude(status="cancelled").count()
+    duplicated = len(theirs - ours)
+    dangling = len(ours - theirs)
+    faults_seen = dict(
+        OrderEvent.objects.filter(to_status__in=["unknown", "queued"])
+        .exclude(cause="created")
+        .values_list("cause")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    print(
+        f"{ORDERS} Kalshi orders over {CUSTOMERS} customers; "
+        f"20% of simulator requests faulted ({FAULT_RATES}); "
+        f"gunicorn 2x4, Celery: 2 submission + 1 reconciliation processes, beat; PostgreSQL + Redis"
+    )
+    print(f"intake: {intake.ok} created in {intake_seconds:.0f} s ({intake.statuses})")
+    print(f"every order open or final after {settled_seconds:.0f} s; statuses {by_status}")
+    print(f"fault handling on the way: {faults_seen}")
+    print(
+        f"lost: {lost}   duplicated at the simulator: {duplicated}   ids unknown to the simulator: {dangling}"
+    )
+    if (
+        intake.ok != ORDERS
+        or lost
+        or duplicated
+        or dangling
+        or Order.objects.filter(status__in=IN_FLIGHT).exists()
+    ):
+        sys.exit("FAILED: some orders were lost, duplicated or never settled")
+
+
+if __name__ == "__main__":
+    main()

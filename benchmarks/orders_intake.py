@@ -1,0 +1,108 @@
+"""Requests per second of POST /api/v1/orders (Kalshi, no fee) under gunicorn, against a bare INSERT view.
+
+Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), starts gunicorn (2 gthread
+workers) on a free loopback port serving the product, the simulator and a benchmark-only view that does one
+INSERT, seeds a partner and an active customer, then sends, for a bounded time and count, first the bare
+INSERT and then order creations (each with its own Idempotency-Key; every order is enqueued on the broker,
+BROKER_URL, default Redis db 5, which is emptied first and after). Prints both rates and their ratio.
+
+Knobs (environment): BENCH_SECONDS (10 per endpoint), BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000),
+BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import uuid
+
+import httpx
+import orders_bench as bench
+
+SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "20000"))
+WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+
+
+def main() -> None:
+    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
+    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
+    bench.recreate_database(database_url)
+    bench.purge_broker(broker_url)
+    port = bench.free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = bench.environment(database_url=database_url, broker_url=broker_url, port=port)
+    bench.migrate(env)
+    bench.django_setup(env)
+    import orders_site
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TABLE {orders_site.BARE_TABLE} (id bigserial PRIMARY KEY, body text NOT NULL)"
+        )
+
+    processes = bench.Processes()
+    try:
+        server = bench.gunicorn(
+            processes, env, port, app="orders_site:application", workers=WORKERS, threads=THREADS
+        )
+        bench.wait_until_up(base_url, server)
+        raw_key, (customer_id,) = bench.seed_trader(base_url=base_url)
+        headers = {
+            "X-API-Key": raw_key,
+            "X-Builder-Customer-Id": customer_id,
+            "Content-Type": "application/json",
+        }
+        probe = httpx.post(
+            f"{base_url}/api/v1/orders?exchange=kalshi",
+            content=bench.order_body(0),
+            headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            timeout=10,
+        )
+        if probe.status_code != 201:
+            sys.exit(f"POST /api/v1/orders answered {probe.status_code}: {probe.text[:300]}")
+
+        def bare(http, index: int) -> int:
+            return http.post(f"{base_url}/bench/bare-insert", content=bench.order_body(index)).status_code
+
+        def create(http, index: int) -> int:
+            return http.post(
+                f"{base_url}/api/v1/orders?exchange=kalshi",
+                content=bench.order_body(index),
+                headers={**headers, "Idempotency-Key": uuid.uuid4().hex},
+            ).status_code
+
+        results = {
+            "bare view, one INSERT": bench.load(
+                bare, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
+            ),
+            "POST /api/v1/orders (kalshi)": bench.load(
+                create, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
+            ),
+        }
+    finally:
+        processes.stop_all()
+        bench.purge_broker(broker_url)
+
+    print(
+        f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; {CLIENTS} client threads; "
+        f"{SECONDS:g} s or {MAX_REQUESTS} requests per endpoint; PostgreSQL, DEBUG off, broker {broker_url}"
+    )
+    for name, result in results.items():
+        p50 = statistics.median(result.latencies) * 1000 if result.latencies else 0.0
+        print(
+            f"{name:32} {result.per_second:8.0f} req/s  ({result.ok} ok, {result.failed} failed, "
+            f"p50 {p50:.2f} ms, p99 {result.percentile(0.99):.2f} ms)"
+        )
+    bare_result, create_result = results.values()
+    if bare_result.failed or create_result.failed:
+        sys.exit(f"some requests failed ({create_result.statuses}); the figures are not comparable")
+    print(f"ratio order intake / bare INSERT: {create_result.per_second / bare_result.per_second:.2f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,147 @@
+"""The admin dashboard's figures and their charts, drawn on the server as plain SVG shapes."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Sum
+from django.db.models.functions import TruncDate
+
+from fees.models import FeeLedgerEntry
+from orders.models import Order
+
+CHART_WIDTH = 640
+BAR_HEIGHT = 18
+PLOT_HEIGHT = 160
+LABEL_WIDTH = 130
+# Colour per series, chosen to stay readable for common colour-vision deficiencies.
+PALETTE = ("#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00", "#f0e442", "#999999")
+
+
+@dataclass(frozen=True)
+class Bar:
+    x: float
+    y: float
+    width: float
+    height: float
+    colour: str
+    title: str  # shown as the SVG <title> tooltip and read by screen readers
+
+
+@dataclass(frozen=True)
+class Label:
+    x: float
+    y: float
+    text: str
+    anchor: str = "start"
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    width: int
+    height: int
+    bars: list[Bar]
+    labels: list[Label]
+    legend: list[tuple[str, str]]  # (colour, name)
+    empty: bool
+
+
+def orders_by_status() -> dict[str, int]:
+    counts = dict(Order.objects.values_list("status").annotate(total=Count("id")).order_by())
+    return {status: counts.get(status, 0) for status in Order.Status.values}
+
+
+def _days(now: datetime, days: int) -> list[date]:
+    today = now.date()
+    return [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+
+
+def orders_per_day_per_exchange(*, now: datetime, days: int = 14) -> dict[date, dict[str, int]]:
+    start = now - timedelta(days=days)
+    rows = (
+        Order.objects.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day", "exchange")
+        .annotate(total=Count("id"))
+        .order_by()
+    )
+    table: dict[date, dict[str, int]] = {day: {} for day in _days(now, days)}
+    for day, exchange, total in rows:
+        if day in table:
+            table[day][exchange] = total
+    return table
+
+
+def fees_per_day(*, now: datetime, days: int = 14) -> dict[date, dict[str, int]]:
+    """USDC base units per day: authorized, distributed (affiliate + treasury) and refunded."""
+    start = now - timedelta(days=days)
+    rows = (
+        FeeLedgerEntry.objects.filter(created_at__gte=start)
+        .annotate(day=TruncDate("created_at"))
+        .values_list("day", "kind")
+        .annotate(total=Sum("amount"))
+        .order_by()
+    )
+    table: dict[date, dict[str, int]] = {day: defaultdict(int) for day in _days(now, days)}
+    for day, kind, total in rows:
+        if day not in table:
+            continue
+        series = "distributed" if kind.startswith("distributed") else kind
+        if series in {"authorized", "distributed", "refunded"}:
+            table[day][series] += int(total or 0)
+    return {day: dict(values) for day, values in table.items()}
+
+
+def horizontal_bar_chart(title: str, values: dict[str, int]) -> Chart:
+    """One bar per key, longest for the largest value, the count at its end."""
+    peak = max(values.values(), default=0)
+    plot_width = CHART_WIDTH - LABEL_WIDTH - 60
+    bars, labels = [], []
+    for row, (name, value) in enumerate(values.items()):
+        y = row * (BAR_HEIGHT + 6) + 4
+        width = plot_width * value / peak if peak else 0
+        bars.append(Bar(LABEL_WIDTH, y, width, BAR_HEIGHT, PALETTE[0], f"{name}: {value}"))
+        labels.append(Label(LABEL_WIDTH - 6, y + BAR_HEIGHT - 5, name.replace("_", " "), "end"))
+        labels.append(Label(LABEL_WIDTH + width + 6, y + BAR_HEIGHT - 5, str(value)))
+    height = len(values) * (BAR_HEIGHT + 6) + 8
+    return Chart(title, CHART_WIDTH, height, bars, labels, [], peak == 0)
+
+
+def stacked_column_chart(title: str, table: dict[date, dict[str, int]], *, unit: str = "") -> Chart:
+    """One column per day, stacked by series; the day under every other column, the peak on the axis."""
+    series = sorted({name for values in table.values() for name in values})
+    colours = {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(series)}
+    peak = max((sum(values.values()) for values in table.values()), default=0)
+    slot = (CHART_WIDTH - 60) / max(len(table), 1)
+    bars, labels = [], []
+    for column, (day, values) in enumerate(table.items()):
+        x = 50 + column * slot + 2
+        base = PLOT_HEIGHT
+        for name in series:
+            value = values.get(name, 0)
+            if not value or not peak:
+                continue
+            height = PLOT_HEIGHT * value / peak
+            base -= height
+            bars.append(
+                Bar(x, base + 10, slot - 4, height, colours[name], f"{day:%d %b} {name}: {value}{unit}")
+            )
+        if column % 2 == 0:
+            labels.append(Label(x + (slot - 4) / 2, PLOT_HEIGHT + 26, f"{day:%d %b}", "middle"))
+    labels.append(Label(44, 20, f"{peak}{unit}", "end"))
+    labels.append(Label(44, PLOT_HEIGHT + 10, "0", "end"))
+    legend = [(colours[name], name) for name in series]
+    return Chart(title, CHART_WIDTH, PLOT_HEIGHT + 36, bars, labels, legend, peak == 0)
+
+
+def dashboard_charts(*, now: datetime) -> list[Chart]:
+    return [
+        horizontal_bar_chart("Orders by status", orders_by_status()),
+        stacked_column_chart(
+            "Orders per day, by exchange (last 14 days)", orders_per_day_per_exchange(now=now)
+        ),
+        stacked_column_chart("Fees per day, USDC base units (last 14 days)", fees_per_day(now=now), unit=""),
+    ]

@@ -1,0 +1,78 @@
+"""What can be traded where: Parsec's /exchanges and /markets, cached briefly in Django's cache."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+
+from parsec import conf
+from parsec.client import Market
+from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, ORDER_TYPE_SUPPORT, ORDER_TYPES
+
+_EXCHANGES_CACHE_KEY = "orders:parsec-exchanges:v1"
+
+
+def exchanges_list() -> list[dict[str, Any]]:
+    """Every exchange Parsec lists, with its capability flags and the order types it supports.
+
+    Read from Parsec at most once per ORDER_EXCHANGES_CACHE_SECONDS per process cache; raises
+    ParsecUnavailable when Parsec cannot be read and nothing is cached.
+    """
+    cached = cache.get(_EXCHANGES_CACHE_KEY)
+    if cached is not None:
+        return cached
+    exchanges = [
+        {
+            "id": exchange.id,
+            "name": exchange.name,
+            "has": dict(exchange.has),
+            # Parsec's rule, kept in the contract: gtc everywhere, the others where the matrix says.
+            "order_types": [
+                order_type for order_type in ORDER_TYPES if exchange.id in ORDER_TYPE_SUPPORT[order_type]
+            ],
+            "fee_escrow": exchange.id in FEE_ESCROW_EXCHANGES,
+        }
+        for exchange in conf.get_client().list_exchanges()
+        if exchange.id in EXCHANGES
+    ]
+    cache.set(_EXCHANGES_CACHE_KEY, exchanges, settings.ORDER_EXCHANGES_CACHE_SECONDS)
+    return exchanges
+
+
+def exchange_can_trade(exchange: str) -> bool:
+    """True when Parsec says orders can be created on this exchange (has.create_order)."""
+    return any(item["id"] == exchange and item["has"].get("create_order") for item in exchanges_list())
+
+
+def exchanges_cache_clear() -> None:
+    cache.delete(_EXCHANGES_CACHE_KEY)
+
+
+def _market_json(market: Market) -> dict[str, Any]:
+    return {
+        "parsec_id": market.parsec_id,
+        "exchange": market.exchange,
+        "market_id": market.market_id,
+        "question": market.question,
+        "outcomes": list(market.outcomes),
+        "price": market.price,
+        "status": market.status,
+    }
+
+
+def markets_page(
+    *, exchange: str | None, search: str | None, cursor: str | None, limit: int | None
+) -> dict[str, Any]:
+    """One page of Parsec's /markets, as {markets, next_cursor}; cached briefly per query."""
+    raw_key = "\x1f".join(str(part) for part in (exchange, search, cursor, limit))
+    key = "orders:parsec-markets:v1:" + hashlib.sha256(raw_key.encode()).hexdigest()
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    page = conf.get_client().list_markets(exchange=exchange, search=search, cursor=cursor, limit=limit)
+    result = {"markets": [_market_json(market) for market in page.markets], "next_cursor": page.next_cursor}
+    cache.set(key, result, settings.ORDER_MARKETS_CACHE_SECONDS)
+    return result

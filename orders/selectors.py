@@ -1,0 +1,65 @@
+"""Order reads scoped to a partner: one order with its fills and events, filtered lists, dashboard sums."""
+
+from __future__ import annotations
+
+import uuid
+
+import django_filters
+from django.db.models import Prefetch, QuerySet
+
+from customers.models import Customer, Partner, Wallet
+from customers.selectors import has_current_wallet
+from orders.models import Fill, Order, OrderEvent
+
+
+def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
+    """One of this partner's customers, with whether it has a current signer and payer (one query)."""
+    try:
+        parsed = uuid.UUID(str(customer_id))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    return (
+        Customer.objects.filter(partner=partner, id=parsed)
+        .annotate(
+            has_signer=has_current_wallet(Wallet.Role.SIGNER),
+            has_payer=has_current_wallet(Wallet.Role.PAYER),
+        )
+        .first()
+    )
+
+
+def order_get(*, partner: Partner, order_id: str, detail: bool = False) -> Order | None:
+    """One of this partner's orders; None for a malformed id, a missing one or another partner's."""
+    try:
+        parsed = uuid.UUID(str(order_id))
+    except (TypeError, ValueError, AttributeError):
+        return None
+    orders = Order.objects.filter(partner=partner, id=parsed).select_related("fee_authorization")
+    if detail:
+        orders = orders.prefetch_related(
+            Prefetch("fills", queryset=Fill.objects.order_by("created_at", "id")),
+            Prefetch("events", queryset=OrderEvent.objects.order_by("created_at", "id")),
+        )
+    return orders.first()
+
+
+class OrderFilter(django_filters.FilterSet):
+    customer = django_filters.UUIDFilter(field_name="customer_id")
+    exchange = django_filters.CharFilter()
+    status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices)
+    market_id = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["customer", "exchange", "status", "market_id", "created_after", "created_before"]
+
+
+def order_list(*, partner: Partner) -> QuerySet[Order]:
+    """A partner's orders, newest first, with their fee authorization joined (one query per page)."""
+    return (
+        Order.objects.filter(partner=partner)
+        .select_related("fee_authorization")
+        .order_by("-created_at", "-id")
+    )

@@ -1,0 +1,100 @@
+"""Order work as Celery tasks: submit, cancel, reconcile (beat fan-out and per customer), sweep, purge."""
+
+from __future__ import annotations
+
+import logging
+import random
+
+from celery import Task, shared_task
+from django.conf import settings
+from django.utils import timezone
+
+from orders import reconciliation, services
+from parsec.client import ParsecError, ParsecInDoubt, ParsecUnavailable
+
+logger = logging.getLogger(__name__)
+
+CANCEL_MAX_RETRIES = 8
+CANCEL_RETRY_BASE_SECONDS = 1.0
+CANCEL_RETRY_MAX_SECONDS = 60.0
+
+
+def submit_backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    """Seconds before sending again after Parsec was unavailable: exponential, jittered, at least Retry-After.
+
+    Full jitter between half and all of the doubled delay spreads out a burst of orders that failed
+    together, so they do not all come back at the same instant.
+    """
+    ceiling = min(
+        settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS,
+        settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1),
+    )
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+@shared_task(name="orders.submit")
+def order_submit_task(order_id: str) -> str:
+    result = services.order_submit(order_id=order_id, now=timezone.now(), backoff=submit_backoff_seconds)
+    if result.retry_at is not None and result.outcome in {"retry", "busy", "not_claimed"}:
+        # The row keeps next_attempt_at, so the sweep catches this message if it is lost.
+        countdown = max(0.0, (result.retry_at - timezone.now()).total_seconds())
+        order_submit_task.apply_async(args=[order_id], countdown=countdown)
+    return result.outcome
+
+
+@shared_task(name="orders.cancel", bind=True, max_retries=CANCEL_MAX_RETRIES)
+def order_cancel_task(self: Task, order_id: str) -> str:
+    try:
+        return services.order_cancel_at_parsec(order_id=order_id, now=timezone.now())
+    # Unavailable: nothing happened. In doubt: the cancel may have happened; sending it again is safe,
+    # since a cancel of an order already cancelled is refused and then reconciled.
+    except (ParsecUnavailable, ParsecInDoubt) as error:
+        raise self.retry(exc=error, countdown=_cancel_countdown(self.request.retries, error)) from None
+
+
+def _cancel_countdown(retries: int, error: ParsecError) -> float:
+    ceiling = min(CANCEL_RETRY_MAX_SECONDS, CANCEL_RETRY_BASE_SECONDS * 2**retries)
+    return max(random.uniform(ceiling / 2, ceiling), getattr(error, "retry_after", None) or 0.0)
+
+
+@shared_task(name="orders.reconcile")
+def orders_reconcile_task() -> int:
+    """Beat: one reconcile_customer task per (customer, exchange) with something to reconcile."""
+    # A message older than a few intervals is dropped: a newer pass will have been queued by then.
+    expires = max(10.0, settings.ORDER_RECONCILE_INTERVAL_SECONDS * 3)
+    pairs = 0
+    for customer_id, exchange in reconciliation.reconcile_pairs().iterator():
+        order_reconcile_customer_task.apply_async(args=[str(customer_id), exchange], expires=expires)
+        pairs += 1
+    return pairs
+
+
+@shared_task(name="orders.reconcile_customer")
+def order_reconcile_customer_task(customer_id: str, exchange: str) -> dict:
+    try:
+        report = reconciliation.reconcile_customer_exchange(
+            customer_id=customer_id, exchange=exchange, now=timezone.now()
+        )
+    except (ParsecUnavailable, ParsecInDoubt) as error:
+        # A read that failed changed nothing; the next beat pass tries again.
+        logger.warning("reconcile of %s on %s skipped: %s", customer_id, exchange, error)
+        return {"skipped": True}
+    return {"orders": report.orders, "adopted": report.adopted, "new_fills": report.new_fills}
+
+
+@shared_task(name="orders.sweep_outbox")
+def orders_sweep_outbox_task() -> dict:
+    report = services.orders_outbox_sweep(now=timezone.now())
+    if report.requeued or report.lease_expired or report.expired_fee_auth:
+        logger.info("order outbox sweep: %s", report)
+    return {
+        "requeued": report.requeued,
+        "lease_expired": report.lease_expired,
+        "expired_fee_auth": report.expired_fee_auth,
+    }
+
+
+@shared_task(name="orders.purge_idempotency_keys")
+def idempotency_keys_purge_task() -> int:
+    return services.idempotency_keys_purge(now=timezone.now())

@@ -1,0 +1,93 @@
+"""The one way an order's status changes: a conditional UPDATE plus its OrderEvent, in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q
+
+from orders.models import Order, OrderEvent
+
+S = Order.Status
+_LIVE = frozenset({S.PENDING, S.OPEN, S.PARTIALLY_FILLED})
+_ANSWERED = frozenset({*_LIVE, S.FILLED, S.CANCELLED, S.REJECTED})  # what a Parsec answer can say
+
+# Every status change the platform makes. Final states have no way out.
+ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
+    S.AWAITING_FEE_AUTH: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
+    S.QUEUED: frozenset({S.SUBMITTING, S.CANCELLED, S.FAILED}),
+    # Claimed: Parsec's answer, back to the queue (nothing happened), in doubt, or out of time.
+    S.SUBMITTING: frozenset({*_ANSWERED, S.QUEUED, S.UNKNOWN, S.FAILED}),
+    S.PENDING: _ANSWERED,
+    S.OPEN: _ANSWERED,
+    S.PARTIALLY_FILLED: _ANSWERED,
+    # Adopted from a listing, sent again after the grace period, or given up.
+    S.UNKNOWN: frozenset({*_ANSWERED, S.QUEUED, S.FAILED}),
+    S.FILLED: frozenset(),
+    S.CANCELLED: frozenset(),
+    S.REJECTED: frozenset(),
+    S.FAILED: frozenset(),
+}
+
+
+class IllegalTransition(ValueError):
+    """A programming error: the caller asked for a change the lifecycle does not have."""
+
+
+def is_allowed(from_status: str, to_status: str) -> bool:
+    return to_status in ALLOWED_TRANSITIONS.get(from_status, frozenset())
+
+
+def order_transition(
+    *,
+    order_id: uuid.UUID | str,
+    from_statuses: Iterable[str],
+    to_status: str,
+    cause: str,
+    now: datetime,
+    detail: dict[str, Any] | None = None,
+    condition: Q | None = None,
+    **fields: Any,
+) -> bool:
+    """Move the order to `to_status` if it is in one of `from_statuses` (and matches `condition`).
+
+    Returns False, changing nothing, when another writer got there first or the order is elsewhere.
+    `fields` are written in the same UPDATE. Runs inside the caller's transaction when there is one,
+    so the caller's related writes (fee axis, ledger) commit or roll back with the transition.
+    """
+    candidates = {str(status) for status in from_statuses} - {str(to_status)}
+    for status in candidates:
+        if not is_allowed(status, to_status):
+            raise IllegalTransition(f"an order cannot go from {status} to {to_status}")
+    if not candidates:
+        return False
+    with transaction.atomic():
+        for _ in range(3):
+            if len(candidates) == 1:
+                # One possible origin: the UPDATE alone says whether we won, no read needed.
+                current = next(iter(candidates))
+            else:
+                current = Order.objects.filter(id=order_id).values_list("status", flat=True).first()
+                if current not in candidates:
+                    return False
+            query = Order.objects.filter(id=order_id, status=current)
+            if condition is not None:
+                query = query.filter(condition)
+            if query.update(status=to_status, updated_at=now, **fields) == 1:
+                OrderEvent.objects.create(
+                    order_id=order_id,
+                    from_status=current,
+                    to_status=to_status,
+                    cause=cause,
+                    detail=detail or {},
+                    created_at=now,
+                )
+                return True
+            if len(candidates) == 1:
+                return False
+            # The status moved between our read and our UPDATE; read it again.
+        return False

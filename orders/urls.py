@@ -1,0 +1,17 @@
+"""Partner API routes for orders, exchanges and markets, mounted at /api/v1/."""
+
+from django.urls import path
+
+from orders import apis
+
+urlpatterns = [
+    path("orders", apis.OrderListCreateApi.as_view(), name="orders"),
+    path("orders/<str:order_id>", apis.OrderDetailApi.as_view(), name="order"),
+    path(
+        "orders/<str:order_id>/fee-authorization",
+        apis.OrderFeeAuthorizationApi.as_view(),
+        name="order-fee-authorization",
+    ),
+    path("exchanges", apis.ExchangeListApi.as_view(), name="exchanges"),
+    path("markets", apis.MarketListApi.as_view(), name="markets"),
+]

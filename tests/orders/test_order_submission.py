@@ -1,0 +1,236 @@
+"""Submission: one claim wins, Parsec's answer decides the state, retries back off until the deadline."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.db.models import Q
+from django.utils import timezone
+from orders_support import in_doubt, place, unavailable
+
+from orders import services, tasks
+from orders.models import Order, OrderEvent
+from parsec.client import ParsecRejected
+
+pytestmark = pytest.mark.django_db
+
+S = Order.Status
+
+
+def no_wait(attempts: int, retry_after: float | None) -> float:
+    return max(1.0, retry_after or 0.0)
+
+
+def submit(order: Order, *, now=None, backoff=no_wait) -> services.SubmitResult:
+    return services.order_submit(order_id=order.id, now=now or timezone.now(), backoff=backoff)
+
+
+def history(order: Order) -> list[tuple[str, str, str]]:
+    return list(OrderEvent.objects.filter(order=order).values_list("from_status", "to_status", "cause"))
+
+
+def test_an_accepted_order_takes_parsecs_id_and_status(trader, scripted_parsec, enqueued):
+    order = place(trader)
+    assert order.status == S.QUEUED
+
+    result = submit(order)
+
+    order.refresh_from_db()
+    assert result.outcome == "accepted"
+    assert order.status == S.OPEN
+    assert order.parsec_order_id == scripted_parsec.orders[trader.customer.parsec_customer_id][0].id
+    assert order.submit_attempts == 1
+    assert order.sent_at is not None
+    assert order.submitting_since is None
+    assert history(order) == [
+        ("", "queued", "created"),
+        ("queued", "submitting", "claimed"),
+        ("submitting", "open", "parsec_accepted"),
+    ]
+    _, call = scripted_parsec.calls[0]
+    assert call["customer_id"] == trader.customer.parsec_customer_id
+    assert call["body"]["price"] == Decimal("0.01")
+    assert call["body"]["params"] == {"order_type": "gtc"}
+    assert "fee_auth" not in call["body"]
+    assert "payer_address" not in call["body"]
+
+
+def test_only_one_of_two_submits_sends_the_order(trader, scripted_parsec, enqueued):
+    order = place(trader)
+    assert submit(order).outcome == "accepted"
+    assert submit(order).outcome == "not_claimed"
+    assert scripted_parsec.count("create_order") == 1
+
+
+def test_a_refusal_rejects_the_order_and_keeps_parsecs_reason(trader, scripted_parsec, enqueued):
+    scripted_parsec.create_outcomes = [
+        ParsecRejected(status=400, code="market_not_found", message="no such market")
+    ]
+    order = place(trader)
+
+    assert submit(order).outcome == "rejected"
+
+    order.refresh_from_db()
+    assert order.status == S.REJECTED
+    assert (order.last_error_code, order.last_error_message) == ("market_not_found", "no such market")
+    assert order.settled_at is not None
+
+
+def test_unavailable_parsec_puts_the_order_back_with_a_backoff_honouring_retry_after(
+    trader, scripted_parsec, enqueued
+):
+    scripted_parsec.create_outcomes = [unavailable(retry_after=7)]
+    order = place(trader)
+    before = timezone.now()
+
+    result = submit(order)
+
+    order.refresh_from_db()
+    assert result.outcome == "retry"
+    assert order.status == S.QUEUED
+    assert order.next_attempt_at >= before + timedelta(seconds=7)
+    assert order.last_error_code == "service_unavailable"
+    # Not due yet: a second submit does not send it early.
+    assert submit(order).outcome == "not_claimed"
+    assert scripted_parsec.count("create_order") == 1
+    # Once due, it is sent again and accepted.
+    assert submit(order, now=order.next_attempt_at).outcome == "accepted"
+    order.refresh_from_db()
+    assert order.status == S.OPEN
+    assert order.submit_attempts == 2
+
+
+def test_retries_stop_at_the_give_up_time_and_the_order_fails(trader, scripted_parsec, enqueued, settings):
+    settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    scripted_parsec.create_outcomes = [unavailable()]
+    order = place(trader)
+
+    result = submit(order, backoff=lambda attempts, retry_after: 60.0)
+
+    order.refresh_from_db()
+    assert result.outcome == "failed"
+    assert order.status == S.FAILED
+    assert order.last_error_code == "service_unavailable"
+
+
+def test_an_order_found_past_its_give_up_time_fails_without_being_sent(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    order = place(trader)
+
+    assert submit(order, now=timezone.now() + timedelta(seconds=6)).outcome == "failed"
+    assert scripted_parsec.count("create_order") == 0
+    assert Order.objects.get(pk=order.pk).status == S.FAILED
+
+
+def test_a_lost_answer_leaves_the_order_unknown_and_asks_for_reconciliation(
+    trader, scripted_parsec, enqueued
+):
+    scripted_parsec.create_outcomes = [in_doubt()]
+    order = place(trader)
+
+    assert submit(order).outcome == "unknown"
+
+    order.refresh_from_db()
+    assert order.status == S.UNKNOWN
+    assert order.parsec_order_id is None
+    assert ("orders.reconcile_customer", (str(trader.customer.id), "kalshi")) in enqueued
+
+
+def test_an_identical_intent_in_flight_blocks_the_second_claim_until_resolved(
+    trader, scripted_parsec, enqueued
+):
+    scripted_parsec.create_outcomes = [in_doubt()]
+    first = place(trader)
+    second = place(trader)
+    assert submit(first).outcome == "unknown"
+
+    blocked = submit(second)
+
+    second.refresh_from_db()
+    assert blocked.outcome == "busy"
+    assert second.status == S.QUEUED
+    assert second.next_attempt_at > timezone.now()
+    assert scripted_parsec.count("create_order") == 1
+
+
+def test_the_submit_task_schedules_its_own_retry(trader, scripted_parsec, monkeypatch):
+    scripted_parsec.create_outcomes = [unavailable(retry_after=3)]
+    order = place(trader)
+    scheduled = []
+    monkeypatch.setattr(
+        tasks.order_submit_task, "apply_async", lambda args, countdown: scheduled.append(countdown)
+    )
+
+    assert tasks.order_submit_task.run(str(order.id)) == "retry"
+
+    assert len(scheduled) == 1
+    assert scheduled[0] >= 2.5
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5, 20])
+def test_the_backoff_grows_with_jitter_and_never_undercuts_retry_after(settings, attempts):
+    settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS = 1.0
+    settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS = 60.0
+    ceiling = min(60.0, 2 ** (attempts - 1))
+    delays = [tasks.submit_backoff_seconds(attempts, None) for _ in range(50)]
+    assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
+    assert tasks.submit_backoff_seconds(attempts, 120.0) == 120.0
+
+
+def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parsec, enqueued, settings):
+    settings.ORDER_OUTBOX_STALE_SECONDS = 30
+    order = place(trader)
+    enqueued.clear()
+    later = timezone.now() + timedelta(seconds=31)
+
+    report = services.orders_outbox_sweep(now=later)
+    again = services.orders_outbox_sweep(now=later)
+
+    assert report.requeued == 1
+    assert again.requeued == 0
+    assert enqueued == [("orders.submit", (str(order.id),))]
+
+
+def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_SUBMIT_LEASE_SECONDS = 60
+    order = place(trader)
+    now = timezone.now()
+    # A worker claimed it and died before recording Parsec's answer.
+    assert services.order_transition(
+        order_id=order.id,
+        from_statuses=[S.QUEUED],
+        to_status=S.SUBMITTING,
+        cause="claimed",
+        now=now,
+        submitting_since=now,
+    )
+
+    assert services.orders_outbox_sweep(now=now + timedelta(seconds=30)).lease_expired == 0
+    report = services.orders_outbox_sweep(now=now + timedelta(seconds=61))
+
+    order.refresh_from_db()
+    assert report.lease_expired == 1
+    assert order.status == S.UNKNOWN
+    assert history(order)[-1] == ("submitting", "unknown", "lease_expired")
+
+
+def test_a_claim_respects_its_condition(trader, enqueued):
+    order = place(trader)
+    later = timezone.now() + timedelta(hours=1)
+    Order.objects.filter(pk=order.pk).update(next_attempt_at=later)
+    claimed = services.order_transition(
+        order_id=order.id,
+        from_statuses=[S.QUEUED],
+        to_status=S.SUBMITTING,
+        cause="claimed",
+        now=timezone.now(),
+        condition=Q(next_attempt_at__lte=timezone.now()),
+    )
+    assert claimed is False
+    assert Order.objects.get(pk=order.pk).status == S.QUEUED

@@ -1,0 +1,376 @@
+"""JSON endpoints behind the pages: session-authenticated, CSRF-protected, in the platform's error shape."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.http import require_GET, require_POST
+
+from builder_platform.api import error_body
+from customers.services import CustomerError, WalletProofError, wallet_challenge_create
+from fees.services import FeeError, escrow_config_current, fee_applies, fee_quote
+from orders.models import Order
+from orders.services import (
+    OrderError,
+    order_cancel_request,
+    order_create,
+    order_fee_authorization_submit,
+)
+from parsec.client import ParsecError
+from parsec.contract import FEE_ESCROW_EXCHANGES
+from web import markets as market_data
+from web import selectors
+from web.presenters import account_json, fee_request_json, order_json, plain_number, usdc_display
+from web.services import SignInRefused, web_sign_in
+from web.session import json_requires_customer, session_customer, session_sign_in
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+class BadBody(Exception):
+    """The request body is not a JSON object."""
+
+
+def error_response(
+    *, status: int, code: str, message: str, fields: dict[str, str] | None = None
+) -> JsonResponse:
+    return JsonResponse(error_body(code=code, message=message, fields=fields), status=status)
+
+
+def read_json(request: HttpRequest) -> dict[str, Any]:
+    if len(request.body) > MAX_BODY_BYTES:
+        raise BadBody("The request body is too large.")
+    try:
+        # Decimal for numbers with a point: prices and sizes must never pass through float.
+        body = json.loads(request.body or b"{}", parse_float=Decimal)
+    except (ValueError, UnicodeDecodeError):
+        raise BadBody("The request body is not valid JSON.") from None
+    if not isinstance(body, dict):
+        raise BadBody("The request body must be a JSON object.")
+    return body
+
+
+def bad_body_response(exc: BadBody) -> JsonResponse:
+    return error_response(status=400, code="malformed_request", message=str(exc))
+
+
+def text_field(body: dict[str, Any], name: str) -> str:
+    value = body.get(name)
+    return value.strip() if isinstance(value, str) else ""
+
+
+# --- Sign-in -------------------------------------------------------------------------------------------
+
+
+@require_POST
+def session_challenge(request: HttpRequest) -> JsonResponse:
+    """Issue an EIP-4361 message for the wallet's address (single use, expires in a few minutes)."""
+    try:
+        body = read_json(request)
+    except BadBody as exc:
+        return bad_body_response(exc)
+    chain_id = body.get("chain_id")
+    if chain_id != settings.SIWE_CHAIN_ID:
+        return error_response(
+            status=400,
+            code="wrong_chain",
+            message=f"Switch your wallet to chain id {settings.SIWE_CHAIN_ID} before signing in.",
+            fields={"chain_id": f"Expected {settings.SIWE_CHAIN_ID}."},
+        )
+    try:
+        challenge = wallet_challenge_create(address=text_field(body, "address"), now=timezone.now())
+    except CustomerError as exc:
+        return error_response(status=400, code=exc.code, message=exc.message, fields={"address": exc.message})
+    return JsonResponse(
+        {"message": challenge.message, "expires_at": challenge.expires_at.isoformat()}, status=201
+    )
+
+
+@require_POST
+def session_verify(request: HttpRequest) -> JsonResponse:
+    """Check the signed message, sign the session in, and create the customer on first sign-in."""
+    try:
+        body = read_json(request)
+    except BadBody as exc:
+        return bad_body_response(exc)
+    try:
+        customer, created = web_sign_in(
+            address=text_field(body, "address"),
+            message=body.get("message") if isinstance(body.get("message"), str) else "",
+            signature=text_field(body, "signature"),
+            now=timezone.now(),
+        )
+    except WalletProofError as exc:
+        return error_response(
+            status=400,
+            code=exc.code,
+            message=f"Sign-in failed: {exc.message} Press Connect wallet to start again.",
+        )
+    except SignInRefused as exc:
+        return error_response(status=403, code=exc.code, message=exc.message)
+    session_sign_in(request, customer)
+    return JsonResponse({"created": created, "status": customer.status, "next": reverse("web:home")})
+
+
+@require_GET
+@json_requires_customer
+def account_status(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(account_json(session_customer(request)))
+
+
+# --- Markets ----------------------------------------------------------------------------------------
+
+
+@require_GET
+def markets_for_ticket(request: HttpRequest) -> JsonResponse:
+    """Tradable markets of one exchange, for the order ticket's market list."""
+    exchange = request.GET.get("exchange", "")
+    try:
+        listing = market_data.market_listing(
+            exchange=exchange, search=None, cursor=None, limit=market_data.TICKET_MARKETS_LIMIT
+        )
+    except ParsecError:
+        return error_response(
+            status=503,
+            code="markets_unavailable",
+            message="Markets cannot be loaded right now. Try again shortly.",
+        )
+    return JsonResponse({"markets": [market_data.market_json(market) for market in listing.markets]})
+
+
+# --- Orders ---------------------------------------------------------------------------------------------
+
+ORDERS_DEFAULT_LIMIT = 50
+ORDERS_MAX_LIMIT = 100
+# Where the contract's field names (params.order_type) show on the ticket (order_type).
+TICKET_FIELDS = {
+    "exchange": "exchange",
+    "market_id": "market_id",
+    "outcome": "outcome",
+    "side": "side",
+    "price": "price",
+    "size": "size",
+    "params.order_type": "order_type",
+    "params.expiration": "expiration",
+    "params": "order_type",
+}
+NOT_READY_MESSAGE = "Your trading account is still being set up. Orders can be placed once it is ready."
+
+
+def _questions_for(orders: list[Order]) -> dict[tuple[str, str], str]:
+    return market_data.market_questions({(order.exchange, order.market_id) for order in orders})
+
+
+def _order_payload(order: Order) -> dict[str, Any]:
+    question = _questions_for([order]).get((order.exchange, order.market_id))
+    payload = order_json(order, question=question)
+    payload["fee_request"] = fee_request_json(order, question=question)
+    return payload
+
+
+def _order_error_response(error: OrderError) -> JsonResponse:
+    if error.code == "customer_not_ready":
+        return error_response(status=error.status, code=error.code, message=NOT_READY_MESSAGE)
+    field = TICKET_FIELDS.get(error.field or "")
+    if field is None and error.code == "not_supported":
+        field = "exchange"  # the exchange itself does not take orders
+    sentence = error.message[:1].upper() + error.message[1:]
+    if not sentence.endswith("."):
+        sentence += "."
+    return error_response(
+        status=error.status, code=error.code, message=sentence, fields={field: sentence} if field else None
+    )
+
+
+def _ticket_number(body: Mapping[str, Any], name: str, fields: dict[str, str]) -> Decimal | None:
+    """The ticket's text as an exact Decimal; the contract then judges its range like the API's."""
+    raw = body.get(name)
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        fields[name] = f"Enter the {name}."
+        return None
+    try:
+        value = Decimal(str(raw).strip())
+    except ArithmeticError:
+        value = None
+    if value is None or not value.is_finite():
+        fields[name] = f"Enter the {name} as a number, such as {'0.55' if name == 'price' else '10'}."
+        return None
+    return value
+
+
+def _parsec_body(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """The ticket's fields as Parsec's create-order body (what a partner would POST), and typing errors."""
+    fields: dict[str, str] = {}
+    price = _ticket_number(body, "price", fields)
+    size = _ticket_number(body, "size", fields)
+    order_type = text_field(body, "order_type") or "gtc"
+    params: dict[str, Any] = {"order_type": order_type}
+    if order_type == "gtd":
+        expiration = body.get("expiration")
+        if isinstance(expiration, int) and not isinstance(expiration, bool):
+            params["expiration"] = str(expiration)
+        else:
+            fields["expiration"] = "Choose the date and time at which the order expires."
+    return {
+        "market_id": text_field(body, "market_id") or None,
+        "outcome": text_field(body, "outcome") or None,
+        "side": text_field(body, "side") or None,
+        "price": price,
+        "size": size,
+        "params": params,
+    }, fields
+
+
+def _customer_order(request: HttpRequest, order_id: str) -> Order | None:
+    return selectors.customer_order_get(customer=session_customer(request), order_id=order_id)
+
+
+def _order_not_found() -> JsonResponse:
+    return error_response(status=404, code="not_found", message="No such order in your account.")
+
+
+@json_requires_customer
+def orders_collection(request: HttpRequest) -> JsonResponse:
+    """GET: the signed-in customer's newest orders (polled by the live table). POST: place an order."""
+    if request.method == "GET":
+        return _orders_list(request)
+    if request.method == "POST":
+        return _order_place(request)
+    return error_response(status=405, code="method_not_allowed", message="Use GET or POST.")
+
+
+def _orders_list(request: HttpRequest) -> JsonResponse:
+    raw_limit = request.GET.get("limit", "")
+    limit = int(raw_limit) if raw_limit.isascii() and raw_limit.isdigit() else ORDERS_DEFAULT_LIMIT
+    limit = max(1, min(limit, ORDERS_MAX_LIMIT))
+    orders = list(selectors.customer_orders(customer=session_customer(request))[:limit])
+    questions = _questions_for(orders)
+    return JsonResponse(
+        {
+            "orders": [
+                order_json(order, question=questions.get((order.exchange, order.market_id)))
+                for order in orders
+            ]
+        }
+    )
+
+
+def _order_place(request: HttpRequest) -> JsonResponse:
+    customer = session_customer(request)
+    try:
+        body = read_json(request)
+    except BadBody as exc:
+        return bad_body_response(exc)
+    parsec_body, typing_errors = _parsec_body(body)
+    if typing_errors:
+        return error_response(
+            status=400, code="bad_request", message="Some fields need your attention.", fields=typing_errors
+        )
+    try:
+        # The same service, and so the same validation, as the partner API's POST /api/v1/orders.
+        order = order_create(
+            partner=customer.partner,
+            customer_id=str(customer.pk),
+            exchange=text_field(body, "exchange"),
+            body=parsec_body,
+            now=timezone.now(),
+        )
+    except OrderError as error:
+        return _order_error_response(error)
+    except FeeError as error:  # the fee could not be requested: escrow config unreachable, wallets missing
+        message = NOT_READY_MESSAGE if error.code == "customer_not_ready" else error.message
+        return error_response(status=error.status, code=error.code, message=message)
+    return JsonResponse(
+        _order_payload(selectors.customer_order_get(customer=customer, order_id=order.pk)), status=201
+    )
+
+
+@require_GET
+@json_requires_customer
+def order_detail(request: HttpRequest, order_id: str) -> JsonResponse:
+    order = _customer_order(request, order_id)
+    if order is None:
+        return _order_not_found()
+    return JsonResponse(_order_payload(order))
+
+
+@require_POST
+@json_requires_customer
+def order_cancel(request: HttpRequest, order_id: str) -> JsonResponse:
+    order = _customer_order(request, order_id)
+    if order is None:
+        return _order_not_found()
+    try:
+        order_cancel_request(order=order, now=timezone.now())
+    except OrderError as error:
+        return _order_error_response(error)
+    return JsonResponse(_order_payload(_customer_order(request, order_id)))
+
+
+@require_POST
+@json_requires_customer
+def order_fee_authorization(request: HttpRequest, order_id: str) -> JsonResponse:
+    """The wallet's PullFee signature: verified by the fees service, then the order is queued."""
+    order = _customer_order(request, order_id)
+    if order is None:
+        return _order_not_found()
+    try:
+        body = read_json(request)
+    except BadBody as exc:
+        return bad_body_response(exc)
+    signature = text_field(body, "signature")
+    if not signature:
+        return error_response(status=400, code="bad_request", message="The signature is missing.")
+    try:
+        order_fee_authorization_submit(order=order, signature=signature, now=timezone.now())
+    except OrderError as error:
+        return _order_error_response(error)
+    except FeeError as error:
+        return error_response(
+            status=error.status,
+            code=error.code,
+            message=f"The fee signature was not accepted. {error.message}",
+        )
+    return JsonResponse(_order_payload(_customer_order(request, order_id)))
+
+
+@require_GET
+@json_requires_customer
+def quote(request: HttpRequest) -> JsonResponse:
+    """The builder fee an order would carry, from the fees quote service, before it is placed."""
+    customer = session_customer(request)
+    exchange = request.GET.get("exchange", "")
+    fields: dict[str, str] = {}
+    price = _ticket_number(request.GET, "price", fields)
+    size = _ticket_number(request.GET, "size", fields)
+    if fields or not (0 < price < 1) or size <= 0:
+        return error_response(
+            status=400, code="bad_request", message="Enter a price between 0 and 1 and a size to see the fee."
+        )
+    if not fee_applies(partner=customer.partner, exchange=exchange):
+        summary = "No builder fee on this order."
+        if exchange not in FEE_ESCROW_EXCHANGES:
+            summary = "No builder fee: fees are collected through the escrow on Polymarket orders only."
+        return JsonResponse({"fee_bps": 0, "fee_amount": "0", "summary": summary})
+    try:
+        config = escrow_config_current(now=timezone.now())
+    except FeeError as error:
+        return error_response(status=error.status, code=error.code, message=error.message)
+    fee = fee_quote(partner=customer.partner, exchange=exchange, price=price, size=size, config=config)
+    notional = plain_number(price * size)
+    if not fee.charged:
+        summary = "No builder fee on this order."
+    else:
+        summary = (
+            f"Builder fee: {usdc_display(fee.fee_amount)} USDC, {fee.fee_bps} basis points of the order's "
+            f"{notional} USDC value{' (the minimum fee)' if fee.minimum_applied else ''}. Your wallet will "
+            "ask you to authorize it after you place the order."
+        )
+    return JsonResponse({"fee_bps": fee.fee_bps, "fee_amount": str(fee.fee_amount), "summary": summary})

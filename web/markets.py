@@ -1,0 +1,81 @@
+"""Tradable exchanges and markets for the pages, read through the orders app's short-lived Parsec cache."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.core.cache import cache
+
+from orders.exchanges import exchanges_list, markets_page
+
+MARKETS_PAGE_SIZE = 50
+TICKET_MARKETS_LIMIT = 100  # markets offered in the order ticket's list, per exchange
+TRADABLE_MARKET_STATUSES = frozenset({"active", "open"})
+# Questions are remembered far longer than listings: an order row keeps showing its market's question
+# on every refresh without the orders endpoint ever calling Parsec.
+QUESTION_CACHE_SECONDS = 24 * 60 * 60
+
+
+@dataclass(frozen=True)
+class MarketListing:
+    markets: tuple[dict[str, Any], ...]
+    next_cursor: str | None
+
+
+def tradable_exchanges() -> list[dict[str, Any]]:
+    """Exchanges on which Parsec says orders can be placed right now (`has.create_order`)."""
+    return [exchange for exchange in exchanges_list() if exchange["has"].get("create_order")]
+
+
+def _question_key(exchange: str, market_id: str) -> str:
+    return f"web:market-question:{exchange}:{market_id}"
+
+
+def market_listing(
+    *, exchange: str | None, search: str | None, cursor: str | None, limit: int = MARKETS_PAGE_SIZE
+) -> MarketListing:
+    """One page of tradable markets: on an exchange that accepts orders, and open for trading.
+
+    Raises ParsecError when Parsec cannot answer and nothing is cached.
+    """
+    tradable = {exchange["id"] for exchange in tradable_exchanges()}
+    page = markets_page(exchange=exchange or None, search=search or None, cursor=cursor or None, limit=limit)
+    markets = tuple(
+        market
+        for market in page["markets"]
+        if market["exchange"] in tradable and market["status"] in TRADABLE_MARKET_STATUSES
+    )
+    cache.set_many(
+        {_question_key(market["exchange"], market["market_id"]): market["question"] for market in markets},
+        QUESTION_CACHE_SECONDS,
+    )
+    return MarketListing(markets=markets, next_cursor=page["next_cursor"])
+
+
+def market_find(*, exchange: str, market_id: str) -> dict[str, Any] | None:
+    """A tradable market by its exchange-native id, from the ticket's (cached) list or a search."""
+    for market in market_listing(
+        exchange=exchange, search=None, cursor=None, limit=TICKET_MARKETS_LIMIT
+    ).markets:
+        if market["market_id"] == market_id:
+            return market
+    searched = market_listing(exchange=exchange, search=market_id, cursor=None, limit=TICKET_MARKETS_LIMIT)
+    return next((market for market in searched.markets if market["market_id"] == market_id), None)
+
+
+def market_questions(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
+    """Known questions for (exchange, market_id) pairs, from the cache only (never a Parsec call)."""
+    keys = {_question_key(exchange, market_id): (exchange, market_id) for exchange, market_id in pairs}
+    found = cache.get_many(list(keys))
+    return {keys[key]: question for key, question in found.items()}
+
+
+def market_json(market: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "exchange": market["exchange"],
+        "market_id": market["market_id"],
+        "question": market["question"],
+        "outcomes": list(market["outcomes"]),
+        "price": None if market["price"] is None else str(market["price"]),
+    }

@@ -1,0 +1,30 @@
+"""The web frontend's pages and the JSON endpoints their scripts call (mounted at /)."""
+
+from django.urls import path
+
+from web import apis, views
+
+app_name = "web"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("markets", views.markets, name="markets"),
+    path("trade", views.trade, name="trade"),
+    path("orders", views.orders, name="orders"),
+    path("fee-authorizations", views.fee_authorizations, name="fee_authorizations"),
+    path("sign-out", views.sign_out, name="sign_out"),
+    # JSON, for the pages' scripts
+    path("app/session/challenge", apis.session_challenge, name="session_challenge"),
+    path("app/session/verify", apis.session_verify, name="session_verify"),
+    path("app/account", apis.account_status, name="account_status"),
+    path("app/markets", apis.markets_for_ticket, name="markets_json"),
+    path("app/quote", apis.quote, name="quote"),
+    path("app/orders", apis.orders_collection, name="orders_json"),
+    path("app/orders/<str:order_id>", apis.order_detail, name="order_json"),
+    path("app/orders/<str:order_id>/cancel", apis.order_cancel, name="order_cancel"),
+    path(
+        "app/orders/<str:order_id>/fee-authorization",
+        apis.order_fee_authorization,
+        name="order_fee_authorization",
+    ),
+]
