@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from datetime import date, timedelta
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseNotAllowed, HttpResponseRedirect
@@ -13,11 +14,34 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from customers.admin import PartnerAdmin, PartnerForm
 from customers.models import Partner
 from fees import selectors, services
 from fees.models import EscrowConfig, FeeAuthorization, FeeLedgerEntry
 from fees.money import usdc_text
 from parsec.client import ParsecError
+
+
+class PartnerFeePolicyForm(PartnerForm):
+    """The partner form, with the fee checked against the fee policy where it is set."""
+
+    def clean_fee_bps(self) -> int | None:
+        fee_bps = self.cleaned_data.get("fee_bps")
+        try:
+            services.partner_fee_validate(fee_bps=fee_bps, config=EscrowConfig.objects.filter(pk=1).first())
+        except services.FeeError as error:
+            raise forms.ValidationError(error.message) from None
+        return fee_bps
+
+
+class PartnerWithFeePolicyAdmin(PartnerAdmin):
+    form = PartnerFeePolicyForm
+
+
+# customers registers the partner admin; fees, which owns the fee policy, extends it (fees depends on
+# customers, never the reverse).
+admin.site.unregister(Partner)
+admin.site.register(Partner, PartnerWithFeePolicyAdmin)
 
 CHART_MAX_DAYS = 366
 CHART_HEIGHT = 220  # px of the tallest bar

@@ -82,3 +82,26 @@ def test_a_fee_cannot_be_set_while_the_minimum_cannot_be_known(db, fake_parsec):
         services.partner_fee_set(partner=partner, fee_bps=25)
     partner.refresh_from_db()
     assert partner.fee_bps is None
+
+
+def test_the_partner_admin_refuses_a_fee_above_the_tier_cap(escrow_config, admin_client):
+    from customers.models import Partner
+
+    response = admin_client.post(
+        "/admin/customers/partner/add/",
+        {"name": "Greedy", "status": "active", "fee_bps": "60", "revenue_share_bps": "0"},
+    )
+
+    assert response.status_code == 200  # the form is shown again, with the error
+    assert "above the builder tier" in response.content.decode()
+    assert not Partner.objects.filter(name="Greedy").exists()
+
+
+def test_create_partner_refuses_a_fee_above_the_tier_cap(escrow_config):
+    from django.core.management import CommandError, call_command
+
+    from customers.models import Partner
+
+    with pytest.raises(CommandError, match="above the builder tier"):
+        call_command("create_partner", "Greedy", "--fee-bps", "60")
+    assert not Partner.objects.filter(name="Greedy").exists()
