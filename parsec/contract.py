@@ -58,6 +58,13 @@ __all__ = [
 # --------------------------------------------------------------------------------------------------
 
 EXCHANGES: Final[tuple[str, ...]] = ("polymarket", "kalshi", "limitless", "opinion", "predictfun")
+EXCHANGE_NAMES: Final[dict[str, str]] = {  # how each exchange spells its own name, for people
+    "polymarket": "Polymarket",
+    "kalshi": "Kalshi",
+    "limitless": "Limitless",
+    "opinion": "Opinion",
+    "predictfun": "Predict.fun",
+}
 ORDER_TYPES: Final[tuple[str, ...]] = ("gtc", "ioc", "fok", "gtd")
 
 # Keyed by order type, so "is this type allowed here" is one lookup; a known type missing for an

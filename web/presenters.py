@@ -12,6 +12,7 @@ from customers.models import Customer, Wallet
 from fees.models import FeeAuthorization
 from fees.money import usdc_text
 from orders.models import Order
+from parsec.contract import EXCHANGE_NAMES
 from web.selectors import current_wallet
 
 _STATE_LABELS = {"done": "done", "waiting": "in progress", "failed": "failed"}
@@ -64,14 +65,6 @@ def account_json(customer: Customer) -> dict:
 
 # --- Orders ----------------------------------------------------------------------------------------------
 
-USDC_DECIMALS = 6
-EXCHANGE_NAMES = {
-    "polymarket": "Polymarket",
-    "kalshi": "Kalshi",
-    "limitless": "Limitless",
-    "opinion": "Opinion",
-    "predictfun": "Predict.fun",
-}
 ORDER_TYPE_LABELS = {
     "gtc": "Good 'til cancelled (GTC)",
     "ioc": "Immediate or cancel (IOC)",

@@ -9,15 +9,8 @@ from decimal import Decimal
 
 from eth_hash.auto import keccak
 
-from parsec.contract import EXCHANGES
+from parsec.contract import EXCHANGE_NAMES, EXCHANGES
 
-EXCHANGE_NAMES = {
-    "polymarket": "Polymarket",
-    "kalshi": "Kalshi",
-    "limitless": "Limitless",
-    "opinion": "Opinion",
-    "predictfun": "Predict.fun",
-}
 TRADABLE_EXCHANGES = frozenset({"polymarket", "kalshi"})
 _CAPABILITIES = (
     "fetch_markets",
