@@ -4,6 +4,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 BIND ?= 127.0.0.1:8000
+# The embedded simulator and wallet sign-in messages are addressed through SITE_URL: keep it on BIND.
+export SITE_URL ?= http://$(BIND)
 
 .PHONY: install run test lint format bench clean
 

@@ -357,5 +357,10 @@ LOGGING = {
         # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # Beat sends a few periodic tasks every few seconds; one INFO line per send, receipt and
+        # success buries everything else. Failures still log at WARNING and above.
+        "celery.beat": {"level": env_str("CELERY_ROUTINE_LOG_LEVEL", "WARNING")},
+        "celery.app.trace": {"level": env_str("CELERY_ROUTINE_LOG_LEVEL", "WARNING")},
+        "celery.worker.strategy": {"level": env_str("CELERY_ROUTINE_LOG_LEVEL", "WARNING")},
     },
 }
