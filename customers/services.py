@@ -427,10 +427,15 @@ def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Custom
     customer = Customer.objects.get(pk=customer_id)
     if customer.status == Customer.Status.DISABLED or customer.parsec_customer_id:
         return customer
+    partner_fee_bps = Partner.objects.values_list("fee_bps", flat=True).get(pk=customer.partner_id)
     try:
         user = get_client().create_builder_user(
             external_id=parsec_external_id(customer), email=customer.email or None
         )
+        # Parsec keeps the builder's fee per end-user; the partner's own rate (0: attribution only, no
+        # fee_auth) must be set there too, or Parsec expects its default fee. None keeps the default.
+        if partner_fee_bps is not None and user.fee_bps != partner_fee_bps:
+            user = get_client().update_builder_user(user.customer_id, fee_bps=partner_fee_bps)
     except ParsecRejected as exc:
         logger.warning("Parsec refused the builder user of customer %s: %s", customer.pk, exc.code)
         return customer_provisioning_error_record(

@@ -689,6 +689,14 @@ class ParsecClient:
         data, _ = self._read(f"builder/users/{_segment(customer_id)}")
         return self._parsed(lambda: _parse_builder_user(data, created=False), "builder user", write=False)
 
+    def update_builder_user(self, customer_id: str, *, fee_bps: int | None) -> BuilderUser:
+        """Set the builder's fee for one end-user (None: the escrow default; 0: attribution only).
+
+        Idempotent (it sets a value), so resending after an in-doubt answer is safe.
+        """
+        data, _ = self._write("PATCH", f"builder/users/{_segment(customer_id)}", body={"fee_bps": fee_bps})
+        return self._parsed(lambda: _parse_builder_user(data, created=False), "builder user", write=True)
+
     def onboard(
         self,
         *,

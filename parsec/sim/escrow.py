@@ -65,16 +65,25 @@ def required_fee_amount(order: OrderRequest) -> int:
     )
 
 
-def fee_required(order: OrderRequest) -> bool:
+def effective_fee_bps(customer_fee_bps: int | None) -> int:
+    return settings.PARSEC_SIM_FEE_BPS if customer_fee_bps is None else customer_fee_bps
+
+
+def fee_required(order: OrderRequest, *, customer_fee_bps: int | None = None) -> bool:
     return (
         order.exchange in FEE_ESCROW_EXCHANGES
         and settings.PARSEC_SIM_FEE_ESCROW_ENABLED
-        and settings.PARSEC_SIM_FEE_BPS > 0
+        and effective_fee_bps(customer_fee_bps) > 0
     )
 
 
 def check_fee_auth(
-    *, order: OrderRequest, now: int, customer_eoa: str | None, customer_safe: str | None
+    *,
+    order: OrderRequest,
+    now: int,
+    customer_eoa: str | None,
+    customer_safe: str | None,
+    customer_fee_bps: int | None = None,
 ) -> None:
     """Refuse, with a sentence naming the failed check, a fee_auth the escrow would not honour.
 
@@ -82,10 +91,10 @@ def check_fee_auth(
     """
     fee_auth = order.fee_auth
     if fee_auth is None:
-        if fee_required(order):
+        if fee_required(order, customer_fee_bps=customer_fee_bps):
             raise MissingParameter(
                 f"fee_auth is required on {order.exchange}: the builder fee of "
-                f"{settings.PARSEC_SIM_FEE_BPS} bps is collected through the fee escrow",
+                f"{effective_fee_bps(customer_fee_bps)} bps is collected through the fee escrow",
                 field="fee_auth",
             )
         return

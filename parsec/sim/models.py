@@ -39,6 +39,8 @@ class SimBuilderUser(models.Model):
     eoa_address = models.CharField(max_length=42, blank=True)
     safe_address = models.CharField(max_length=42, blank=True)
     wallet_type = models.CharField(max_length=10, blank=True)
+    # The builder's fee for this end-user; None: the escrow config's default. 0: attribution only.
+    fee_bps = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

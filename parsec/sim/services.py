@@ -165,6 +165,13 @@ def _expiration(order_request: OrderRequest) -> datetime | None:
     return datetime.fromtimestamp(order_request.expiration, tz=UTC)
 
 
+def sim_builder_user_fee_set(*, user: SimBuilderUser, fee_bps: int | None) -> SimBuilderUser:
+    """The builder's fee for this end-user (None: the escrow default; 0: attribution only, no fee_auth)."""
+    SimBuilderUser.objects.filter(pk=user.pk).update(fee_bps=fee_bps)
+    user.fee_bps = fee_bps
+    return user
+
+
 @transaction.atomic
 def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, now: datetime) -> SimOrder:
     """Accept a validated order as Parsec and the escrow would, and match it on arrival."""
@@ -181,6 +188,7 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
         now=int(now.timestamp()),
         customer_eoa=customer.eoa_address or None,
         customer_safe=customer.safe_address or None,
+        customer_fee_bps=customer.fee_bps,
     )
     fee_auth = order_request.fee_auth
     reused = BadRequest(

@@ -41,6 +41,7 @@ from parsec.sim.selectors import (
 )
 from parsec.sim.services import (
     sim_builder_user_create,
+    sim_builder_user_fee_set,
     sim_builder_user_onboard,
     sim_catch_up,
     sim_order_cancel,
@@ -140,7 +141,7 @@ def builder_user_json(user: SimBuilderUser, *, api_key: str | None) -> dict[str,
         "linked_exchanges": list(user.linked_exchanges),
         "wallet": user.safe_address or user.eoa_address or None,
         "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
-        "fee_bps": None,
+        "fee_bps": user.fee_bps,
         "affiliate_address": None,
     }
 
@@ -345,7 +346,7 @@ def builder_users(request: HttpRequest, caller: Caller) -> HttpResponse:
     return json_response(builder_user_json(user, api_key=api_key), status=201 if created else 200)
 
 
-@endpoint("GET")
+@endpoint("GET", "PATCH")
 def builder_user_detail(request: HttpRequest, caller: Caller, customer_id: str) -> HttpResponse:
     try:
         user = sim_customer_for(caller.require_builder(), customer_id)
@@ -353,6 +354,24 @@ def builder_user_detail(request: HttpRequest, caller: Caller, customer_id: str) 
         raise ContractError(
             "end-user not found or not owned by this builder", status=404, code=ErrorCode.NOT_FOUND
         ) from None
+    if request.method == "PATCH":
+        body = _json_body(request)
+        if not isinstance(body, Mapping) or set(body) - {"fee_bps"}:
+            raise BadRequest("the request body must be a JSON object with only fee_bps")
+        fee_bps = body.get("fee_bps")
+        if fee_bps is not None and (
+            isinstance(fee_bps, bool)
+            or not isinstance(fee_bps, int)
+            or not (
+                fee_bps == 0 or settings.PARSEC_SIM_MIN_FEE_BPS <= fee_bps <= settings.PARSEC_SIM_MAX_FEE_BPS
+            )
+        ):
+            raise BadRequest(
+                f"fee_bps must be null, 0 or from {settings.PARSEC_SIM_MIN_FEE_BPS} to "
+                f"{settings.PARSEC_SIM_MAX_FEE_BPS}",
+                field="fee_bps",
+            )
+        user = sim_builder_user_fee_set(user=user, fee_bps=fee_bps)
     return json_response(builder_user_json(user, api_key=None))
 
 

@@ -39,6 +39,20 @@ def test_provisioning_creates_a_builder_user_under_our_customer_id_and_keeps_its
     assert customer_tasks == []  # no signer yet: nothing to onboard
 
 
+@pytest.mark.parametrize("fee_bps", [0, 40])
+def test_the_partners_own_fee_is_set_on_the_builder_user(parsec_sim, customer_tasks, fee_bps):
+    from factories import make_partner
+
+    customer = make_customer(partner=make_partner(fee_bps=fee_bps))
+    provisioned = _provision(customer)
+    assert parsec_sim.get_builder_user(provisioned.parsec_customer_id).fee_bps == fee_bps
+
+
+def test_a_partner_on_the_default_fee_leaves_parsecs_default(parsec_sim, customer_tasks):
+    provisioned = _provision(make_customer())
+    assert parsec_sim.get_builder_user(provisioned.parsec_customer_id).fee_bps is None
+
+
 def test_sending_the_builder_user_again_answers_the_same_user(parsec_sim, customer_tasks):
     customer = _provision(make_customer())
     # What a retry after a lost answer does: Parsec answers the existing user, not a second one.

@@ -219,3 +219,34 @@ def test_a_fee_auth_on_kalshi_is_refused(escrow_setup, sign_fee_auth):
 
     assert caught.value.status == 400
     assert "fee_auth is not accepted on kalshi" in caught.value.message
+
+
+def _place_without_fee_auth(setup):
+    body = {"market_id": setup["market_id"], "outcome": "Yes", "side": "buy", "price": PRICE, "size": SIZE}
+    return setup["client"].create_order(exchange="polymarket", customer_id=setup["customer_id"], body=body)
+
+
+def test_a_polymarket_order_without_fee_auth_is_refused_while_the_user_pays_the_default_fee(escrow_setup):
+    with pytest.raises(ParsecRejected) as caught:
+        _place_without_fee_auth(escrow_setup)
+    assert (caught.value.status, caught.value.code) == (400, "missing_parameter")
+    assert "25 bps" in caught.value.message
+
+
+def test_an_attribution_only_user_places_polymarket_orders_without_fee_auth(escrow_setup):
+    client = escrow_setup["client"]
+    user = client.update_builder_user(escrow_setup["customer_id"], fee_bps=0)
+    assert user.fee_bps == 0
+    assert client.get_builder_user(escrow_setup["customer_id"]).fee_bps == 0
+
+    order = _place_without_fee_auth(escrow_setup)
+
+    assert SimOrder.objects.get(id=order.id).escrow_order_id in ("", None)
+
+
+@pytest.mark.parametrize("fee_bps", [51, -1, "10", True])
+def test_a_user_fee_outside_the_escrows_range_is_refused(escrow_setup, fee_bps):
+    with pytest.raises(ParsecRejected) as caught:
+        escrow_setup["client"].update_builder_user(escrow_setup["customer_id"], fee_bps=fee_bps)
+    assert caught.value.status == 400
+    assert escrow_setup["client"].get_builder_user(escrow_setup["customer_id"]).fee_bps is None
