@@ -579,6 +579,13 @@ class ParsecClient:
             # Sent (at least partly), then the answer never came: a read timeout, the server closing
             # the connection without a response, or a reset.
             logger.warning("parsec %s /%s: answer lost (%s)", method, path, type(error).__name__)
+            if method == "GET":
+                # A read changes nothing at Parsec, so a lost answer is only an outage: safe to retry.
+                raise ParsecUnavailable(
+                    status=None,
+                    code="no_answer",
+                    message=f"GET {path}: no answer from Parsec ({type(error).__name__})",
+                ) from None
             raise ParsecInDoubt(
                 f"{method} {path}: no answer from Parsec after sending ({type(error).__name__})"
             ) from None

@@ -250,6 +250,19 @@ def test_failures_after_sending_leave_the_create_in_doubt(error):
     assert len(recorder.requests) == 1
 
 
+@pytest.mark.parametrize(
+    "error", [httpx.ReadTimeout("timed out"), httpx.RemoteProtocolError("Server disconnected.")]
+)
+def test_a_read_whose_answer_is_lost_is_only_unavailable_and_is_retried(error):
+    recorder = Recorder(error)
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable) as caught:
+        client.list_exchanges()
+    assert caught.value.code == "no_answer"
+    assert len(recorder.requests) == 1 + client.read_retries  # a GET changes nothing: safe to resend
+
+
 def test_an_unreadable_success_answer_to_a_create_is_in_doubt():
     client, _ = make_client(Recorder(httpx.Response(200, content=b"<html>ok</html>")))
 
