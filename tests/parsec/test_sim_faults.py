@@ -70,13 +70,13 @@ def test_a_timeout_before_apply_is_in_doubt_and_places_nothing(parsec_sim, fault
 
 def test_apply_then_drop_is_in_doubt_but_the_order_exists(parsec_sim, faulty_client, trader):
     client, _ = faulty_client("apply-then-drop")
-    started = time.monotonic()
 
-    with pytest.raises(ParsecInDoubt):
+    with pytest.raises(ParsecInDoubt) as caught:
         create(client, trader)
 
-    # The connection is cut, not held: the client learns at once instead of at its read timeout.
-    assert time.monotonic() - started < 0.9
+    # The connection is cut, not held: the client hears a disconnect, not its own read timeout.
+    assert "Timeout" not in str(caught.value)
+    assert "RemoteProtocolError" in str(caught.value) or "ReadError" in str(caught.value)
     [order] = listed(parsec_sim, trader)
     assert (order.size, order.price, order.status) == (Decimal(3), Decimal("0.01"), "open")
 
