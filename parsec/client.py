@@ -87,7 +87,7 @@ class ParsecRejected(ParsecError):
 
 
 class ParsecUnavailable(ParsecError):
-    """Nothing happened at Parsec (429, 5xx, refused, DNS, connect timeout): safe to try again later."""
+    """Nothing happened at Parsec (429, 503, a read's 5xx, refused, DNS, connect timeout): try again later."""
 
     def __init__(
         self, *, status: int | None, code: str, message: str, retry_after: float | None = None
@@ -112,7 +112,7 @@ class ParsecUnavailable(ParsecError):
 
 
 class ParsecInDoubt(ParsecError):
-    """The request was sent but no answer came back: it may or may not have been applied."""
+    """A write was sent but no usable answer came back (lost, or a 500/502/504): it may have been applied."""
 
     def __str__(self) -> str:
         return f"Parsec's answer was lost; the request may have been applied: {self.message}"
@@ -599,6 +599,10 @@ class ParsecClient:
             return response
         code, message = _error_fields(response)
         logger.info("parsec %s /%s: %s %s in %.0f ms", method, path, status, code, elapsed_ms)
+        if method != "GET" and status >= 500 and status not in (501, 503):
+            # A 500, 502 or 504 to a write says nothing about whether it was applied before things broke
+            # (Parsec's own SDKs duplicate orders by retrying these). 429 and 503 are refusals.
+            raise ParsecInDoubt(f"{method} {path}: Parsec answered {status} {code}")
         if status == 429 or (status >= 500 and status != 501):
             raise ParsecUnavailable(
                 status=status, code=code, message=message, retry_after=_retry_after_seconds(response)

@@ -74,12 +74,14 @@ def test_a_refusal_is_recorded_once_and_not_retried(fake_parsec):
     assert customer.provisioning_error == "Parsec refused the builder user (x): bad external_id"
 
 
-def test_onboarding_an_unavailable_parsec_is_retried(fake_parsec):
-    fake = fake_parsec(502)
+@pytest.mark.parametrize(("status", "error"), [(503, ParsecUnavailable), (502, ParsecInDoubt)])
+def test_onboarding_is_retried_when_parsec_is_down_or_its_answer_is_in_doubt(fake_parsec, status, error):
+    # Onboarding is idempotent, so a 502 (which may follow an applied write) is retried like a 503.
+    fake = fake_parsec(status)
     customer = make_customer(parsec_customer_id="p-1")
     make_wallet(customer=customer, address=make_eth_account("retry").address)
     result = tasks.wallet_onboard_task.apply(args=[str(customer.id)])
-    assert isinstance(result.result, ParsecUnavailable)
+    assert isinstance(result.result, error)
     assert len(fake.requests) == tasks.MAX_RETRIES + 1
     assert {request.url.path for request in fake.requests} == {"/api/v1/builder/onboard"}
 

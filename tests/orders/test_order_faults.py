@@ -101,7 +101,7 @@ def place(trader, **overrides) -> str:
     ("fault", "passes_through"),
     [
         ("error-503", "queued"),
-        ("error-500", "queued"),
+        ("error-500", "unknown"),
         ("rate-limit", "queued"),
         ("latency", None),
         ("timeout-before-apply", "unknown"),

@@ -205,16 +205,41 @@ def test_rate_limit_is_unavailable_with_retry_after_and_a_create_is_sent_once():
     assert len(recorder.requests) == 1
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_errors_are_unavailable_and_never_retried_on_create(status):
-    recorder = Recorder(httpx.Response(status, content=b"<html>bad gateway</html>"))
+def test_a_503_to_a_create_is_unavailable_and_never_retried():
+    recorder = Recorder(error_answer(503, "service_unavailable", "exchange down", {"Retry-After": "2"}))
     client, _ = make_client(recorder)
 
     with pytest.raises(ParsecUnavailable) as caught:
         create(client)
 
-    assert caught.value.status == status
+    assert caught.value.status == 503
+    assert caught.value.retry_after == 2
     assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 504])
+def test_a_500_502_or_504_to_a_create_leaves_it_in_doubt_and_is_never_retried(status):
+    # The order may have been placed before the error: only a listing can tell.
+    recorder = Recorder(httpx.Response(status, content=b"<html>bad gateway</html>"))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecInDoubt) as caught:
+        create(client)
+
+    assert str(status) in caught.value.message
+    assert len(recorder.requests) == 1
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_server_error_to_a_read_is_unavailable_and_retried(status):
+    recorder = Recorder(httpx.Response(status, content=b"<html>bad gateway</html>"))
+    client, _ = make_client(recorder)
+
+    with pytest.raises(ParsecUnavailable) as caught:
+        client.list_exchanges()
+
+    assert caught.value.status == status
+    assert len(recorder.requests) == 1 + client.read_retries
 
 
 @pytest.mark.parametrize(

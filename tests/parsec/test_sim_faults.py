@@ -33,17 +33,27 @@ def listed(parsec_sim, trader):
     return parsec_sim.list_orders(exchange="kalshi", customer_id=trader["customer_id"], status="all")
 
 
-@pytest.mark.parametrize(("fault", "status"), [("error-500", 500), ("error-503", 503)])
-def test_a_server_error_before_apply_is_unavailable_and_places_nothing(
-    parsec_sim, faulty_client, trader, fault, status
-):
-    client, transport = faulty_client(fault)
+def test_a_503_before_apply_is_unavailable_and_places_nothing(parsec_sim, faulty_client, trader):
+    client, transport = faulty_client("error-503")
 
     with pytest.raises(ParsecUnavailable) as caught:
         create(client, trader)
 
-    assert caught.value.status == status
+    assert caught.value.status == 503
     assert transport.requests == 1  # a create is never retried
+    assert listed(parsec_sim, trader) == []
+
+
+def test_a_500_to_a_create_is_in_doubt_even_though_the_simulator_placed_nothing(
+    parsec_sim, faulty_client, trader
+):
+    client, transport = faulty_client("error-500")
+
+    with pytest.raises(ParsecInDoubt):
+        create(client, trader)
+
+    assert transport.requests == 1
+    # The simulator's 500 strikes before apply, but a client cannot know that: listing tells.
     assert listed(parsec_sim, trader) == []
 
 
