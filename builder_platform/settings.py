@@ -325,6 +325,8 @@ ORDER_IDEMPOTENCY_KEY_TTL_HOURS = env_int("ORDER_IDEMPOTENCY_KEY_TTL_HOURS", 24)
 ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60)
 ORDER_EXCHANGES_CACHE_SECONDS = env_int("ORDER_EXCHANGES_CACHE_SECONDS", 60)
 ORDER_MARKETS_CACHE_SECONDS = env_int("ORDER_MARKETS_CACHE_SECONDS", 10)
+# Orders and customers both have a `status` enum: the OpenAPI schema names the orders' one.
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"OrderStatusEnum": "orders.models.Order.Status"}
 
 # --- Web frontend ---------------------------------------------------------------------------------------
 

@@ -182,7 +182,8 @@ class Fill(models.Model):
 
 
 class OrderEvent(models.Model):
-    """Append-only history: one row per status change, with what caused it."""
+    """Append-only history: one row per status change, with what caused it (from = to for a finding
+    that changes no status, such as a duplicate found at Parsec)."""
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="events")
     from_status = models.CharField(max_length=20)
@@ -229,3 +230,25 @@ class IdempotencyKey(models.Model):
 
     def __str__(self) -> str:
         return f"idempotency key {self.key[:16]} ({self.state})"
+
+
+class ReconcileState(models.Model):
+    """When reconciliation of one (customer, exchange) was last queued and last run.
+
+    The beat fan-out queues a pair only once its previous run has happened (or its message is presumed
+    lost), oldest-reconciled first: under load every customer still gets its turn, and the queue never
+    fills with copies of work already waiting.
+    """
+
+    customer = models.ForeignKey("customers.Customer", on_delete=models.CASCADE, related_name="+")
+    exchange = models.CharField(max_length=16)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    reconciled_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "exchange"], name="orders_reconcile_state_pair"),
+        ]
+
+    def __str__(self) -> str:
+        return f"reconcile {self.customer_id} on {self.exchange}"

@@ -88,8 +88,11 @@ def _send_after_commit(task_name: str, *args: str, countdown: float | None = Non
             "cancel": tasks.order_cancel_task,
             "reconcile_customer": tasks.order_reconcile_customer_task,
         }[task_name]
+        payload = list(args)
+        if task_name == "reconcile_customer":
+            payload.append(timezone.now().isoformat())  # a run started after this covers it
         try:
-            task.apply_async(args=list(args), countdown=countdown)
+            task.apply_async(args=payload, countdown=countdown)
         except BrokerUnavailable:
             logger.warning("broker unavailable; %s %s left for the sweep", task_name, args)
 
@@ -808,13 +811,18 @@ class SweepReport:
     expired_fee_auth: int
 
 
-def orders_outbox_sweep(*, now: datetime, limit: int = 500) -> SweepReport:
-    """What a lost message or a dead worker left behind: re-enqueue, recover, expire."""
+def orders_outbox_sweep(*, now: datetime, limit: int = 500, requeue_limit: int | None = None) -> SweepReport:
+    """What a lost message or a dead worker left behind: re-enqueue, recover, expire.
+
+    `requeue_limit` caps the re-enqueued orders (the caller lowers it while the submission queue still
+    holds messages: those are not lost, only waiting, and copies would only lengthen the wait).
+    """
     stale = now - timedelta(seconds=settings.ORDER_OUTBOX_STALE_SECONDS)
     requeued = 0
     due = Order.objects.filter(status=S.QUEUED, next_attempt_at__lte=stale).order_by("next_attempt_at")
     with transaction.atomic():
-        for order_id, next_attempt_at in due.values_list("id", "next_attempt_at")[:limit]:
+        budget = limit if requeue_limit is None else max(0, min(limit, requeue_limit))
+        for order_id, next_attempt_at in due.values_list("id", "next_attempt_at")[:budget]:
             # Bumping next_attempt_at claims the row, so overlapping sweeps enqueue it once.
             if Order.objects.filter(id=order_id, status=S.QUEUED, next_attempt_at=next_attempt_at).update(
                 next_attempt_at=now

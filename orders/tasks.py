@@ -4,16 +4,22 @@ from __future__ import annotations
 
 import logging
 import random
+from datetime import datetime, timedelta
 
-from celery import Task, shared_task
+from celery import Task, current_app, shared_task
 from django.conf import settings
 from django.utils import timezone
+from kombu.exceptions import ChannelError, OperationalError
 
 from orders import reconciliation, services
 from parsec.client import ParsecError, ParsecInDoubt, ParsecUnavailable
 
 logger = logging.getLogger(__name__)
 
+SWEEP_BATCH = 500
+# A pair queued for reconciliation this long ago and still not run is queued again (its message was lost).
+# Generous: under load a full pass over every customer may take minutes, and copies would only add to it.
+RECONCILE_PRESUMED_LOST = timedelta(minutes=5)
 CANCEL_MAX_RETRIES = 8
 CANCEL_RETRY_BASE_SECONDS = 1.0
 CANCEL_RETRY_MAX_SECONDS = 60.0
@@ -60,32 +66,54 @@ def _cancel_countdown(retries: int, error: ParsecError) -> float:
 
 @shared_task(name="orders.reconcile")
 def orders_reconcile_task() -> int:
-    """Beat: one reconcile_customer task per (customer, exchange) with something to reconcile."""
-    # A message older than a few intervals is dropped: a newer pass will have been queued by then.
-    expires = max(10.0, settings.ORDER_RECONCILE_INTERVAL_SECONDS * 3)
-    pairs = 0
-    for customer_id, exchange in reconciliation.reconcile_pairs().iterator():
-        order_reconcile_customer_task.apply_async(args=[str(customer_id), exchange], expires=expires)
-        pairs += 1
-    return pairs
+    """Beat: one reconcile_customer task per (customer, exchange) with something to reconcile.
+
+    A pair whose previous run is still waiting in the queue is not queued again, so a backlog never grows
+    by copies, and the least recently reconciled pairs go first.
+    """
+    now = timezone.now()
+    pairs = reconciliation.reconcile_fan_out(now=now, stale_after=RECONCILE_PRESUMED_LOST)
+    for customer_id, exchange in pairs:
+        order_reconcile_customer_task.apply_async(args=[str(customer_id), exchange, now.isoformat()])
+    return len(pairs)
 
 
 @shared_task(name="orders.reconcile_customer")
-def order_reconcile_customer_task(customer_id: str, exchange: str) -> dict:
+def order_reconcile_customer_task(customer_id: str, exchange: str, queued_at: str | None = None) -> dict:
+    now = timezone.now()
+    if queued_at and reconciliation.reconcile_covered(
+        customer_id=customer_id, exchange=exchange, since=datetime.fromisoformat(queued_at)
+    ):
+        return {"covered": True}  # a run that started after this was queued already read Parsec
     try:
         report = reconciliation.reconcile_customer_exchange(
-            customer_id=customer_id, exchange=exchange, now=timezone.now()
+            customer_id=customer_id, exchange=exchange, now=now
         )
     except (ParsecUnavailable, ParsecInDoubt) as error:
         # A read that failed changed nothing; the next beat pass tries again.
         logger.warning("reconcile of %s on %s skipped: %s", customer_id, exchange, error)
         return {"skipped": True}
+    finally:
+        reconciliation.reconcile_done(customer_id=customer_id, exchange=exchange, now=now)
     return {"orders": report.orders, "adopted": report.adopted, "new_fills": report.new_fills}
+
+
+def submission_queue_depth() -> int:
+    """Messages waiting in the submission queue; 0 when the broker cannot say."""
+    try:
+        with current_app.connection_for_read() as connection:
+            return int(
+                connection.default_channel.queue_declare(queue="submission", passive=True).message_count
+            )
+    except (OperationalError, ChannelError, OSError):  # broker trouble only means "do not know"
+        return 0
 
 
 @shared_task(name="orders.sweep_outbox")
 def orders_sweep_outbox_task() -> dict:
-    report = services.orders_outbox_sweep(now=timezone.now())
+    # While messages wait in the queue, orders that look stale are most likely behind them, not lost.
+    requeue_limit = max(0, SWEEP_BATCH - submission_queue_depth())
+    report = services.orders_outbox_sweep(now=timezone.now(), limit=SWEEP_BATCH, requeue_limit=requeue_limit)
     if report.requeued or report.lease_expired or report.expired_fee_auth:
         logger.info("order outbox sweep: %s", report)
     return {

@@ -195,6 +195,22 @@ def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parse
     assert enqueued == [("orders.submit", (str(order.id),))]
 
 
+def test_the_sweep_requeues_no_more_than_its_budget_while_the_queue_is_backed_up(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_OUTBOX_STALE_SECONDS = 30
+    orders = [place(trader, price=Decimal("0.3") + index / Decimal(100)) for index in range(3)]
+    enqueued.clear()
+    later = timezone.now() + timedelta(seconds=31)
+
+    held = services.orders_outbox_sweep(now=later, requeue_limit=0)
+    one = services.orders_outbox_sweep(now=later, requeue_limit=1)
+    rest = services.orders_outbox_sweep(now=later)
+
+    assert (held.requeued, one.requeued, rest.requeued) == (0, 1, 2)
+    assert sorted(args[0] for _, args in enqueued) == sorted(str(order.id) for order in orders)
+
+
 def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
     trader, scripted_parsec, enqueued, settings
 ):

@@ -1,0 +1,158 @@
+"""The Celery side: task names and routes, the beat schedule, the reconcile fan-out, sweep and purge."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.conf import settings
+from django.utils import timezone
+from orders_support import in_doubt, make_trader, place, unavailable
+
+from builder_platform.celery import app
+from orders import reconciliation, services, tasks
+from orders.models import IdempotencyKey, Order
+
+S = Order.Status
+
+
+def test_every_order_task_has_its_stable_name_and_queue():
+    app.loader.import_default_modules()
+    router = app.amqp.router
+    expected = {
+        "orders.submit": "submission",
+        "orders.sweep_outbox": "submission",
+        "orders.cancel": "cancel",
+        "orders.reconcile": "reconciliation",
+        "orders.reconcile_customer": "reconciliation",
+        "orders.purge_idempotency_keys": "default",
+    }
+    for name, queue in expected.items():
+        assert name in app.tasks, name
+        assert router.route({}, name)["queue"].name == queue, name
+
+
+def test_beat_runs_the_sweep_reconciliation_and_purge():
+    tasks_scheduled = {entry["task"] for entry in settings.CELERY_BEAT_SCHEDULE.values()}
+    assert {"orders.sweep_outbox", "orders.reconcile", "orders.purge_idempotency_keys"} <= tasks_scheduled
+    reconcile = next(
+        entry for entry in settings.CELERY_BEAT_SCHEDULE.values() if entry["task"] == "orders.reconcile"
+    )
+    assert reconcile["schedule"] == settings.ORDER_RECONCILE_INTERVAL_SECONDS
+
+
+@pytest.mark.django_db
+def test_the_beat_fan_out_queues_each_pair_once_until_its_run_has_happened(
+    tradable_exchanges, scripted_parsec, enqueued, monkeypatch
+):
+    first, second = make_trader(), make_trader()
+    for trader in (first, second):
+        services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    sent = []
+    monkeypatch.setattr(
+        tasks.order_reconcile_customer_task, "apply_async", lambda args: sent.append(tuple(args[:2]))
+    )
+
+    assert tasks.orders_reconcile_task.run() == 2
+    assert tasks.orders_reconcile_task.run() == 0  # both still waiting in the queue: no copies
+    tasks.order_reconcile_customer_task.run(str(first.customer.id), "kalshi")
+    assert tasks.orders_reconcile_task.run() == 1  # only the pair whose run happened goes again
+
+    pairs = [(str(first.customer.id), "kalshi"), (str(second.customer.id), "kalshi")]
+    assert sorted(sent[:2]) == sorted(pairs)
+    assert sent[2:] == [pairs[0]]
+
+
+@pytest.mark.django_db
+def test_a_queued_pair_whose_message_was_lost_is_queued_again_after_a_while(
+    trader, scripted_parsec, enqueued
+):
+    services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    now = timezone.now()
+    stale = timedelta(seconds=60)
+    assert reconciliation.reconcile_fan_out(now=now, stale_after=stale) == [(trader.customer.id, "kalshi")]
+    assert reconciliation.reconcile_fan_out(now=now + timedelta(seconds=30), stale_after=stale) == []
+    assert reconciliation.reconcile_fan_out(now=now + timedelta(seconds=61), stale_after=stale) == [
+        (trader.customer.id, "kalshi")
+    ]
+
+
+@pytest.mark.django_db
+def test_the_reconcile_task_skips_quietly_when_parsec_cannot_be_read(trader, scripted_parsec, enqueued):
+    services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+
+    def down(**kwargs):
+        raise unavailable()
+
+    scripted_parsec.list_orders = down
+    assert tasks.order_reconcile_customer_task.run(str(trader.customer.id), "kalshi") == {"skipped": True}
+
+
+@pytest.mark.django_db
+def test_the_cancel_task_retries_when_parsec_is_unavailable(trader, scripted_parsec, enqueued, monkeypatch):
+    from celery.exceptions import Retry
+
+    order = place(trader)
+    services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    scripted_parsec.cancel_outcomes = [unavailable(retry_after=2)]
+    retried = []
+
+    def retry(exc, countdown):
+        retried.append(countdown)
+        return Retry()
+
+    monkeypatch.setattr(tasks.order_cancel_task, "retry", retry)
+    with pytest.raises(Retry):
+        tasks.order_cancel_task.run(str(order.id))
+    assert retried
+    assert retried[0] >= 2
+    assert Order.objects.get(pk=order.pk).status == S.OPEN
+
+
+@pytest.mark.django_db
+def test_the_sweep_and_purge_tasks_run_their_services(trader, scripted_parsec, enqueued):
+    scripted_parsec.create_outcomes = [in_doubt()]
+    order = place(trader)
+    services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    IdempotencyKey.objects.create(
+        partner=trader.partner, key="old", fingerprint="x", created_at=timezone.now() - timedelta(days=2)
+    )
+
+    assert tasks.orders_sweep_outbox_task.run() == {"requeued": 0, "lease_expired": 0, "expired_fee_auth": 0}
+    assert tasks.idempotency_keys_purge_task.run() == 1
+    assert Order.objects.get(pk=order.pk).status == S.UNKNOWN
+
+
+@pytest.mark.django_db
+def test_the_sweep_holds_back_while_the_submission_queue_is_backed_up(
+    trader, scripted_parsec, enqueued, settings, monkeypatch
+):
+    settings.ORDER_OUTBOX_STALE_SECONDS = 0
+    order = place(trader)
+    enqueued.clear()
+
+    monkeypatch.setattr(tasks, "submission_queue_depth", lambda: tasks.SWEEP_BATCH)
+    assert tasks.orders_sweep_outbox_task.run()["requeued"] == 0
+    assert enqueued == []
+
+    monkeypatch.setattr(tasks, "submission_queue_depth", lambda: 0)
+    assert tasks.orders_sweep_outbox_task.run()["requeued"] == 1
+    assert enqueued == [("orders.submit", (str(order.id),))]
+
+
+def test_the_submission_queue_depth_is_read_from_the_broker():
+    app.loader.import_default_modules()
+    submission = next(queue for queue in app.conf.task_queues if queue.name == "submission")
+    with app.connection_for_write() as connection:
+        queue = submission.bind(connection.default_channel)
+        queue.declare()
+        queue.purge()
+        try:
+            for _ in range(3):
+                # Orders that do not exist: a worker that ever picks these up finds nothing to claim.
+                tasks.order_submit_task.apply_async(args=[str(uuid.uuid4())], connection=connection)
+            assert tasks.submission_queue_depth() == 3
+        finally:
+            queue.purge()
+    assert tasks.submission_queue_depth() == 0
