@@ -21,15 +21,18 @@ from django.db.models import Q, QuerySet, Sum
 
 from customers.models import Customer
 from orders import fee_axis, services
-from orders.models import Fill, Order
+from orders.models import Fill, Order, OrderEvent, ReconcileState
 from orders.transitions import order_transition
 from parsec import conf
 from parsec.client import Fill as ParsecFill
 from parsec.client import Order as ParsecOrder
+from parsec.client import ParsecError
 
 logger = logging.getLogger(__name__)
 
 S = Order.Status
+DUPLICATE_CAUSE = "duplicate_at_parsec"
+_PARSEC_LIVE = frozenset({"pending", "open", "partially_filled"})
 MAX_LISTING_PAGES = 10  # a customer with thousands of recent orders is read in bounded pages
 MAX_FILL_MARKETS = 10  # per-market fill listings when the first page of fills was not enough
 
@@ -48,6 +51,58 @@ def reconcile_pairs() -> QuerySet:
     )
 
 
+def reconcile_fan_out(*, now: datetime, stale_after: timedelta) -> list[tuple[uuid.UUID, str]]:
+    """The pairs to queue now, oldest-reconciled first, marked as queued (a fixed number of queries).
+
+    A pair already queued is skipped until its run has happened, or until `stale_after` says its message
+    was lost (or expired unrun).
+    """
+    pairs = list(reconcile_pairs())
+    if not pairs:
+        return []
+    customer_ids = {customer_id for customer_id, _ in pairs}
+    states = {
+        (state.customer_id, state.exchange): state
+        for state in ReconcileState.objects.filter(customer_id__in=customer_ids)
+    }
+    never = datetime.min.replace(tzinfo=now.tzinfo)
+    due = []
+    for pair in pairs:
+        state = states.get(pair)
+        waiting = (
+            state is not None
+            and state.enqueued_at is not None
+            and (state.reconciled_at is None or state.reconciled_at < state.enqueued_at)
+            and state.enqueued_at > now - stale_after
+        )
+        if not waiting:
+            due.append((state.reconciled_at if state and state.reconciled_at else never, pair))
+    due.sort(key=lambda item: item[0])
+    chosen = [pair for _, pair in due]
+    ReconcileState.objects.bulk_create(
+        [
+            ReconcileState(customer_id=customer_id, exchange=exchange, enqueued_at=now)
+            for customer_id, exchange in chosen
+        ],
+        update_conflicts=True,
+        unique_fields=["customer", "exchange"],
+        update_fields=["enqueued_at"],
+    )
+    return chosen
+
+
+def reconcile_done(*, customer_id: uuid.UUID | str, exchange: str, now: datetime) -> None:
+    """A run happened (whatever it found): the pair may be queued again."""
+    ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).update(reconciled_at=now)
+
+
+def reconcile_covered(*, customer_id: uuid.UUID | str, exchange: str, since: datetime) -> bool:
+    """True when a run started at or after `since`: it read Parsec after anything asked for before then."""
+    return ReconcileState.objects.filter(
+        customer_id=customer_id, exchange=exchange, reconciled_at__gte=since
+    ).exists()
+
+
 @dataclass
 class ReconcileReport:
     orders: int = 0
@@ -58,6 +113,7 @@ class ReconcileReport:
     settled: int = 0
     missed: int = 0
     resent: int = 0
+    duplicates: list[str] = field(default_factory=list)  # Parsec ids of live duplicates to cancel
     details: list[str] = field(default_factory=list)
 
 
@@ -181,6 +237,15 @@ def reconcile_customer_exchange(
             now=now,
             report=report,
         )
+    # A duplicate of ours that is still live is cancelled; a failure leaves it for the next pass.
+    for parsec_id in report.duplicates:
+        report.parsec_requests += 1
+        try:
+            conf.get_client().cancel_order(
+                exchange=exchange, customer_id=customer.parsec_customer_id, order_id=parsec_id
+            )
+        except ParsecError as error:
+            logger.warning("cancel of duplicate %s on %s not done: %s", parsec_id, exchange, error)
     return report
 
 
@@ -210,16 +275,8 @@ def _apply(
     for order in orders:
         if order.status != S.UNKNOWN:
             continue
-        candidates = sorted(
-            (
-                item
-                for item in listing.values()
-                if item.id not in claimed and _matches_intent(order, item, skew=skew)
-            ),
-            key=lambda item: (item.created_at, item.id),
-        )
-        if candidates:
-            found = candidates[0]
+        found = _first_match(order, listing.values(), claimed, skew=skew)
+        if found is not None:
             if services.order_record_accepted(
                 order=order, answer=found, from_statuses=[S.UNKNOWN], cause="adopted_from_listing"
             ):
@@ -235,6 +292,20 @@ def _apply(
             continue
         report.missed += 1
         _record_miss(order, now=now, report=report)
+
+    # 1b. Orders at Parsec that none of ours claims: a send in doubt that arrived late.
+    unclaimed = [item for item in listing.values() if item.id not in claimed]
+    if unclaimed:
+        _late_arrivals(
+            customer=customer,
+            exchange=exchange,
+            orders=orders,
+            unclaimed=unclaimed,
+            claimed=claimed,
+            skew=skew,
+            now=now,
+            report=report,
+        )
 
     # 2. Orders Parsec knows: status and filled amount.
     by_parsec_id = {order.parsec_order_id: order for order in orders if order.parsec_order_id}
@@ -262,6 +333,92 @@ def _apply(
     for order in by_parsec_id.values():
         if order.status in Order.FINAL_STATUSES and order.settled_at is None:
             report.settled += services.order_settle_if_complete(order_id=order.id, now=now)
+
+
+def _late_arrivals(
+    *,
+    customer: Customer,
+    exchange: str,
+    orders: list[Order],
+    unclaimed: list[ParsecOrder],
+    claimed: set[str],
+    skew: timedelta,
+    now: datetime,
+    report: ReconcileReport,
+) -> None:
+    """Parsec orders none of ours claims that match an intent of ours sent before.
+
+    A create in doubt can be applied after the listings that missed it, once its order was sent again.
+    If that order is still waiting to go, it adopts the late one and the second send never leaves. If
+    it was placed again, the late one is a duplicate of ours: noted on the order, logged, and cancelled
+    at Parsec while it is live (after this transaction).
+    """
+    # An order of ours with the same intent still on its way may own it: its own answer or pass decides.
+    busy = {
+        _intent(order)
+        for order in Order.objects.filter(
+            customer_id=customer.id, exchange=exchange, status__in=[S.SUBMITTING, S.UNKNOWN]
+        ).only("market_id", "outcome", "side", "price", "size")
+    }
+    unclaimed = [item for item in unclaimed if _intent(item) not in busy]
+    if not unclaimed:
+        return
+    waiting = (
+        Order.objects.filter(
+            customer_id=customer.id, exchange=exchange, status=S.QUEUED, sent_at__isnull=False
+        )
+        .select_related("fee_authorization")
+        .order_by("created_at", "id")
+    )
+    for order in waiting:
+        found = _first_match(order, unclaimed, claimed, skew=skew)
+        if found is not None and services.order_record_accepted(
+            order=order, answer=found, from_statuses=[S.QUEUED], cause="adopted_late_arrival"
+        ):
+            claimed.add(found.id)
+            report.adopted += 1
+    sent_again = [order for order in orders if order.parsec_order_id and order.submit_attempts > 1]
+    if not sent_again:
+        return
+    noted = set(
+        OrderEvent.objects.filter(
+            order_id__in=[order.id for order in sent_again], cause=DUPLICATE_CAUSE
+        ).values_list("detail__parsec_order_id", flat=True)
+    )
+    for order in sent_again:
+        while (duplicate := _first_match(order, unclaimed, claimed, skew=skew)) is not None:
+            claimed.add(duplicate.id)
+            if duplicate.id not in noted:
+                OrderEvent.objects.create(
+                    order_id=order.id,
+                    from_status=order.status,
+                    to_status=order.status,
+                    cause=DUPLICATE_CAUSE,
+                    detail={"parsec_order_id": duplicate.id, "parsec_status": duplicate.status},
+                    created_at=now,
+                )
+                logger.error(
+                    "order %s is at Parsec twice (%s, and %s from a send that arrived late)",
+                    order.id,
+                    order.parsec_order_id,
+                    duplicate.id,
+                )
+            if duplicate.status in _PARSEC_LIVE:
+                report.duplicates.append(duplicate.id)
+
+
+def _intent(order: Order | ParsecOrder) -> tuple:
+    return (order.market_id, order.outcome, order.side, order.price, order.size)
+
+
+def _first_match(
+    order: Order, listed: Iterable[ParsecOrder], claimed: set[str], *, skew: timedelta
+) -> ParsecOrder | None:
+    """The earliest listed order, not yet claimed, that matches this order's intent."""
+    candidates = [
+        item for item in listed if item.id not in claimed and _matches_intent(order, item, skew=skew)
+    ]
+    return min(candidates, key=lambda item: (item.created_at, item.id), default=None)
 
 
 def _record_fills(

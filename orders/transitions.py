@@ -19,7 +19,8 @@ _ANSWERED = frozenset({*_LIVE, S.FILLED, S.CANCELLED, S.REJECTED})  # what a Par
 # Every status change the platform makes. Final states have no way out.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
     S.AWAITING_FEE_AUTH: frozenset({S.QUEUED, S.CANCELLED, S.FAILED}),
-    S.QUEUED: frozenset({S.SUBMITTING, S.CANCELLED, S.FAILED}),
+    # Claimed, cancelled, out of time, or found at Parsec (an earlier send that arrived late).
+    S.QUEUED: frozenset({*_ANSWERED, S.SUBMITTING, S.FAILED}),
     # Claimed: Parsec's answer, back to the queue (nothing happened), in doubt, or out of time.
     S.SUBMITTING: frozenset({*_ANSWERED, S.QUEUED, S.UNKNOWN, S.FAILED}),
     S.PENDING: _ANSWERED,

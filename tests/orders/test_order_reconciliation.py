@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from decimal import Decimal
 
@@ -9,10 +10,11 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
-from orders_support import in_doubt, make_trader, place
+from orders_support import in_doubt, make_trader, place, unavailable
 
 from orders import reconciliation, services
 from orders.models import Fill, Order, OrderEvent
+from parsec.client import Order as ParsecOrder
 
 pytestmark = pytest.mark.django_db
 
@@ -210,3 +212,95 @@ def test_the_cancel_task_path_cancels_at_parsec_and_a_refusal_falls_back_to_reco
     other.refresh_from_db()
     assert other.status == S.OPEN  # not failed: reconciliation will say what it is
     assert ("orders.reconcile_customer", (str(trader.customer.id), "kalshi")) in enqueued
+
+
+def arrive_late(scripted_parsec, trader, order: Order) -> ParsecOrder:
+    """A create that was in doubt shows up at Parsec only now."""
+    late = ParsecOrder(
+        id="ord_late_" + uuid.uuid4().hex,
+        market_id=order.market_id,
+        outcome=order.outcome,
+        side=order.side,
+        price=order.price,
+        size=order.size,
+        filled=Decimal(0),
+        status="open",
+        created_at=timezone.now(),
+        updated_at=None,
+    )
+    scripted_parsec.orders.setdefault(trader.customer.parsec_customer_id, []).append(late)
+    return late
+
+
+def test_a_send_that_arrives_once_the_order_is_queued_again_is_adopted_and_never_sent_twice(
+    trader, scripted_parsec, enqueued
+):
+    submit(place(trader, price=Decimal("0.2")))  # another live order: the customer is reconciled
+    scripted_parsec.create_outcomes = [in_doubt(applied=False)]
+    order = place(trader)
+    assert submit(order) == "unknown"
+    assert services.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    late = arrive_late(scripted_parsec, trader, order)
+
+    report = reconcile(trader)
+
+    order.refresh_from_db()
+    assert report.adopted == 1
+    assert (order.status, order.parsec_order_id) == (S.OPEN, late.id)
+    assert OrderEvent.objects.filter(order=order).last().cause == "adopted_late_arrival"
+    assert submit(order) == "not_claimed"  # the queued second send never leaves
+    assert scripted_parsec.count("create_order") == 2  # the other order's, and the first send
+
+
+def test_a_send_that_arrives_after_the_order_was_placed_again_is_cancelled_as_a_duplicate(
+    trader, scripted_parsec, enqueued
+):
+    scripted_parsec.create_outcomes = [in_doubt(applied=False)]
+    order = place(trader)
+    submit(order)
+    assert services.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    assert submit(order) == "accepted"
+    order.refresh_from_db()
+    late = arrive_late(scripted_parsec, trader, order)
+
+    report = reconcile(trader)
+    replay = reconcile(trader)
+
+    assert report.duplicates == [late.id]
+    cancels = [call for call in scripted_parsec.calls if call[0] == "cancel_order"]
+    assert [kwargs["order_id"] for _, kwargs in cancels] == [late.id]
+    listed = {item.id: item.status for item in scripted_parsec.orders[trader.customer.parsec_customer_id]}
+    assert listed == {order.parsec_order_id: "open", late.id: "cancelled"}
+    order.refresh_from_db()
+    assert order.status == S.OPEN
+    noted = OrderEvent.objects.filter(order=order, cause=reconciliation.DUPLICATE_CAUSE)
+    assert list(noted.values_list("detail", flat=True)) == [
+        {"parsec_order_id": late.id, "parsec_status": "open"}
+    ]
+    assert replay.duplicates == []  # noted once; already cancelled, so nothing more to do
+
+
+def test_a_parsec_order_that_an_identical_order_of_ours_on_its_way_may_own_is_left_alone(
+    trader, scripted_parsec, enqueued
+):
+    scripted_parsec.create_outcomes = [unavailable()]
+    first = place(trader)
+    assert submit(first) == "retry"
+    assert submit(first, now=timezone.now() + timedelta(minutes=5)) == "accepted"  # sent twice
+    second = place(trader)  # the same intent, claimed and on its way to Parsec
+    assert services.order_transition(
+        order_id=second.id,
+        from_statuses=[S.QUEUED],
+        to_status=S.SUBMITTING,
+        cause="claimed",
+        now=timezone.now(),
+        submitting_since=timezone.now(),
+        sent_at=timezone.now(),
+    )
+    arrive_late(scripted_parsec, trader, second)
+
+    report = reconcile(trader)
+
+    assert report.duplicates == []
+    assert scripted_parsec.count("cancel_order") == 0
+    assert not OrderEvent.objects.filter(cause=reconciliation.DUPLICATE_CAUSE).exists()
