@@ -6,9 +6,7 @@ is the module `conftest`, and which one that name means depends on what pytest i
 
 from __future__ import annotations
 
-import time
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -20,6 +18,7 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from factories import make_api_key, make_customer, make_eth_account, make_partner, make_wallet
+from polling import wait_until  # noqa: F401  (re-exported to the orders tests)
 from rest_framework.test import APIClient
 
 from customers.models import Customer, Partner, Wallet
@@ -36,18 +35,6 @@ def polymarket_market() -> str:
     from parsec.sim.catalogue import MARKET_SEEDS
 
     return next(seed.market_id for seed in MARKET_SEEDS if seed.question == POLYMARKET_QUESTION)
-
-
-def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll until predicate() is truthy and return its value; fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
 
 
 def order_body(market_id: str = KALSHI_MARKET, **overrides: Any) -> dict[str, Any]:

@@ -16,6 +16,7 @@ import pytest
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_hash.auto import keccak
+from polling import wait_until
 
 from parsec.client import EscrowConfig, ParsecClient
 from parsec.contract import pull_fee_typed_data
@@ -189,16 +190,7 @@ def make_order_body() -> Callable[..., dict]:
     return order_body
 
 
-def wait_for(condition: Callable[[], Any], *, timeout: float = 10.0, interval: float = 0.05) -> Any:
-    """Poll until ``condition()`` is truthy and return its value; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        time.sleep(interval)
+wait_for = wait_until  # the parsec tests' name for it
 
 
 @pytest.fixture
