@@ -50,6 +50,12 @@ class PartnerAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     actions = ["create_api_key"]
 
+    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change and "fee_bps" in form.changed_data:
+            # The builder users at Parsec carry the fee too: they follow, after commit.
+            services.partner_fee_changed(partner_id=obj.pk)
+
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         # One query for the key counts of a whole page.
         return (
@@ -141,6 +147,7 @@ class CustomerAdmin(admin.ModelAdmin):
         "partner",
         "external_id",
         "parsec_customer_id",
+        "fee_at_parsec",
         "provisioning_error",
         "provisioning_requested_at",
         "created_at",
@@ -152,6 +159,14 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers come from partners' API calls and web sign-in
+
+    @admin.display(description="fee at Parsec")
+    def fee_at_parsec(self, customer: Customer) -> str:
+        if not customer.parsec_customer_id:
+            return "set when provisioned"
+        if customer.parsec_fee_version == customer.partner.fee_version:
+            return "the partner's current fee"
+        return "a change of the partner's fee is on its way"
 
     @admin.action(description="Retry provisioning at Parsec")
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:

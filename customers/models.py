@@ -22,6 +22,9 @@ class Partner(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE)
     # Builder fee charged on this partner's customers' orders; null means the escrow config's default.
     fee_bps = models.PositiveIntegerField(null=True, blank=True, validators=[MaxValueValidator(BPS_MAX)])
+    # Bumped with every change of fee_bps: customers whose builder user carries an older version are
+    # brought up to date at Parsec (see Customer.parsec_fee_version).
+    fee_version = models.PositiveIntegerField(default=0, editable=False)
     # Receives the affiliate share on-chain through each order's `affiliate` field; blank = none.
     affiliate_address = models.CharField(
         max_length=42, blank=True, default="", validators=[validate_checksummed_address]
@@ -105,6 +108,8 @@ class Customer(models.Model):
     external_id = models.CharField(max_length=128)  # the partner's own id for this user
     email = models.EmailField(blank=True, default="")
     parsec_customer_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    # The partner's fee_version that the builder user's fee at Parsec was last set from.
+    parsec_fee_version = models.PositiveIntegerField(default=0, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING)
     provisioning_error = models.TextField(blank=True, default="")  # why Parsec refused, when it did
     # When provisioning work was last put on the queue; the sweep re-enqueues what a lost message left.

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q
+from django.db.models import F, Q, QuerySet
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from customers import selectors
@@ -405,11 +405,15 @@ def _customer_activate_if_ready(*, customer_id: uuid.UUID | str, now: datetime) 
 
 @transaction.atomic
 def customer_parsec_id_record(
-    *, customer_id: uuid.UUID | str, parsec_customer_id: str, now: datetime
+    *, customer_id: uuid.UUID | str, parsec_customer_id: str, now: datetime, parsec_fee_version: int = 0
 ) -> Customer:
-    """Store the builder user's id; queue onboarding when a signer is already linked."""
+    """Store the builder user's id (and the partner fee version it was given); queue onboarding when a
+    signer is already linked."""
     recorded = Customer.objects.filter(pk=customer_id, parsec_customer_id__isnull=True).update(
-        parsec_customer_id=parsec_customer_id, provisioning_error="", updated_at=now
+        parsec_customer_id=parsec_customer_id,
+        parsec_fee_version=parsec_fee_version,
+        provisioning_error="",
+        updated_at=now,
     )
     customer = Customer.objects.get(pk=customer_id)
     has_signer = customer.wallets.filter(role=Wallet.Role.SIGNER, replaced_at__isnull=True).exists()
@@ -427,7 +431,9 @@ def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Custom
     customer = Customer.objects.get(pk=customer_id)
     if customer.status == Customer.Status.DISABLED or customer.parsec_customer_id:
         return customer
-    partner_fee_bps = Partner.objects.values_list("fee_bps", flat=True).get(pk=customer.partner_id)
+    partner_fee_bps, partner_fee_version = Partner.objects.values_list("fee_bps", "fee_version").get(
+        pk=customer.partner_id
+    )
     try:
         user = get_client().create_builder_user(
             external_id=parsec_external_id(customer), email=customer.email or None
@@ -443,7 +449,96 @@ def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Custom
             message=f"Parsec refused the builder user ({exc.code}): {exc.message}",
             now=now,
         )
-    return customer_parsec_id_record(customer_id=customer.pk, parsec_customer_id=user.customer_id, now=now)
+    # A fee changed meanwhile leaves an older version recorded: the provisioning sweep syncs it.
+    return customer_parsec_id_record(
+        customer_id=customer.pk,
+        parsec_customer_id=user.customer_id,
+        now=now,
+        parsec_fee_version=partner_fee_version,
+    )
+
+
+# --- The partner's fee at Parsec ----------------------------------------------------------------------
+
+FEE_SYNC_ROUNDS = 5
+
+
+def partner_fee_changed(*, partner_id: int) -> None:
+    """The partner's fee has just changed (in the caller's transaction): its builder users follow.
+
+    Bumps the partner's fee version, which puts every provisioned customer out of date until its
+    builder user at Parsec carries the new fee. A task does that after commit; the provisioning sweep
+    catches whatever it leaves undone.
+    """
+    Partner.objects.filter(pk=partner_id).update(fee_version=F("fee_version") + 1)
+
+    def send() -> None:
+        from customers import tasks  # tasks import this module
+
+        try:
+            tasks.partner_fee_sync_task.delay(partner_id)
+        except BrokerUnavailable:
+            logger.warning("broker unavailable; partner %s fee sync left for the sweep", partner_id)
+
+    transaction.on_commit(send)
+
+
+def customer_fee_sync(*, customer_id: uuid.UUID | str) -> bool:
+    """Give the customer's builder user its partner's current fee at Parsec; True once it has it.
+
+    The fee can change again while the PATCH is on its way, so the version is read again afterwards
+    and a newer fee is sent too: the last PATCH that lands carries the current fee. Raises
+    ParsecUnavailable / ParsecInDoubt for the task to retry (a PATCH sets a value: resending is safe).
+    """
+    for _ in range(FEE_SYNC_ROUNDS):
+        row = (
+            Customer.objects.filter(pk=customer_id)
+            .values(
+                "parsec_customer_id",
+                "parsec_fee_version",
+                "partner_id",
+                "partner__fee_bps",
+                "partner__fee_version",
+            )
+            .first()
+        )
+        if row is None or not row["parsec_customer_id"]:
+            return False
+        version = row["partner__fee_version"]
+        if row["parsec_fee_version"] == version:
+            return True
+        get_client().update_builder_user(row["parsec_customer_id"], fee_bps=row["partner__fee_bps"])
+        if Partner.objects.filter(pk=row["partner_id"], fee_version=version).exists():
+            Customer.objects.filter(pk=customer_id).update(parsec_fee_version=version)
+            return True
+    return False
+
+
+def customers_with_stale_fee() -> QuerySet[Customer]:
+    """Provisioned customers whose builder user does not carry their partner's current fee yet."""
+    return (
+        Customer.objects.filter(parsec_customer_id__isnull=False)
+        .exclude(status=Customer.Status.DISABLED)
+        .exclude(parsec_fee_version=F("partner__fee_version"))
+    )
+
+
+def partner_fee_sync(*, partner_id: int) -> int:
+    """Bring the builder users of this partner's customers to its current fee; how many were synced.
+
+    A builder user Parsec refuses to update (gone, say) is logged as an error and not tried again until
+    the fee changes again: a refusal does not pass by itself.
+    """
+    synced = 0
+    stale = customers_with_stale_fee().filter(partner_id=partner_id).order_by("pk")
+    for customer_id in stale.values_list("pk", flat=True).iterator():
+        try:
+            synced += customer_fee_sync(customer_id=customer_id)
+        except ParsecRejected as exc:
+            logger.error("Parsec refused the fee of customer %s: %s %s", customer_id, exc.code, exc.message)
+            version = Partner.objects.values_list("fee_version", flat=True).get(pk=partner_id)
+            Customer.objects.filter(pk=customer_id).update(parsec_fee_version=version)
+    return synced
 
 
 @transaction.atomic

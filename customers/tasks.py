@@ -56,6 +56,16 @@ def wallet_onboard_task(self: Task, customer_id: str) -> None:
     _run(self, services.wallet_onboard, customer_id)
 
 
+@shared_task(name="customers.sync_partner_fee", bind=True, max_retries=MAX_RETRIES)
+def partner_fee_sync_task(self: Task, partner_id: int) -> int:
+    """The partner's fee onto its customers' builder users at Parsec (safe to run twice)."""
+    try:
+        return services.partner_fee_sync(partner_id=partner_id)
+    except (ParsecUnavailable, ParsecInDoubt) as error:
+        countdown = retry_countdown(retries=self.request.retries, error=error)
+        raise self.retry(exc=error, countdown=countdown) from None
+
+
 @shared_task(name="customers.sweep_provisioning")
 def customers_provisioning_sweep_task() -> int:
     enqueued = services.customers_provisioning_sweep(
@@ -63,4 +73,8 @@ def customers_provisioning_sweep_task() -> int:
     )
     if enqueued:
         logger.info("provisioning sweep re-enqueued %d customers", enqueued)
+    # A fee change whose sync was lost or gave up: sync those partners again.
+    partner_ids = services.customers_with_stale_fee().values_list("partner_id", flat=True).distinct()
+    for partner_id in list(partner_ids.order_by()):
+        partner_fee_sync_task.delay(partner_id)
     return enqueued

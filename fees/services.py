@@ -16,6 +16,7 @@ from django.utils import timezone
 from rest_framework import status
 
 from builder_platform.api import ApiError
+from customers import services as customer_services
 from customers.models import BPS_MAX, Customer, Partner, Wallet
 from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
@@ -246,8 +247,11 @@ def partner_fee_set(*, partner: Partner, fee_bps: int | None, now: datetime | No
     config = escrow_config_current(now=now) if fee_bps not in (None, 0) else None
     partner_fee_validate(fee_bps=fee_bps, config=config)
     with transaction.atomic():
+        changed = partner.fee_bps != fee_bps
         partner.fee_bps = fee_bps
         partner.save(update_fields=["fee_bps"])
+        if changed:
+            customer_services.partner_fee_changed(partner_id=partner.pk)
     return partner
 
 
