@@ -198,6 +198,11 @@ SIWE_DOMAIN = env_str("SIWE_DOMAIN", urlsplit(SITE_URL).netloc)
 SIWE_URI = env_str("SIWE_URI", SITE_URL)
 SIWE_CHAIN_ID = env_int("SIWE_CHAIN_ID", 137)
 WALLET_CHALLENGE_TTL_SECONDS = env_int("WALLET_CHALLENGE_TTL_SECONDS", 300)
+# Unused, unexpired challenges one address may hold at once (per customer, or for web sign-in).
+WALLET_CHALLENGE_MAX_OPEN = env_int("WALLET_CHALLENGE_MAX_OPEN", 5)
+# Used web sign-in challenges are deleted after this many days; unused ones an hour after they expire.
+# Used wallet-link challenges are kept: each is the message a customer's wallet signed to link it.
+WALLET_CHALLENGE_RETENTION_DAYS = env_int("WALLET_CHALLENGE_RETENTION_DAYS", 30)
 API_KEY_TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this often per key
 
 # --- Parsec ------------------------------------------------------------------------------------------
@@ -344,6 +349,7 @@ CELERY_BEAT_SCHEDULE = {
     "orders.sweep_outbox": {"task": "orders.sweep_outbox", "schedule": ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS},
     "orders.reconcile": {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS},
     "orders.purge_idempotency_keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
+    "customers.purge_wallet_challenges": {"task": "customers.purge_wallet_challenges", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from customers.models import Customer, Wallet
 # HTTP status of each expected refusal; anything not listed is a 400.
 ERROR_STATUS = {
     "customer_disabled": status.HTTP_409_CONFLICT,
+    "too_many_challenges": status.HTTP_429_TOO_MANY_REQUESTS,
     "challenge_used": status.HTTP_409_CONFLICT,
     "signer_already_linked": status.HTTP_409_CONFLICT,
 }

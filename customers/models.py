@@ -223,6 +223,8 @@ class WalletChallenge(models.Model):
         indexes = [
             # Purging expired challenges reads by expiry.
             models.Index(fields=["expires_at"], name="customers_challenge_expires"),
+            # The cap on open challenges counts one address's unexpired ones.
+            models.Index(fields=["address", "expires_at"], name="customers_challenge_address"),
         ]
 
     def __str__(self) -> str:

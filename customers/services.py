@@ -221,6 +221,15 @@ def wallet_challenge_create(
         address = checksum_address(address)
     except InvalidAddress as exc:
         raise CustomerError(str(exc), code="invalid_address") from None
+    still_open = WalletChallenge.objects.filter(
+        address=address, customer=customer, used_at__isnull=True, expires_at__gt=now
+    ).count()
+    if still_open >= settings.WALLET_CHALLENGE_MAX_OPEN:
+        raise CustomerError(
+            f"{still_open} messages for this address are still waiting to be signed: sign one of them, "
+            f"or ask again once they expire (within {settings.WALLET_CHALLENGE_TTL_SECONDS} s).",
+            code="too_many_challenges",
+        )
     # Whole seconds, so the timestamps in the text and in the row are the same instant.
     issued_at = now.replace(microsecond=0)
     expires_at = issued_at + timedelta(seconds=settings.WALLET_CHALLENGE_TTL_SECONDS)
@@ -246,6 +255,23 @@ def wallet_challenge_create(
 
 
 @transaction.atomic
+def wallet_challenges_purge(*, now: datetime) -> int:
+    """Delete challenges nobody needs any more; how many.
+
+    Unused ones go an hour after they expire (they can never be used), used web sign-in ones after
+    WALLET_CHALLENGE_RETENTION_DAYS. Used wallet-link challenges stay: each is the message a customer's
+    wallet signed to link it.
+    """
+    unused = Q(used_at__isnull=True, expires_at__lt=now - timedelta(hours=1))
+    old_sign_in = Q(
+        customer__isnull=True,
+        used_at__isnull=False,
+        expires_at__lt=now - timedelta(days=settings.WALLET_CHALLENGE_RETENTION_DAYS),
+    )
+    deleted, _ = WalletChallenge.objects.filter(unused | old_sign_in).delete()
+    return deleted
+
+
 def wallet_challenge_verify(
     *, customer: Customer | None = None, address: str, message: str, signature: str, now: datetime
 ) -> WalletChallenge:

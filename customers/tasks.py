@@ -66,6 +66,11 @@ def partner_fee_sync_task(self: Task, partner_id: int) -> int:
         raise self.retry(exc=error, countdown=countdown) from None
 
 
+@shared_task(name="customers.purge_wallet_challenges")
+def wallet_challenges_purge_task() -> int:
+    return services.wallet_challenges_purge(now=timezone.now())
+
+
 @shared_task(name="customers.sweep_provisioning")
 def customers_provisioning_sweep_task() -> int:
     enqueued = services.customers_provisioning_sweep(

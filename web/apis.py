@@ -87,6 +87,8 @@ def session_challenge(request: HttpRequest) -> JsonResponse:
     try:
         challenge = wallet_challenge_create(address=text_field(body, "address"), now=timezone.now())
     except CustomerError as exc:
+        if exc.code == "too_many_challenges":
+            return error_response(status=429, code=exc.code, message=exc.message)
         return error_response(status=400, code=exc.code, message=exc.message, fields={"address": exc.message})
     return JsonResponse(
         {"message": challenge.message, "expires_at": challenge.expires_at.isoformat()}, status=201

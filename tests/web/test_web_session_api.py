@@ -206,3 +206,22 @@ def test_pages_send_visitors_who_are_not_signed_in_to_sign_in(client):
 
     assert response.status_code == 302
     assert response["Location"] == "/?next=%2Forders"
+
+
+def test_an_address_with_too_many_open_challenges_is_told_to_sign_one_first(client, settings):
+    settings.WALLET_CHALLENGE_MAX_OPEN = 2
+    account = make_eth_account("many-challenges")
+    first = challenge(client, account.address)
+    challenge(client, account.address)
+
+    refused = client.post(
+        "/app/session/challenge",
+        {"address": account.address, "chain_id": 137},
+        content_type="application/json",
+        **csrf_headers(client),
+    )
+    assert refused.status_code == 429
+    assert refused.json()["code"] == "too_many_challenges"
+
+    assert verify(client, account, first["message"]).status_code == 200  # signing one frees a place
+    challenge(client, account.address)
