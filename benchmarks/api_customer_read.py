@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,11 +21,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
-from psycopg import sql
+from harness import free_port, recreate_database, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_customers"
@@ -35,17 +32,6 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "50000"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-
-
-def recreate_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if not name or parts.scheme not in {"postgres", "postgresql"}:
-        sys.exit(f"DATABASE_URL must name a PostgreSQL database, not {database_url!r}")
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
 
 
 def server_environment(database_url: str) -> dict[str, str]:
@@ -93,12 +79,6 @@ def migrate_and_seed(env: dict[str, str]) -> tuple[str, str]:
     return raw_key, customer_id
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
@@ -115,20 +95,6 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         "warning",
     ]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-
-
-def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"gunicorn exited with code {server.returncode} before answering")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit("gunicorn did not answer /healthz within 30 s")
 
 
 def stop_server(server: subprocess.Popen) -> None:

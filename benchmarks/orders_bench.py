@@ -9,7 +9,6 @@ from __future__ import annotations
 import os
 import secrets
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -18,11 +17,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import httpx
-import psycopg
-from psycopg import sql
+from harness import free_port, recreate_database, wait_until_up  # noqa: F401  (the scripts use bench.*)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -30,23 +27,6 @@ BIN = ROOT / ".venv" / "bin"
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_orders"
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/5"
 KALSHI_MARKET = "KXFEDDECISION-26JAN-C25"
-
-
-def recreate_database(database_url: str) -> None:
-    parts = urlsplit(database_url)
-    name = parts.path.lstrip("/")
-    if not name or parts.scheme not in {"postgres", "postgresql"}:
-        sys.exit(f"DATABASE_URL must name a PostgreSQL database, not {database_url!r}")
-    maintenance = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
-    with psycopg.connect(maintenance, autocommit=True) as connection:
-        connection.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def environment(*, database_url: str, broker_url: str, port: int, **extra: str) -> dict[str, str]:
@@ -192,20 +172,6 @@ def celery_beat(processes: Processes, env: dict[str, str]) -> subprocess.Popen:
         str(schedule),
     ]
     return processes.start(command, env, log=ROOT / "var" / "bench-orders-beat.log")
-
-
-def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if server.poll() is not None:
-            sys.exit(f"gunicorn exited with code {server.returncode} before answering")
-        try:
-            if httpx.get(f"{base_url}/healthz", timeout=1.0).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    sys.exit(f"gunicorn did not answer /healthz within {timeout:g} s")
 
 
 def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> tuple[str, list[str]]:
