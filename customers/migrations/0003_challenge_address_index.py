@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0002_fee_version'),
+        ("customers", "0002_fee_version"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='walletchallenge',
-            index=models.Index(fields=['address', 'expires_at'], name='customers_challenge_address'),
+            model_name="walletchallenge",
+            index=models.Index(fields=["address", "expires_at"], name="customers_challenge_address"),
         ),
     ]
