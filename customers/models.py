@@ -67,6 +67,17 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    def save(self, *args, **kwargs) -> None:
+        # fee_version only ever moves by the services' F() increment: saving a row read before a fee
+        # change must not write an older version back.
+        if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name != "fee_version"
+            ]
+        super().save(*args, **kwargs)
+
 
 class PartnerApiKey(models.Model):
     """A partner's API key: only a SHA-256 of it is kept, with a short public prefix to find it by."""

@@ -212,3 +212,15 @@ def test_the_customer_admin_says_whether_the_builder_user_has_the_current_fee(cl
 
     assert "the partner&#x27;s current fee" in page(in_step)
     assert "a change of the partner&#x27;s fee is on its way" in page(behind)
+
+
+@pytest.mark.django_db
+def test_saving_a_partner_read_before_a_fee_change_never_writes_its_older_fee_version_back():
+    partner = make_partner(fee_bps=0)
+    stale = Partner.objects.get(pk=partner.pk)
+    fee_services.partner_fee_set(partner=partner, fee_bps=None)
+
+    stale.name = "Renamed"
+    stale.save()
+
+    assert Partner.objects.values_list("name", "fee_version").get(pk=partner.pk) == ("Renamed", 1)
