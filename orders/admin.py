@@ -37,6 +37,22 @@ class OrderEventInline(ReadOnlyInline):
     readonly_fields = fields
 
 
+class DuplicateAtParsecFilter(admin.SimpleListFilter):
+    """Orders reconciliation found at Parsec twice (a send in doubt that arrived late): an operator's cue."""
+
+    title = "found twice at Parsec"
+    parameter_name = "duplicate"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            found = OrderEvent.objects.filter(cause=reconciliation.DUPLICATE_CAUSE).values("order_id")
+            return queryset.filter(id__in=found)
+        return queryset
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
@@ -54,7 +70,7 @@ class OrderAdmin(admin.ModelAdmin):
         "fee_state",
         "created_at",
     ]
-    list_filter = ["status", "exchange", "partner", "created_at"]
+    list_filter = ["status", "exchange", "partner", "created_at", DuplicateAtParsecFilter]
     # Ids match exactly; the rest by substring.
     search_fields = [
         "=id",

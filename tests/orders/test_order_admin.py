@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from orders_support import in_doubt, place
 
-from orders import services
-from orders.models import Order
+from orders import reconciliation, services
+from orders.models import Order, OrderEvent
 
 pytestmark = pytest.mark.django_db
 
@@ -143,3 +143,22 @@ def test_the_reconcile_command_can_target_one_customer_and_refuses_a_bad_id(
     assert "Reconciled 1 of 1" in out.getvalue()
     with pytest.raises(CommandError):
         call_command("reconcile", "--customer", "nope", stdout=StringIO(), stderr=StringIO())
+
+
+def test_orders_found_twice_at_parsec_can_be_listed(admin_client, trader, enqueued):
+    duplicated = place(trader)
+    place(trader, price=Decimal("0.2"))  # never found twice
+    OrderEvent.objects.create(
+        order=duplicated,
+        from_status=S.QUEUED,
+        to_status=S.QUEUED,
+        cause=reconciliation.DUPLICATE_CAUSE,
+        detail={"parsec_order_id": "ord_late"},
+        created_at=timezone.now(),
+    )
+
+    listed = admin_client.get(CHANGELIST, {"duplicate": "yes"})
+
+    assert listed.status_code == 200
+    assert [order.id for order in listed.context["cl"].result_list] == [duplicated.id]
+    assert admin_client.get(CHANGELIST).context["cl"].result_count == 2
