@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 
 BARE_TABLE = "orders_bench_bare"
-handler404 = "builder_platform.api.handler404"
-handler500 = "builder_platform.api.handler500"
+handler404 = "builder_platform.errors.handler404"
+handler500 = "builder_platform.errors.handler500"
 
 
 def bare_insert(request):

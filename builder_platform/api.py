@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.http import Http404, JsonResponse
-from rest_framework import exceptions, status
+from django.http import Http404
+from rest_framework import exceptions
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -15,12 +15,21 @@ from rest_framework.views import set_rollback
 class ApiError(exceptions.APIException):
     """An expected failure with its HTTP status, a machine code and a sentence a partner can act on."""
 
-    def __init__(self, *, status_code: int, code: str, message: str, fields: dict | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        status_code: int,
+        code: str,
+        message: str,
+        fields: dict | None = None,
+        retry_after: int | None = None,
+    ) -> None:
         super().__init__(detail=message, code=code)
         self.status_code = status_code
         self.error_code = code
         self.message = message
         self.fields = fields
+        self.retry_after = retry_after  # seconds, sent as Retry-After
 
 
 def error_body(*, code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
@@ -73,6 +82,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         headers["WWW-Authenticate"] = exc.auth_header
     if getattr(exc, "wait", None):
         headers["Retry-After"] = str(int(exc.wait))
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
 
     if isinstance(exc, ApiError):
         body = error_body(code=exc.error_code, message=exc.message, fields=exc.fields)
@@ -83,6 +94,13 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         names = ", ".join(sorted(fields))
         body = error_body(
             code="validation_error", message=f"Some fields are invalid: {names}.", fields=fields
+        )
+    elif isinstance(exc, exceptions.UnsupportedMediaType):
+        # One rule for every body: JSON only, said with the type that was sent.
+        sent = (context.get("request") and context["request"].content_type) or "none"
+        body = error_body(
+            code="unsupported_media_type",
+            message=f"Send the body as JSON with Content-Type: application/json (this request said {sent}).",
         )
     else:
         code, sentence = "error", "The request could not be completed."
@@ -98,30 +116,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
-
-
-def json_error(*, status_code: int, code: str, message: str) -> JsonResponse:
-    return JsonResponse(error_body(code=code, message=message), status=status_code)
-
-
-def handler404(request, exception=None):
-    if request.path.startswith(("/api/", "/sim/")):
-        return json_error(status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No such path.")
-    from django.views.defaults import page_not_found
-
-    return page_not_found(request, exception)
-
-
-def handler500(request):
-    if request.path.startswith(("/api/", "/sim/")):
-        return json_error(
-            status_code=status.HTTP_500_INTERNAL_SERVER_ERROR,
-            code="internal_error",
-            message="Something went wrong on our side; it has been logged. Retry later.",
-        )
-    from django.views.defaults import server_error
-
-    return server_error(request)
 
 
 class CreatedCursorPagination(CursorPagination):

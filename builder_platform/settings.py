@@ -92,6 +92,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
+    "builder_platform.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -166,6 +168,10 @@ SESSION_COOKIE_HTTPONLY = True
 # Admin messages can carry a freshly minted API key: keep them server-side, not in a signed cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
 X_FRAME_OPTIONS = "DENY"
+# Under /api/ and /app/ a failed CSRF check answers JSON in the error shape; elsewhere Django's page.
+CSRF_FAILURE_VIEW = "builder_platform.errors.csrf_failure"
+# Larger bodies answer 413 under /api/ and /app/ before anything reads them (Django's default, 2.5 MiB).
+DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
 # --- REST API ----------------------------------------------------------------------------------------
 
@@ -359,12 +365,18 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {"client_errors": {"()": "builder_platform.logs.ClientErrorLevelFilter"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.
         "httpx": {"level": "WARNING"},
         "httpcore": {"level": "WARNING"},
+        # A 4xx, Parsec's 501 for an unsupported order type, a foreign Host or an oversized body is the
+        # caller's mistake, not a server error: at most WARNING (a logger's filters are not inherited).
+        "django.request": {"filters": ["client_errors"]},
+        "django.security.DisallowedHost": {"filters": ["client_errors"]},
+        "django.security.RequestDataTooBig": {"filters": ["client_errors"]},
         # Beat sends a few periodic tasks every few seconds; one INFO line per send, receipt and
         # success buries everything else. Failures still log at WARNING and above.
         "celery.beat": {"level": env_str("CELERY_ROUTINE_LOG_LEVEL", "WARNING")},

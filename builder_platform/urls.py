@@ -7,8 +7,11 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from builder_platform import health
 
-handler404 = "builder_platform.api.handler404"
-handler500 = "builder_platform.api.handler500"
+# Under /api/ and /app/ these answer JSON in the error shape (debug on, the middleware does).
+handler400 = "builder_platform.errors.handler400"
+handler403 = "builder_platform.errors.handler403"
+handler404 = "builder_platform.errors.handler404"
+handler500 = "builder_platform.errors.handler500"
 
 api_v1 = [
     path("", include("customers.urls")),

@@ -15,6 +15,7 @@ from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers, status
+from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -27,6 +28,8 @@ from orders.models import Fill, Order, OrderEvent
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
 
 CUSTOMER_HEADER = "X-Builder-Customer-Id"
+# Retry-After of a 409 for an Idempotency-Key in flight: an order's intake takes well under a second.
+IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 
 
 def plain_number(value: Decimal) -> Decimal:
@@ -267,6 +270,10 @@ class OrderListCreateApi(APIView):
         exchange = request.query_params.get("exchange", "")
         customer_id = request.headers.get(CUSTOMER_HEADER, "").strip()
         raw_body = request.body
+        # The body is decoded below, not through request.data: the same rule as every other endpoint
+        # (a body must be sent as application/json) has to be applied here by hand.
+        if raw_body and request.negotiator.select_parser(request, request.parsers) is None:
+            raise UnsupportedMediaType(request.content_type)
         fingerprint = idempotency.request_fingerprint(
             exchange=exchange, customer_id=customer_id, body=raw_body
         )
@@ -285,6 +292,7 @@ class OrderListCreateApi(APIView):
                     status_code=409,
                     code="idempotency_key_in_flight",
                     message="A request with this Idempotency-Key is still being processed; retry shortly.",
+                    retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
                 )
             return _json_response(
                 bytes(record.response_body or b""),
@@ -337,6 +345,7 @@ class OrderListCreateApi(APIView):
                 status_code=409,
                 code="idempotency_key_in_flight",
                 message="Another request took over this Idempotency-Key; retry to read its answer.",
+                retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
             ) from None
         except BaseException:
             idempotency.idempotency_key_release(record=record)

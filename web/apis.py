@@ -35,7 +35,12 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 class BadBody(Exception):
-    """The request body is not a JSON object."""
+    """The request body is not a JSON object (400), too large (413) or not sent as JSON (415)."""
+
+    def __init__(self, message: str, *, status: int = 400, code: str = "malformed_request") -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 def error_response(
@@ -45,8 +50,20 @@ def error_response(
 
 
 def read_json(request: HttpRequest) -> dict[str, Any]:
+    if request.body and request.content_type != "application/json":
+        # The partner API's rule too: a body is JSON, and says so.
+        raise BadBody(
+            "Send the body as JSON with Content-Type: application/json "
+            f"(this request said {request.content_type or 'none'}).",
+            status=415,
+            code="unsupported_media_type",
+        )
     if len(request.body) > MAX_BODY_BYTES:
-        raise BadBody("The request body is too large.")
+        raise BadBody(
+            f"The request body is {len(request.body):,} bytes; the limit is {MAX_BODY_BYTES:,} bytes.",
+            status=413,
+            code="request_too_large",
+        )
     try:
         # Decimal for numbers with a point: prices and sizes must never pass through float.
         body = json.loads(request.body or b"{}", parse_float=Decimal)
@@ -58,7 +75,7 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
 
 
 def bad_body_response(exc: BadBody) -> JsonResponse:
-    return error_response(status=400, code="malformed_request", message=str(exc))
+    return error_response(status=exc.status, code=exc.code, message=str(exc))
 
 
 def text_field(body: dict[str, Any], name: str) -> str:

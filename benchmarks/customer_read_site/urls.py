@@ -3,8 +3,8 @@
 from django.http import HttpRequest, JsonResponse
 from django.urls import include, path
 
-handler404 = "builder_platform.api.handler404"
-handler500 = "builder_platform.api.handler500"
+handler404 = "builder_platform.errors.handler404"
+handler500 = "builder_platform.errors.handler500"
 
 
 def bare(request: HttpRequest) -> JsonResponse:
