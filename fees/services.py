@@ -397,6 +397,53 @@ def _not_requested_error(state: str) -> FeeError:
     )
 
 
+def _signature_mismatch(*, authorization: FeeAuthorization, recovered: str, signer: str | None) -> FeeError:
+    """Why a signature that recovers to someone other than the customer's signer is refused.
+
+    Recovery always yields some address: a signature by the right wallet over altered typed data (a
+    changed fee, deadline, payer, chain or contract) yields a random one, exactly as a signature by
+    another wallet over the right data does, so the two cannot be told apart in general. They can when
+    the address is one we know: the customer's own former signer, or the signer of another of the
+    same partner's customers (the partner's own data: nothing leaks across partners).
+    """
+    expected = signer or "(none linked)"
+    former = Wallet.objects.filter(
+        customer_id=authorization.customer_id,
+        role=Wallet.Role.SIGNER,
+        address=recovered,
+        replaced_at__isnull=False,
+    ).exists()
+    if former:
+        return FeeError(
+            f"The fee authorization was signed by {recovered}, this customer's former signer wallet; "
+            f"its signer is now {expected}: sign the order's fee_authorization.typed_data with it.",
+            code="signer_replaced",
+        )
+    other_customer = (
+        Wallet.objects.filter(
+            customer__partner_id=authorization.partner_id,
+            role=Wallet.Role.SIGNER,
+            address=recovered,
+            replaced_at__isnull=True,
+        )
+        .exclude(customer_id=authorization.customer_id)
+        .exists()
+    )
+    if other_customer:
+        return FeeError(
+            f"The fee authorization was signed by {recovered}, the signer wallet of another of your "
+            f"customers; this order's customer signs with {expected}.",
+            code="signer_of_another_customer",
+        )
+    return FeeError(
+        "The signature does not match this order's fee authorization: either the signed typed data "
+        "differs from the order's fee_authorization.typed_data (any changed field, domain included, "
+        f"changes what is signed), or it was not signed by the customer's signer wallet {expected}. "
+        "Sign the typed data exactly as issued, with that wallet.",
+        code="signer_mismatch",
+    )
+
+
 @transaction.atomic
 def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: datetime) -> FeeAuthorization:
     """Check the customer's signature of the PullFee and mark the authorization signed, once.
@@ -431,11 +478,7 @@ def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: 
     wallets = _current_wallets(authorization.customer_id)
     signer = wallets.get(Wallet.Role.SIGNER)
     if recovered != signer:
-        raise FeeError(
-            f"The fee authorization was signed by {recovered}, not by the customer's signer wallet "
-            f"{signer or '(none linked)'}; sign it with that wallet.",
-            code="signer_mismatch",
-        )
+        raise _signature_mismatch(authorization=authorization, recovered=recovered, signer=signer)
     payer = wallets.get(Wallet.Role.PAYER)
     if authorization.typed_data["message"]["payer"] != payer or authorization.payer != payer:
         raise FeeError(
