@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -20,7 +20,26 @@ ERROR_STATUS = {
     "too_many_challenges": status.HTTP_429_TOO_MANY_REQUESTS,
     "challenge_used": status.HTTP_409_CONFLICT,
     "signer_already_linked": status.HTTP_409_CONFLICT,
+    "signer_linked_to_another_customer": status.HTTP_409_CONFLICT,
+    "customer_has_open_orders": status.HTTP_409_CONFLICT,
+    "customer_email_differs": status.HTTP_409_CONFLICT,
+    "customer_still_provisioning": status.HTTP_409_CONFLICT,
 }
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape, for the schema of the endpoints below (the schema's shared error component
+    replaces it when the partner API's schema is typed as a whole)."""
+
+    error = serializers.CharField(help_text="A sentence saying what is wrong and how to fix it.")
+    code = serializers.CharField(help_text="A machine-readable code.")
+    fields = serializers.DictField(
+        child=serializers.CharField(), required=False, help_text="Per field, on validation errors."
+    )
+
+
+def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
+    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
 
 
 def _customer_not_found() -> ApiError:
@@ -163,8 +182,12 @@ class CustomerListCreateApi(APIView):
     @extend_schema(
         operation_id="customers_create",
         request=CustomerCreateInputSerializer,
-        responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer},
-        description="Idempotent on external_id: 201 for a new customer, 200 with the existing one.",
+        responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer, **_errors(400, 401, 409)},
+        description=(
+            "Idempotent on external_id: 201 for a new customer, 200 with the existing one, unchanged. "
+            "A repeat with another email answers 409 customer_email_differs and changes nothing; "
+            "change the email with PATCH /customers/{id}."
+        ),
     )
     def post(self, request: Request) -> Response:
         serializer = CustomerCreateInputSerializer(data=request.data)
@@ -185,9 +208,50 @@ class CustomerListCreateApi(APIView):
         )
 
 
+class CustomerUpdateInputSerializer(serializers.Serializer):
+    email = serializers.EmailField(
+        required=False, allow_null=True, allow_blank=True, help_text="null or empty clears it."
+    )
+    status = serializers.ChoiceField(
+        choices=[Customer.Status.ACTIVE, Customer.Status.DISABLED],
+        required=False,
+        help_text=(
+            "disabled: new orders, fee signatures and wallet links are refused (409 customer_disabled); "
+            "orders already placed are left alone. active: enables a disabled customer again (it is "
+            "provisioning again if its Parsec account or wallets are not ready yet)."
+        ),
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        if not attrs:
+            raise serializers.ValidationError("Send email, status, or both.")
+        return attrs
+
+
 class CustomerDetailApi(APIView):
     @extend_schema(operation_id="customers_retrieve", responses=CustomerOutputSerializer)
     def get(self, request: Request, customer_id: str) -> Response:
+        return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
+
+    @extend_schema(
+        operation_id="customers_update",
+        summary="Update or disable a customer",
+        description=(
+            "Changes the email, or the status between active and disabled. Fields left out are kept. "
+            "A customer still provisioning cannot be set active (409 customer_still_provisioning): it "
+            "becomes active by itself."
+        ),
+        request=CustomerUpdateInputSerializer,
+        responses={200: CustomerOutputSerializer, **_errors(400, 401, 404, 409)},
+    )
+    def patch(self, request: Request, customer_id: str) -> Response:
+        customer = _partner_customer(request, customer_id)
+        serializer = CustomerUpdateInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.customer_update(customer=customer, now=timezone.now(), **serializer.validated_data)
+        except services.CustomerError as exc:
+            raise _refusal(exc) from None
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 
@@ -227,22 +291,42 @@ class WalletLinkInputSerializer(serializers.Serializer):
     message = serializers.CharField(max_length=4000, trim_whitespace=False)
     # Checked by the service, which answers a specific code for each way a signature can be wrong.
     signature = serializers.CharField(max_length=1000, trim_whitespace=False)
+    replace_signer = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text=(
+            "true: this proven wallet replaces the customer's current signer (and its payer). The "
+            "customer is provisioning again until Parsec has onboarded the new signer and given it a "
+            "new payer Safe. Refused while any of its orders is not final (409 customer_has_open_orders)."
+        ),
+    )
 
 
 class WalletLinkApi(APIView):
     @extend_schema(
         operation_id="customers_wallets_create",
+        summary="Link or replace the customer's signer wallet",
         request=WalletLinkInputSerializer,
-        responses={201: WalletOutputSerializer, 200: WalletOutputSerializer},
-        description="Links the signer of a wallet challenge; 200 when it was already the current signer.",
+        responses={
+            201: WalletOutputSerializer,
+            200: WalletOutputSerializer,
+            **_errors(400, 401, 404, 409),
+        },
+        description=(
+            "Links the signer of a wallet challenge; 200 when it was already the current signer. A "
+            "different wallet while one is linked answers 409 signer_already_linked unless "
+            "replace_signer is true. A wallet that is the signer of another of your customers answers "
+            "409 signer_linked_to_another_customer."
+        ),
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
         serializer = WalletLinkInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
+            data = dict(serializer.validated_data)
             wallet, linked = services.wallet_signer_link(
-                customer=customer, now=timezone.now(), **serializer.validated_data
+                customer=customer, now=timezone.now(), replace=data.pop("replace_signer"), **data
             )
         except services.CustomerError as exc:
             raise _refusal(exc) from None

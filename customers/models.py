@@ -121,6 +121,11 @@ class Customer(models.Model):
     parsec_customer_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # The partner's fee_version that the builder user's fee at Parsec was last set from.
     parsec_fee_version = models.PositiveIntegerField(default=0, editable=False)
+    # Parsec binds one signer EOA to a builder user for good, so replacing the signer means a new
+    # builder user: this counts them (it is part of the external id Parsec knows the customer by), and
+    # the ids of the earlier ones are kept, newest last.
+    parsec_generation = models.PositiveIntegerField(default=0, editable=False)
+    previous_parsec_customer_ids = models.JSONField(default=list, blank=True, editable=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PROVISIONING)
     provisioning_error = models.TextField(blank=True, default="")  # why Parsec refused, when it did
     # When provisioning work was last put on the queue; the sweep re-enqueues what a lost message left.
@@ -163,8 +168,8 @@ class Wallet(models.Model):
 
     The current signer (and payer) of a customer is the one row per role whose `replaced_at` is null;
     a partial unique constraint makes it unambiguous. A wallet that stops being current keeps its row
-    with `replaced_at` set, so history survives; today only a payer can be replaced (a different Safe
-    from Parsec), while a second signer is refused (see services.wallet_signer_link).
+    with `replaced_at` set, so history survives: a signer is replaced only on the partner's explicit
+    request, with its payer (see services.wallet_signer_link).
     """
 
     class Role(models.TextChoices):

@@ -6,7 +6,7 @@ import contextlib
 import logging
 import secrets
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -163,15 +163,16 @@ def customer_create(
     """The partner's customer with this external id, created if new; (customer, created).
 
     Idempotent on external_id, as Parsec's builder users are: a repeat answers the existing customer
-    unchanged (a different email is not applied). Concurrent first requests race on the unique
-    constraint; the losers read the winner's row.
+    unchanged. A repeat that sends another email is refused (customer_email_differs) rather than
+    answered as if it had been applied: a create never changes a customer, PATCH does. Concurrent
+    first requests race on the unique constraint; the losers read the winner's row.
     """
     problem = external_id_problem(external_id)
     if problem:
         raise CustomerError(problem, code="invalid_external_id")
     existing = Customer.objects.filter(partner=partner, external_id=external_id).first()
     if existing is not None:
-        return existing, False
+        return _customer_repeat(existing, email=email), False
     try:
         with transaction.atomic():  # a savepoint: the outer transaction survives the lost race
             customer = Customer.objects.create(
@@ -181,9 +182,69 @@ def customer_create(
         existing = Customer.objects.filter(partner=partner, external_id=external_id).first()
         if existing is None:
             raise  # some other constraint: a bug, not a race
-        return existing, False
+        return _customer_repeat(existing, email=email), False
     _enqueue_after_commit("provision", [customer.id])
     return customer, True
+
+
+def _customer_repeat(existing: Customer, *, email: str) -> Customer:
+    if email and email.lower() != existing.email.lower():
+        raise CustomerError(
+            f"A customer with external_id {existing.external_id!r} already exists with another email, "
+            f"which was not changed. To change it, send PATCH /api/v1/customers/{existing.id} with "
+            "the new email.",
+            code="customer_email_differs",
+        )
+    return existing
+
+
+_UNSET = object()
+
+
+@transaction.atomic
+def customer_update(
+    *, customer: Customer, email: str | object | None = _UNSET, status: str | object = _UNSET, now: datetime
+) -> Customer:
+    """A partner's change of its customer: the email, or its status between active and disabled.
+
+    Disabling stops new trading (orders, fee signatures, wallet links are refused with
+    customer_disabled); orders already placed are left as they are, for the partner to cancel if it
+    wants. Parsec is not told: every order reaches it through us. Enabling again makes the customer
+    active when it is fully provisioned, or resumes provisioning where it stopped.
+    """
+    customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    fields: dict[str, object] = {}
+    if email is not _UNSET:
+        fields["email"] = email or ""
+    if status is not _UNSET and status != customer.status:
+        if status == Customer.Status.DISABLED:
+            fields["status"] = Customer.Status.DISABLED
+        elif status == Customer.Status.ACTIVE and customer.status == Customer.Status.DISABLED:
+            fields.update(_customer_enable(customer=customer, now=now))
+        elif status == Customer.Status.ACTIVE:
+            raise CustomerError(
+                "This customer is still provisioning; it becomes active by itself once its Parsec "
+                "account and wallets are ready (see provisioning_step).",
+                code="customer_still_provisioning",
+            )
+        else:
+            raise CustomerError("status must be active or disabled.", code="invalid_status")
+    if fields:
+        Customer.objects.filter(pk=customer.pk).update(**fields, updated_at=now)
+        customer.refresh_from_db()
+    return customer
+
+
+def _customer_enable(*, customer: Customer, now: datetime) -> dict[str, object]:
+    """The fields that take a disabled customer back: active when ready, else provisioning again."""
+    wallets = set(customer.wallets.filter(replaced_at__isnull=True).values_list("role", flat=True))
+    if customer.parsec_customer_id and {Wallet.Role.SIGNER, Wallet.Role.PAYER} <= wallets:
+        return {"status": Customer.Status.ACTIVE}
+    if not customer.parsec_customer_id:
+        _enqueue_after_commit("provision", [customer.pk])
+    elif Wallet.Role.SIGNER in wallets:
+        _enqueue_after_commit("onboard", [customer.pk])
+    return {"status": Customer.Status.PROVISIONING, "provisioning_requested_at": now}
 
 
 @transaction.atomic
@@ -348,19 +409,33 @@ def _wallet_make_current(*, customer: Customer, role: str, address: str, now: da
     return wallet
 
 
+# Other apps' reasons why a customer's signer cannot be replaced right now (orders registers one:
+# orders not final yet). Each takes the customer and returns a sentence, or None. A registry, because
+# customers may not import the apps that build on it.
+signer_replacement_blockers: list[Callable[[Customer], str | None]] = []
+
+
 @transaction.atomic
 def wallet_signer_link(
-    *, customer: Customer, address: str, message: str, signature: str, now: datetime
+    *,
+    customer: Customer,
+    address: str,
+    message: str,
+    signature: str,
+    now: datetime,
+    replace: bool = False,
 ) -> tuple[Wallet, bool]:
     """Link the address that signed the customer's challenge as its signer; (wallet, newly linked).
 
-    One signer per customer: Parsec's managed Safe is created for, and owned by, that EOA, and
-    onboarding refuses a different EOA for a user already onboarded, so a second address is refused
-    here too. Proving the current signer again re-queues onboarding while the customer is still
-    provisioning (a partner's way to retry after a refusal). Rows keep `replaced_at` so that a
-    future rotation can keep history without changing the schema.
+    One signer per customer, and one customer per signer within a partner. Parsec's managed Safe is
+    created for, and owned by, that EOA, and onboarding refuses a different EOA for a builder user
+    already onboarded, so a different address is refused unless `replace` asks for a replacement (see
+    _wallet_signer_replace). Proving the current signer again re-queues onboarding while the customer
+    is still provisioning (a partner's way to retry after a refusal).
     """
-    # Lock the customer so two links at once cannot both become its current signer.
+    # Lock the partner, then the customer: two links at once can neither both become the customer's
+    # signer nor make one address the signer of two of the partner's customers.
+    Partner.objects.select_for_update().filter(pk=customer.partner_id).first()
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == Customer.Status.DISABLED:
         raise CustomerError(
@@ -369,15 +444,35 @@ def wallet_signer_link(
     challenge = wallet_challenge_verify(
         customer=customer, address=address, message=message, signature=signature, now=now
     )
+    # Raising rolls the transaction back, so the challenge is not consumed by a refusal.
+    other = (
+        Customer.objects.filter(
+            partner_id=customer.partner_id,
+            wallets__role=Wallet.Role.SIGNER,
+            wallets__address=challenge.address,
+            wallets__replaced_at__isnull=True,
+        )
+        .exclude(pk=customer.pk)
+        .first()
+    )
+    if other is not None:
+        raise CustomerError(
+            f"{challenge.address} is already the signer wallet of your customer {other.id} "
+            f"(external_id {other.external_id!r}); a wallet signs for one customer only.",
+            code="signer_linked_to_another_customer",
+        )
     current = Wallet.objects.filter(
         customer=customer, role=Wallet.Role.SIGNER, replaced_at__isnull=True
     ).first()
     if current is not None and current.address != challenge.address:
-        # Raising rolls the transaction back, so the challenge is not consumed.
-        raise CustomerError(
-            f"This customer's signer is already {current.address}; a customer has one signer.",
-            code="signer_already_linked",
-        )
+        if not replace:
+            raise CustomerError(
+                f"This customer's signer is already {current.address}; a customer has one signer. To "
+                "replace it, send the new wallet's signed challenge again with replace_signer: true.",
+                code="signer_already_linked",
+            )
+        wallet = _wallet_signer_replace(customer=customer, address=challenge.address, now=now)
+        return wallet, True
     if current is not None:
         current.verified_at = now
         current.save(update_fields=["verified_at"])
@@ -395,6 +490,47 @@ def wallet_signer_link(
     return wallet, linked
 
 
+def _wallet_signer_replace(*, customer: Customer, address: str, now: datetime) -> Wallet:
+    """Make a proven new address the customer's signer, in place of its current signer and payer.
+
+    Parsec binds a builder user to one EOA for good (onboarding refuses another), and the payer is the
+    Safe that EOA owns, so the customer starts again at Parsec: a new builder user (the next
+    generation of its external id), onboarded with the new signer, gives it a new Safe. Until then it
+    is provisioning and cannot trade. Refused while any order of the customer is not final: those
+    orders live under the old builder user (its reconciliation and cancels need it), and a fee
+    awaiting a signature names the old payer, which the new signer does not own.
+    """
+    for blocker in signer_replacement_blockers:
+        reason = blocker(customer)
+        if reason:
+            raise CustomerError(
+                f"The signer cannot be replaced now: {reason}. Cancel them or wait until they are final.",
+                code="customer_has_open_orders",
+            )
+    Wallet.objects.filter(customer=customer, replaced_at__isnull=True).update(replaced_at=now)
+    wallet = _wallet_make_current(customer=customer, role=Wallet.Role.SIGNER, address=address, now=now)
+    previous = list(customer.previous_parsec_customer_ids)
+    if customer.parsec_customer_id:
+        previous.append(customer.parsec_customer_id)
+    Customer.objects.filter(pk=customer.pk).update(
+        status=Customer.Status.PROVISIONING,
+        parsec_customer_id=None,
+        parsec_generation=F("parsec_generation") + 1,
+        parsec_fee_version=0,
+        previous_parsec_customer_ids=previous,
+        provisioning_error="",
+        provisioning_requested_at=now,
+        updated_at=now,
+    )
+    logger.info(
+        "customer %s signer replaced; builder user %s left behind, a new one is being provisioned",
+        customer.pk,
+        customer.parsec_customer_id,
+    )
+    _enqueue_after_commit("provision", [customer.pk])
+    return wallet
+
+
 # --- Provisioning at Parsec ----------------------------------------------------------------------------
 # These two make an HTTP call, so they are not one transaction: they read, call Parsec outside any
 # transaction, then record the answer in a short transaction of its own.
@@ -404,8 +540,11 @@ def parsec_external_id(customer: Customer) -> str:
     """The id Parsec knows this customer by.
 
     Parsec's external_id is unique per builder, and ours only per partner, so two partners' "user-1"
-    must not meet there: our own customer UUID is stable and unique across partners.
+    must not meet there: our own customer UUID is stable and unique across partners. A customer whose
+    signer was replaced needs a new builder user, hence a new id: the UUID and its generation.
     """
+    if customer.parsec_generation:
+        return f"{customer.id}.{customer.parsec_generation}"
     return str(customer.id)
 
 
@@ -431,11 +570,18 @@ def _customer_activate_if_ready(*, customer_id: uuid.UUID | str, now: datetime) 
 
 @transaction.atomic
 def customer_parsec_id_record(
-    *, customer_id: uuid.UUID | str, parsec_customer_id: str, now: datetime, parsec_fee_version: int = 0
+    *,
+    customer_id: uuid.UUID | str,
+    parsec_customer_id: str,
+    now: datetime,
+    parsec_fee_version: int = 0,
+    parsec_generation: int | None = None,
 ) -> Customer:
     """Store the builder user's id (and the partner fee version it was given); queue onboarding when a
-    signer is already linked."""
-    recorded = Customer.objects.filter(pk=customer_id, parsec_customer_id__isnull=True).update(
+    signer is already linked. A builder user created for an earlier generation (the signer was replaced
+    while it was being created) is not recorded."""
+    current = Q() if parsec_generation is None else Q(parsec_generation=parsec_generation)
+    recorded = Customer.objects.filter(current, pk=customer_id, parsec_customer_id__isnull=True).update(
         parsec_customer_id=parsec_customer_id,
         parsec_fee_version=parsec_fee_version,
         provisioning_error="",
@@ -481,6 +627,7 @@ def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Custom
         parsec_customer_id=user.customer_id,
         now=now,
         parsec_fee_version=partner_fee_version,
+        parsec_generation=customer.parsec_generation,
     )
 
 

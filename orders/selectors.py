@@ -28,6 +28,14 @@ def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | No
     )
 
 
+def orders_blocking_signer_replacement(customer: Customer) -> str | None:
+    """Why the customer's signer cannot be replaced now: its orders that are not final, if any."""
+    open_count = Order.objects.filter(customer=customer).exclude(status__in=Order.FINAL_STATUSES).count()
+    if not open_count:
+        return None
+    return f"{open_count} of its orders {'is' if open_count == 1 else 'are'} not final yet"
+
+
 def order_get(*, partner: Partner, order_id: str, detail: bool = False) -> Order | None:
     """One of this partner's orders; None for a malformed id, a missing one or another partner's."""
     try:

@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 S = Order.Status
 BUILDER_FIELDS = ("fee_auth", "payer_address", "signer_address", "affiliate")
+# Fields of Parsec's `params` object, which partners sometimes send at the top level.
+PARAMS_FIELDS = ("order_type", "expiration")
 PARSEC_STATUSES = frozenset(status.value for status in OrderStatus)
 # How long a claim blocked by an identical intent in flight waits before it is tried again.
 INTENT_BUSY_RETRY_SECONDS = 5
@@ -124,6 +126,16 @@ def _decimal_places(value: Decimal) -> int:
 def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderRequest:
     """Parsec's own checks of a create-order body, then ours: builder fields and storable precision."""
     if isinstance(body, Mapping):
+        misplaced = [name for name in PARAMS_FIELDS if name in body]
+        if misplaced:
+            # Parsec's body nests these under params; a flat body is the usual first mistake.
+            name = misplaced[0]
+            raise OrderError(
+                f"{name} belongs inside params, not at the top level of the body: send "
+                f'"params": {{"{name}": ...}} instead',
+                code="bad_request",
+                field=name,
+            )
         for name in BUILDER_FIELDS:
             if name in body:
                 raise OrderError(
@@ -198,6 +210,13 @@ def order_create(
         raise OrderError(
             "No customer with this id.", code="not_found", status=404, field="X-Builder-Customer-Id"
         )
+    if customer.status == Customer.Status.DISABLED:
+        raise OrderError(
+            "This customer is disabled, so it cannot place orders; its partner can enable it again "
+            f"with PATCH /api/v1/customers/{customer.id} and status active.",
+            code="customer_disabled",
+            status=409,
+        )
     problems = customer_readiness_problems(customer)
     if problems:
         raise OrderError(
@@ -266,6 +285,13 @@ def order_fee_authorization_submit(*, order: Order, signature: str, now: datetim
         raise OrderError(
             f"This order is {order.status}; it is not waiting for a fee authorization.",
             code="fee_authorization_not_expected",
+            status=409,
+        )
+    if Customer.objects.filter(pk=order.customer_id, status=Customer.Status.DISABLED).exists():
+        raise OrderError(
+            "This order's customer is disabled, so its fee authorization is not accepted; the order "
+            "fails at its deadline, or cancel it now.",
+            code="customer_disabled",
             status=409,
         )
     deadline = fee_deadline(order)

@@ -114,13 +114,14 @@ def test_the_customer_must_be_named_must_be_ours_and_must_be_ready(trader, enque
     assert foreign.status_code == 404
     assert foreign.json()["code"] == "not_found"
 
-    Customer.objects.filter(pk=trader.customer.pk).update(status=Customer.Status.DISABLED)
+    # A disabled customer has its own code (tests/customers/test_customer_updates.py).
+    Customer.objects.filter(pk=trader.customer.pk).update(status=Customer.Status.PROVISIONING)
     Wallet.objects.filter(customer=trader.customer, role=Wallet.Role.PAYER).update(replaced_at=timezone.now())
     not_ready = trader.post_order(order_body())
     assert not_ready.status_code == 409
     error = not_ready.json()
     assert error["code"] == "customer_not_ready"
-    assert "disabled" in error["error"]
+    assert "provisioning" in error["error"]
     assert "payer" in error["error"]
     assert Order.objects.count() == 0
 
