@@ -28,6 +28,10 @@ from orders.models import Fill, Order, OrderEvent
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
 
 CUSTOMER_HEADER = "X-Builder-Customer-Id"
+# Refusals that a later state can change (a customer not ready or disabled, a partner fee the escrow no
+# longer allows, a rate limit): not stored under the Idempotency-Key, so a retry with it can succeed.
+# Every other 4xx depends on the request alone and is replayed as stored.
+TRANSIENT_REFUSAL_STATUSES = frozenset({409, 429})
 # Retry-After of a 409 for an Idempotency-Key in flight: an order's intake takes well under a second.
 IN_FLIGHT_RETRY_AFTER_SECONDS = 1
 
@@ -332,10 +336,11 @@ class OrderListCreateApi(APIView):
             return _json_response(answer[0], 201)
         except ApiError as error:  # ours, and the fees service's (FeeError is one)
             content = _render(error_body(code=error.error_code, message=error.message, fields=error.fields))
-            if error.status_code >= 500:
+            if error.status_code >= 500 or error.status_code in TRANSIENT_REFUSAL_STATUSES:
+                # Not the request's final answer: the same key may be sent again and succeed.
                 idempotency.idempotency_key_release(record=record)
             else:
-                # Refusals are answers too: the same request gets the same refusal.
+                # Final refusals are answers too: the same request gets the same refusal.
                 idempotency.idempotency_key_complete(
                     record=record, status=error.status_code, body=content, headers={}, order_id=None, now=now
                 )

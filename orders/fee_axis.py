@@ -14,6 +14,8 @@ from fees.models import FeeAuthorization
 
 # A ledger write the fees service refuses (it would break the ledger's invariants): left for the next pass.
 LedgerConflict = fees.FeeLedgerError
+# A refused fee signature (an ApiError with its code and status).
+FeeError = fees.FeeError
 
 
 def fee_config_ready(*, partner, exchange: str, now: datetime) -> None:

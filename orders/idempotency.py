@@ -112,7 +112,8 @@ def idempotency_key_complete(
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:
-    """Forget a claim whose request failed on our side (5xx), so the same key can be sent again."""
+    """Forget a claim whose request failed on our side (5xx) or was refused for now (409, 429), so the
+    same key can be sent again."""
     IdempotencyKey.objects.filter(
         pk=record.pk, state=IdempotencyKey.State.IN_FLIGHT, token=record.token
     ).delete()

@@ -304,8 +304,32 @@ def order_fee_authorization_submit(*, order: Order, signature: str, now: datetim
             code="fee_authorization_expired",
             status=409,
         )
+    if deadline is not None and now >= order_give_up_at(order):
+        # Accepted now, it could never be sent: Parsec must still find the deadline ahead when it checks.
+        margin = settings.ORDER_FEE_DEADLINE_MARGIN_SECONDS
+        order_fail(
+            order_id=order.id, from_statuses=[S.AWAITING_FEE_AUTH], cause="fee_deadline_too_close", now=now
+        )
+        raise OrderError(
+            f"The fee authorization's deadline is {int((deadline - now).total_seconds())} s away, too close "
+            f"to send the order before it (an order is not sent within {margin} s of its deadline); the "
+            "order has failed. Place it again and sign the new fee authorization sooner.",
+            code="fee_deadline_too_close",
+            status=409,
+        )
     with transaction.atomic():
-        fee_axis.fee_signed(fee_authorization_id=order.fee_authorization_id, signature=signature, now=now)
+        try:
+            fee_axis.fee_signed(fee_authorization_id=order.fee_authorization_id, signature=signature, now=now)
+        except fee_axis.FeeError as error:
+            if error.error_code != "fee_auth_used":
+                raise
+            # A concurrent submission signed it between our read of the order and this one: the same
+            # answer as every other loser of the race, which finds the order already queued.
+            raise OrderError(
+                "This order is no longer waiting for a fee authorization.",
+                code="fee_authorization_not_expected",
+                status=409,
+            ) from None
         queued = order_transition(
             order_id=order.id,
             from_statuses=[S.AWAITING_FEE_AUTH],
