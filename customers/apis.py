@@ -27,7 +27,7 @@ ERROR_STATUS = {
 }
 
 
-class ErrorSerializer(serializers.Serializer):
+class CustomerApiErrorSerializer(serializers.Serializer):
     """The one error shape, for the schema of the endpoints below (the schema's shared error component
     replaces it when the partner API's schema is typed as a whole)."""
 
@@ -39,7 +39,7 @@ class ErrorSerializer(serializers.Serializer):
 
 
 def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ErrorSerializer) for code in statuses}
+    return {code: OpenApiResponse(CustomerApiErrorSerializer) for code in statuses}
 
 
 def _customer_not_found() -> ApiError:
