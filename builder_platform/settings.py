@@ -84,6 +84,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    # Swagger UI and Redoc as static files of our own: the docs must open on a machine without internet.
+    "drf_spectacular_sidecar",
     "parsec.sim",
     "customers",
     "fees",
@@ -189,6 +191,16 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    # Served from our own static files (drf-spectacular-sidecar), never from a CDN.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "TAGS": [
+        {"name": "customers", "description": "A partner's end-users, their wallets and provisioning."},
+        {"name": "orders", "description": "Orders placed through Parsec for a customer, and their fees."},
+        {"name": "markets", "description": "What can be traded where (Parsec's exchanges and markets)."},
+        {"name": "fees", "description": "The partner's fee statement."},
+    ],
 }
 
 # --- Partners and wallets ---------------------------------------------------------------------------
@@ -330,8 +342,16 @@ ORDER_IDEMPOTENCY_KEY_TTL_HOURS = env_int("ORDER_IDEMPOTENCY_KEY_TTL_HOURS", 24)
 ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60)
 ORDER_EXCHANGES_CACHE_SECONDS = env_int("ORDER_EXCHANGES_CACHE_SECONDS", 60)
 ORDER_MARKETS_CACHE_SECONDS = env_int("ORDER_MARKETS_CACHE_SECONDS", 10)
-# Orders and customers both have a `status` enum: the OpenAPI schema names the orders' one.
-SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {"OrderStatusEnum": "orders.models.Order.Status"}
+# One component per enum, named for what it is (orders and customers both have a `status`).
+SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
+    "OrderStatus": "orders.models.Order.Status",
+    "OrderSide": "orders.models.Order.Side",
+    "CustomerStatus": "customers.models.Customer.Status",
+    "WalletRole": "customers.models.Wallet.Role",
+    "FeeAuthorizationState": "fees.models.FeeAuthorization.State",
+    "ExchangeId": "parsec.contract.EXCHANGES",
+    "OrderType": "parsec.contract.ORDER_TYPES",
+}
 
 # --- Web frontend ---------------------------------------------------------------------------------------
 

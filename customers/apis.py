@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builder_platform.api import ApiError, CreatedCursorPagination
+from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import Customer, Wallet
@@ -61,6 +68,7 @@ NULLABLE_ADDRESS = {
 
 # Plain serializers with declared fields, not ModelSerializers: these render every read, and a
 # ModelSerializer introspects the model each time it is built.
+@extend_schema_serializer(component_name="Wallet")
 class WalletOutputSerializer(serializers.Serializer):
     address = serializers.CharField()
     role = serializers.ChoiceField(choices=Wallet.Role.choices)
@@ -68,6 +76,7 @@ class WalletOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(component_name="Customer")
 class CustomerOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     external_id = serializers.CharField()
@@ -120,6 +129,10 @@ class CustomerOutputSerializer(serializers.Serializer):
         return wallet.address if wallet else None
 
 
+@extend_schema_serializer(
+    component_name="CustomerCreateRequest",
+    examples=[OpenApiExample("A new user", value={"external_id": "user-42", "email": "user42@example.com"})],
+)
 class CustomerCreateInputSerializer(serializers.Serializer):
     # Not trimmed: a partner's id with stray spaces is refused, not silently changed.
     external_id = serializers.CharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
@@ -144,11 +157,18 @@ class CustomerListCreateApi(APIView):
 
     @extend_schema(
         operation_id="customers_list",
+        tags=["customers"],
+        summary="List customers",
+        description="The partner's customers, newest first, one page at a time (follow next_cursor). A bad "
+        "value of any query parameter answers 400 naming it.",
         parameters=[
-            OpenApiParameter("status", enum=Customer.Status.values),
-            OpenApiParameter("external_id", str),
+            OpenApiParameter("status", enum=Customer.Status.values, description="Only customers in it."),
+            OpenApiParameter("external_id", str, description="The customer with this id of yours."),
         ],
-        responses=CustomerOutputSerializer(many=True),
+        responses={
+            200: CustomerOutputSerializer(many=True),
+            **error_responses({400: "A bad filter, limit or cursor (code validation_error)."}),
+        },
     )
     def get(self, request: Request) -> Response:
         filterset = selectors.CustomerFilter(
@@ -162,9 +182,18 @@ class CustomerListCreateApi(APIView):
 
     @extend_schema(
         operation_id="customers_create",
+        tags=["customers"],
+        summary="Onboard a customer",
         request=CustomerCreateInputSerializer,
-        responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer},
-        description="Idempotent on external_id: 201 for a new customer, 200 with the existing one.",
+        responses={
+            201: CustomerOutputSerializer,
+            200: CustomerOutputSerializer,
+            **error_responses(
+                {400: "external_id or email is invalid (validation_error, invalid_external_id)."}
+            ),
+        },
+        description="Idempotent on external_id: 201 for a new customer, 200 with the existing one. The "
+        "customer is then provisioned at Parsec; link its signer wallet to let it trade.",
     )
     def post(self, request: Request) -> Response:
         serializer = CustomerCreateInputSerializer(data=request.data)
@@ -186,15 +215,23 @@ class CustomerListCreateApi(APIView):
 
 
 class CustomerDetailApi(APIView):
-    @extend_schema(operation_id="customers_retrieve", responses=CustomerOutputSerializer)
+    @extend_schema(
+        operation_id="customers_retrieve",
+        tags=["customers"],
+        summary="Read a customer",
+        description="One customer with its current wallets and what its provisioning waits for.",
+        responses={200: CustomerOutputSerializer, **error_responses({404: "No customer with this id."})},
+    )
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 
+@extend_schema_serializer(component_name="WalletChallengeRequest")
 class WalletChallengeInputSerializer(serializers.Serializer):
     address = AddressField()
 
 
+@extend_schema_serializer(component_name="WalletChallenge")
 class WalletChallengeOutputSerializer(serializers.Serializer):
     message = serializers.CharField(
         help_text="The EIP-4361 message for the wallet to sign with personal_sign."
@@ -206,8 +243,22 @@ class WalletChallengeOutputSerializer(serializers.Serializer):
 class WalletChallengeCreateApi(APIView):
     @extend_schema(
         operation_id="customers_wallet_challenges_create",
+        tags=["customers"],
+        summary="Ask for a wallet challenge",
+        description="An EIP-4361 (Sign-In with Ethereum) message for the customer's wallet to sign with "
+        "personal_sign; post the signature to /customers/{id}/wallets before it expires.",
         request=WalletChallengeInputSerializer,
-        responses={201: WalletChallengeOutputSerializer},
+        responses={
+            201: WalletChallengeOutputSerializer,
+            **error_responses(
+                {
+                    400: "The address is invalid (validation_error, invalid_address).",
+                    404: "No customer with this id.",
+                    409: "The customer is disabled (customer_disabled).",
+                    429: "This address holds too many open challenges (too_many_challenges).",
+                }
+            ),
+        },
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
@@ -222,6 +273,7 @@ class WalletChallengeCreateApi(APIView):
         return Response(WalletChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_serializer(component_name="WalletLinkRequest")
 class WalletLinkInputSerializer(serializers.Serializer):
     address = AddressField()
     message = serializers.CharField(max_length=4000, trim_whitespace=False)
@@ -232,9 +284,24 @@ class WalletLinkInputSerializer(serializers.Serializer):
 class WalletLinkApi(APIView):
     @extend_schema(
         operation_id="customers_wallets_create",
+        tags=["customers"],
+        summary="Link the customer's signer wallet",
         request=WalletLinkInputSerializer,
-        responses={201: WalletOutputSerializer, 200: WalletOutputSerializer},
-        description="Links the signer of a wallet challenge; 200 when it was already the current signer.",
+        responses={
+            201: WalletOutputSerializer,
+            200: WalletOutputSerializer,
+            **error_responses(
+                {
+                    400: "The signed challenge does not prove the address (message_malformed, "
+                    "challenge_not_found, challenge_expired, signer_mismatch, address_mismatch, ...).",
+                    404: "No customer with this id.",
+                    409: "The challenge was already used, the customer is disabled, or another signer is "
+                    "linked (challenge_used, customer_disabled, signer_already_linked).",
+                }
+            ),
+        },
+        description="Links the signer of a wallet challenge; 200 when it was already the current signer. "
+        "Onboarding at Parsec then gives the customer its payer wallet.",
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
