@@ -254,15 +254,13 @@ def page_schema(item_schema: dict, *, forward_only: bool = False) -> dict:
             if item_schema.get("type") == "array"
             else {"type": "array", "items": item_schema},
             "next": {
-                "type": "string",
+                "type": ["string", "null"],
                 "format": "uri",
-                "nullable": True,
                 "description": "The next page's link; null on the last page.",
             },
-            "previous": {"type": "string", "format": "uri", "nullable": True, "description": previous},
+            "previous": {"type": ["string", "null"], "format": "uri", "description": previous},
             "next_cursor": {
-                "type": "string",
-                "nullable": True,
+                "type": ["string", "null"],
                 "description": "The value to send back as ?cursor= for the next page; null on the last page.",
             },
         },

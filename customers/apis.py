@@ -107,7 +107,7 @@ class CustomerOutputSerializer(serializers.Serializer):
         return customer.email or None
 
     @extend_schema_field(
-        {"type": "string", "enum": ["parsec_user", "wallet_link", "onboarding"], "nullable": True}
+        serializers.ChoiceField(choices=["parsec_user", "wallet_link", "onboarding"], allow_null=True)
     )
     def get_provisioning_step(self, customer: Customer) -> str | None:
         if customer.status != Customer.Status.PROVISIONING:
