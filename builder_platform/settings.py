@@ -110,7 +110,7 @@ WSGI_APPLICATION = "builder_platform.wsgi.application"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [],
+        "DIRS": [BASE_DIR / "builder_platform" / "templates"],  # the project's own pages (API docs)
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -197,6 +197,8 @@ SPECTACULAR_SETTINGS = {
     # Served from our own static files (drf-spectacular-sidecar), never from a CDN.
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No online validator badge: it would send the schema's address to validator.swagger.io.
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "TAGS": [
         {"name": "customers", "description": "A partner's end-users, their wallets and provisioning."},

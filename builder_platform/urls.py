@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from builder_platform import health
+from builder_platform import docs, health
 
 handler404 = "builder_platform.api.handler404"
 handler500 = "builder_platform.api.handler500"
@@ -22,8 +22,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
-    path("api/redoc/", SpectacularRedocView.as_view(url_name="schema"), name="api-redoc"),
+    path("api/docs/", docs.SwaggerDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", docs.RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("web.urls")),
 ]
 

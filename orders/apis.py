@@ -417,10 +417,16 @@ class _ClaimLost(Exception):
 
 CUSTOMER_HEADER_PARAMETER = OpenApiParameter(
     CUSTOMER_HEADER,
-    OpenApiTypes.UUID,
+    # A string with the UUID's pattern rather than format uuid: generated clients turn a uuid header
+    # into a UUID object, which HTTP libraries refuse as a header value.
+    {
+        "type": "string",
+        "pattern": "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+        "example": "3f1c1f0e-8a4b-4c5d-9e6f-0a1b2c3d4e5f",
+    },
     OpenApiParameter.HEADER,
     required=True,
-    description="The id (ours) of the customer the order is for, as POST /customers answered it.",
+    description="The id (ours, a UUID) of the customer the order is for, as POST /customers answered it.",
 )
 IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
     idempotency.KEY_HEADER,
