@@ -151,6 +151,23 @@ def query_parameter_error(name: str, sentence: str) -> exceptions.ValidationErro
     return exceptions.ValidationError({name: sentence})
 
 
+def query_parameters_check(query_params, *, allowed) -> None:
+    """A 400 naming each query parameter the endpoint does not take, or sent empty: a misspelt filter
+    (statuss=open) or an empty one must not silently answer everything."""
+    unknown = sorted(set(query_params) - set(allowed))
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise exceptions.ValidationError(
+            {name: f"This endpoint takes no query parameter {name}; it takes {takes}." for name in unknown}
+        )
+    # An empty value (status=) would filter nothing while looking like a filter: say so instead.
+    empty = sorted(name for name, values in query_params.lists() if any(value == "" for value in values))
+    if empty:
+        raise exceptions.ValidationError(
+            {name: f"{name} is empty; give it a value or leave it out." for name in empty}
+        )
+
+
 def page_size_parse(raw: str | None, *, default: int, maximum: int) -> int:
     """`limit` as sent: absent means the default; anything but a whole number 1..maximum is a 400."""
     if raw is None:
@@ -159,6 +176,9 @@ def page_size_parse(raw: str | None, *, default: int, maximum: int) -> int:
     if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= maximum:
         raise query_parameter_error("limit", f"limit must be a whole number from 1 to {maximum}.")
     return int(raw)
+
+
+PAGE_PARAMETERS = ("cursor", "limit")
 
 
 class CreatedCursorPagination(CursorPagination):

@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builder_platform.api import ApiError, CreatedCursorPagination
+from builder_platform.api import PAGE_PARAMETERS, ApiError, CreatedCursorPagination, query_parameters_check
 from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
@@ -171,6 +171,9 @@ class CustomerListCreateApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        query_parameters_check(
+            request.query_params, allowed={*selectors.CustomerFilter.base_filters, *PAGE_PARAMETERS}
+        )
         filterset = selectors.CustomerFilter(
             request.query_params, queryset=selectors.customer_list(partner=request.auth.partner)
         )

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from builder_platform.api import query_parameters_check
 from builder_platform.openapi import error_responses
 from customers.models import Partner
 from fees import selectors
@@ -195,6 +196,7 @@ class FeeStatementApi(APIView):
         ),
     )
     def get(self, request: Request):
+        query_parameters_check(request.query_params, allowed=StatementQuerySerializer().fields)
         query = StatementQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         partner = request.auth.partner

@@ -29,11 +29,13 @@ from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
 from builder_platform.api import (
+    PAGE_PARAMETERS,
     ApiError,
     CreatedCursorPagination,
     error_body,
     page_body,
     page_size_parse,
+    query_parameters_check,
 )
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
 from fees.models import FeeAuthorization
@@ -473,6 +475,9 @@ class OrderListCreateApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        query_parameters_check(
+            request.query_params, allowed={*selectors.OrderFilter.base_filters, *PAGE_PARAMETERS}
+        )
         filterset = selectors.OrderFilter(
             request.query_params, queryset=selectors.order_list(partner=request.auth.partner)
         )
@@ -523,6 +528,7 @@ class OrderListCreateApi(APIView):
         problem = idempotency.idempotency_key_problem(key)
         if problem:
             raise ApiError(status_code=400, code="idempotency_key_invalid", message=problem)
+        query_parameters_check(request.query_params, allowed={"exchange"})
         exchange = request.query_params.get("exchange", "")
         customer_id = request.headers.get(CUSTOMER_HEADER, "").strip()
         raw_body = request.body
@@ -802,6 +808,7 @@ class MarketListApi(APIView):
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
+        query_parameters_check(params, allowed={"exchange", "search", *PAGE_PARAMETERS})
         limit = None
         if "limit" in params:
             limit = page_size_parse(params["limit"], default=MARKETS_MAX_LIMIT, maximum=MARKETS_MAX_LIMIT)

@@ -102,3 +102,22 @@ def test_every_page_has_results_links_and_the_cursor_to_send_back(trader, enqueu
         page = trader.client.get(URL, {"limit": 2, "cursor": page["next_cursor"]}).json()
         assert page["previous"] is not None
     assert len(seen) == len(set(seen)) == 5
+
+
+@pytest.mark.parametrize(("parameter", "value"), [("statuss", "open"), ("page", "2"), ("market_id", "")])
+def test_a_misspelt_or_empty_parameter_is_refused_rather_than_ignored(trader, enqueued, parameter, value):
+    place(trader)
+
+    _assert_names(trader.client.get(URL, {parameter: value}), parameter)
+
+
+def test_placing_an_order_refuses_a_query_parameter_it_does_not_take(trader, enqueued):
+    response = trader.client.post(
+        f"{URL}?exchange=kalshi&exchnage=kalshi",
+        data=b"{}",
+        content_type="application/json",
+        HTTP_X_BUILDER_CUSTOMER_ID=str(trader.customer.id),
+        HTTP_IDEMPOTENCY_KEY="unknown-parameter",
+    )
+
+    _assert_names(response, "exchnage")
