@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404, JsonResponse
 from django.utils.dateparse import parse_datetime
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -104,6 +104,16 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=exc.status_code, headers=headers)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField turns 42 into "42", which the schema says is not
+    a string (and an id that arrives as a number has usually lost its leading zeros on the way)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 def json_error(*, status_code: int, code: str, message: str) -> JsonResponse:
     return JsonResponse(error_body(code=code, message=message), status=status_code)
 
@@ -160,12 +170,16 @@ def query_parameters_check(query_params, *, allowed) -> None:
         raise exceptions.ValidationError(
             {name: f"This endpoint takes no query parameter {name}; it takes {takes}." for name in unknown}
         )
-    # An empty value (status=) would filter nothing while looking like a filter: say so instead.
-    empty = sorted(name for name, values in query_params.lists() if any(value == "" for value in values))
-    if empty:
-        raise exceptions.ValidationError(
-            {name: f"{name} is empty; give it a value or leave it out." for name in empty}
-        )
+    problems = {}
+    for name, values in query_params.lists():
+        if any(value == "" for value in values):
+            # status= would filter nothing while looking like a filter: say so instead.
+            problems[name] = f"{name} is empty; give it a value or leave it out."
+        elif any("\x00" in value for value in values):
+            # No database (ours or Parsec's) stores a NUL; refused here, not failed there.
+            problems[name] = f"{name} must not contain NUL characters."
+    if problems:
+        raise exceptions.ValidationError(dict(sorted(problems.items())))
 
 
 def page_size_parse(raw: str | None, *, default: int, maximum: int) -> int:

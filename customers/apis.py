@@ -15,7 +15,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builder_platform.api import PAGE_PARAMETERS, ApiError, CreatedCursorPagination, query_parameters_check
+from builder_platform.api import (
+    PAGE_PARAMETERS,
+    ApiError,
+    CreatedCursorPagination,
+    StrictCharField,
+    query_parameters_check,
+)
 from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
@@ -135,7 +141,7 @@ class CustomerOutputSerializer(serializers.Serializer):
 )
 class CustomerCreateInputSerializer(serializers.Serializer):
     # Not trimmed: a partner's id with stray spaces is refused, not silently changed.
-    external_id = serializers.CharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
+    external_id = StrictCharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
     def validate_external_id(self, value: str) -> str:

@@ -374,7 +374,9 @@ class OrderCreateInputSerializer(ClosedSerializer):
     market_id = serializers.CharField(
         max_length=MAX_MARKET_ID_LENGTH, help_text="The exchange's own market id, as GET /markets lists it."
     )
-    outcome = serializers.CharField(max_length=100, help_text="One of the market's outcomes, e.g. Yes or No.")
+    outcome = serializers.CharField(
+        max_length=services.OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
+    )
     side = serializers.ChoiceField(choices=Order.Side.choices)
     price = PriceField(
         help_text="The limit price, strictly between 0 and 1, at most 6 digits after the point."

@@ -100,21 +100,17 @@ def _run(operation, mode, overrides, base_url, api_key, max_examples, seed, repo
         response = case.call(base_url=base_url, headers=headers)
         report.requests += 1
         report.statuses[response.status_code] += 1
+        where = f"{label} [{mode.value}] {response.status_code}"
+        sent = f"\n  request: {response.request.method} {response.request.url}"
         if response.status_code >= 500 and response.status_code != 501:
-            report.server_errors.append(
-                f"{label} [{mode.value}] {response.status_code}: {response.text[:300]}"
-            )
+            report.server_errors.append(f"{where}: {response.text[:300]}{sent}")
+            return
         try:
             case.validate_response(response, checks=CHECKS, headers=headers)
         except (FailureGroup, Failure) as error:
             failures = error.exceptions if isinstance(error, FailureGroup) else (error,)
-            for failure in failures:
-                line = (
-                    f"{label} [{mode.value}] {response.status_code}: {failure.title}: {failure.message[:300]}"
-                )
-                if response.status_code >= 500:
-                    report.server_errors.append(line)
-                else:
-                    report.violations.append(line)
+            report.violations += [
+                f"{where}: {failure.title}: {failure.message[:300]}{sent}" for failure in failures
+            ]
 
     one()

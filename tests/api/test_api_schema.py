@@ -257,3 +257,22 @@ def test_real_answers_of_every_main_operation_conform_to_the_schema(sim_trader):
     check("POST", "/api/v1/orders", sim_trader.post_order(order_body(params={"order_type": "fok"})), 501)
     check("POST", "/api/v1/orders", sim_trader.post_order(order_body(), customer_id=str(uuid.uuid4())), 404)
     check("POST", "/api/v1/orders", sim_trader.post_order({**order_body(), "fee_auth": {}}), 400)
+
+
+def test_the_docs_pages_name_only_files_this_server_serves(db):
+    import re
+
+    from django.test import Client
+
+    client = Client()
+    for path in ("/api/docs/", "/api/redoc/"):
+        page = client.get(path)
+        assert page.status_code == 200
+        assert "default-src 'self'" in page["Content-Security-Policy"]
+        html = page.content.decode()
+        assert "://" not in html, f"{path} links outside"
+        assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+        assert assets, f"{path} loads no static file of ours"
+        for asset in assets:
+            # Through the middleware, as gunicorn serves it in `make run` (whitenoise).
+            assert client.get(asset).status_code == 200, asset

@@ -1,4 +1,4 @@
-"""GET /customers: the one page shape, and a 400 naming the parameter for bad values and cursors."""
+"""GET /customers: one page shape and a 400 naming any bad parameter or cursor; POST types exactly."""
 
 from __future__ import annotations
 
@@ -47,3 +47,11 @@ def test_customer_pages_carry_the_cursor_to_send_back(partner, partner_client):
     assert len(first["results"]) == 2
     assert [len(second["results"]), second["next_cursor"], second["next"]] == [1, None, None]
     assert {row["id"] for row in first["results"]}.isdisjoint({row["id"] for row in second["results"]})
+
+
+@pytest.mark.parametrize("external_id", [42, 4.5, True, ["user-1"]])
+def test_an_external_id_that_is_not_a_json_string_is_refused(partner_client, external_id):
+    response = partner_client.post(URL, {"external_id": external_id}, format="json")
+
+    assert response.status_code == 400, response.content
+    assert "external_id" in response.json()["fields"]

@@ -104,7 +104,9 @@ def test_every_page_has_results_links_and_the_cursor_to_send_back(trader, enqueu
     assert len(seen) == len(set(seen)) == 5
 
 
-@pytest.mark.parametrize(("parameter", "value"), [("statuss", "open"), ("page", "2"), ("market_id", "")])
+@pytest.mark.parametrize(
+    ("parameter", "value"), [("statuss", "open"), ("page", "2"), ("market_id", ""), ("market_id", "KX\x00")]
+)
 def test_a_misspelt_or_empty_parameter_is_refused_rather_than_ignored(trader, enqueued, parameter, value):
     place(trader)
 
