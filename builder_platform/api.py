@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from base64 import b64decode
+from datetime import UTC
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
-from rest_framework import exceptions
-from rest_framework.pagination import CursorPagination
+from django.utils.dateparse import parse_datetime
+from rest_framework import exceptions, serializers
+from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
@@ -118,10 +122,174 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     return Response(body, status=exc.status_code, headers=headers)
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: DRF's CharField turns 42 into "42", which the schema says is not
+    a string (and an id that arrives as a number has usually lost its leading zeros on the way)."""
+
+    def to_internal_value(self, data):
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+def cursor_of(url: str | None) -> str | None:
+    """The `cursor` query parameter of a page link: what a client sends back as ?cursor=."""
+    if not url:
+        return None
+    values = parse_qs(urlsplit(url).query).get("cursor")
+    return values[0] if values else None
+
+
+def page_body(*, results: list, next_url: str | None, previous_url: str | None) -> dict[str, Any]:
+    """The one shape of every list: results, the next and previous page links, and the next cursor."""
+    return {
+        "results": results,
+        "next": next_url,
+        "previous": previous_url,
+        "next_cursor": cursor_of(next_url),
+    }
+
+
+def query_parameter_error(name: str, sentence: str) -> exceptions.ValidationError:
+    """A 400 validation_error naming the query parameter at fault, as a bad filter value answers."""
+    return exceptions.ValidationError({name: sentence})
+
+
+def query_parameters_check(query_params, *, allowed) -> None:
+    """A 400 naming each query parameter the endpoint does not take, or sent empty: a misspelt filter
+    (statuss=open) or an empty one must not silently answer everything."""
+    unknown = sorted(set(query_params) - set(allowed))
+    if unknown:
+        takes = ", ".join(sorted(allowed)) or "none"
+        raise exceptions.ValidationError(
+            {name: f"This endpoint takes no query parameter {name}; it takes {takes}." for name in unknown}
+        )
+    problems = {}
+    for name, values in query_params.lists():
+        if any(value == "" for value in values):
+            # status= would filter nothing while looking like a filter: say so instead.
+            problems[name] = f"{name} is empty; give it a value or leave it out."
+        elif any("\x00" in value for value in values):
+            # No database (ours or Parsec's) stores a NUL; refused here, not failed there.
+            problems[name] = f"{name} must not contain NUL characters."
+    if problems:
+        raise exceptions.ValidationError(dict(sorted(problems.items())))
+
+
+def page_size_parse(raw: str | None, *, default: int, maximum: int) -> int:
+    """`limit` as sent: absent means the default; anything but a whole number 1..maximum is a 400."""
+    if raw is None:
+        return default
+    # The length guard keeps int() away from huge digit strings.
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= maximum:
+        raise query_parameter_error("limit", f"limit must be a whole number from 1 to {maximum}.")
+    return int(raw)
+
+
+PAGE_PARAMETERS = ("cursor", "limit")
+
+
 class CreatedCursorPagination(CursorPagination):
-    """Stable pages over growing tables: newest first, a fixed number of queries per page."""
+    """Stable pages over growing tables: newest first, a fixed number of queries per page.
+
+    Bad `limit` and `cursor` values answer 400 naming the parameter (DRF would silently use the
+    default page size, and answer 404 for a cursor it cannot read).
+    """
 
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "limit"
     max_page_size = 200
+
+    def get_page_size(self, request) -> int:
+        return page_size_parse(
+            request.query_params.get(self.page_size_query_param),
+            default=self.page_size,
+            maximum=self.max_page_size,
+        )
+
+    def decode_cursor(self, request) -> Cursor | None:
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded is None:
+            return None
+        # Stricter than DRF's: strict base64, only the keys DRF writes, a position that is a real
+        # aware created_at, handed to the database in UTC (PostgreSQL refuses offsets of 16 hours or
+        # more, which Python accepts). Anything else is a 400, never a 404 or a database error.
+        try:
+            text = b64decode(encoded.encode("ascii"), validate=True).decode("ascii")
+            tokens = parse_qs(text, keep_blank_values=True, strict_parsing=True)
+            if not set(tokens) <= {"o", "r", "p"} or any(len(values) != 1 for values in tokens.values()):
+                raise ValueError(text)
+            offset = tokens.get("o", ["0"])[0]
+            reverse = tokens.get("r", ["0"])[0]
+            if not (offset.isascii() and offset.isdigit() and len(offset) <= 6) or reverse not in ("0", "1"):
+                raise ValueError(text)
+            position = tokens.get("p", [None])[0]
+            if position is not None:
+                moment = parse_datetime(position)
+                if moment is None or moment.tzinfo is None:
+                    raise ValueError(position)
+                position = str(moment.astimezone(UTC))
+        except (ValueError, OverflowError):
+            raise query_parameter_error(
+                self.cursor_query_param, "This cursor is not one we issued; use the next_cursor of a page."
+            ) from None
+        return Cursor(offset=min(int(offset), self.offset_cutoff), reverse=reverse == "1", position=position)
+
+    def get_paginated_response(self, data) -> Response:
+        return Response(
+            page_body(results=data, next_url=self.get_next_link(), previous_url=self.get_previous_link())
+        )
+
+    def get_paginated_response_schema(self, schema: dict) -> dict:
+        return page_schema(schema)
+
+    def get_schema_operation_parameters(self, view) -> list[dict]:
+        return [
+            {
+                "name": self.cursor_query_param,
+                "required": False,
+                "in": "query",
+                "description": "Where the page starts: the next_cursor of the previous page. Omit it for "
+                "the first (newest) page.",
+                "schema": {"type": "string"},
+            },
+            {
+                "name": self.page_size_query_param,
+                "required": False,
+                "in": "query",
+                "description": f"Items per page, 1 to {self.max_page_size} (default {self.page_size}).",
+                "schema": {
+                    "type": "integer",
+                    "minimum": 1,
+                    "maximum": self.max_page_size,
+                    "default": self.page_size,
+                },
+            },
+        ]
+
+
+def page_schema(item_schema: dict, *, forward_only: bool = False) -> dict:
+    """The OpenAPI schema of one page of `item_schema` items (the shape `page_body` answers)."""
+    previous = "The previous page's link; null on the first page."
+    if forward_only:
+        previous = "Always null: this list's cursor only goes forward."
+    return {
+        "type": "object",
+        "required": ["results", "next", "previous", "next_cursor"],
+        "properties": {
+            "results": item_schema
+            if item_schema.get("type") == "array"
+            else {"type": "array", "items": item_schema},
+            "next": {
+                "type": ["string", "null"],
+                "format": "uri",
+                "description": "The next page's link; null on the last page.",
+            },
+            "previous": {"type": ["string", "null"], "format": "uri", "description": previous},
+            "next_cursor": {
+                "type": ["string", "null"],
+                "description": "The value to send back as ?cursor= for the next page; null on the last page.",
+            },
+        },
+    }

@@ -3,9 +3,9 @@
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 
-from builder_platform import health
+from builder_platform import docs, health
 
 # Under /api/ and /app/ these answer JSON in the error shape (debug on, the middleware does).
 handler400 = "builder_platform.errors.handler400"
@@ -25,7 +25,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/docs/", docs.SwaggerDocsView.as_view(url_name="schema"), name="api-docs"),
+    path("api/redoc/", docs.RedocDocsView.as_view(url_name="schema"), name="api-redoc"),
     path("", include("web.urls")),
 ]
 

@@ -3,13 +3,26 @@
 from __future__ import annotations
 
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from builder_platform.api import ApiError, CreatedCursorPagination
+from builder_platform.api import (
+    PAGE_PARAMETERS,
+    ApiError,
+    CreatedCursorPagination,
+    StrictCharField,
+    query_parameters_check,
+)
+from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import Customer, Wallet
@@ -25,21 +38,6 @@ ERROR_STATUS = {
     "customer_email_differs": status.HTTP_409_CONFLICT,
     "customer_still_provisioning": status.HTTP_409_CONFLICT,
 }
-
-
-class CustomerApiErrorSerializer(serializers.Serializer):
-    """The one error shape, for the schema of the endpoints below (the schema's shared error component
-    replaces it when the partner API's schema is typed as a whole)."""
-
-    error = serializers.CharField(help_text="A sentence saying what is wrong and how to fix it.")
-    code = serializers.CharField(help_text="A machine-readable code.")
-    fields = serializers.DictField(
-        child=serializers.CharField(), required=False, help_text="Per field, on validation errors."
-    )
-
-
-def _errors(*statuses: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(CustomerApiErrorSerializer) for code in statuses}
 
 
 def _customer_not_found() -> ApiError:
@@ -80,6 +78,7 @@ NULLABLE_ADDRESS = {
 
 # Plain serializers with declared fields, not ModelSerializers: these render every read, and a
 # ModelSerializer introspects the model each time it is built.
+@extend_schema_serializer(component_name="Wallet")
 class WalletOutputSerializer(serializers.Serializer):
     address = serializers.CharField()
     role = serializers.ChoiceField(choices=Wallet.Role.choices)
@@ -87,6 +86,7 @@ class WalletOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
+@extend_schema_serializer(component_name="Customer")
 class CustomerOutputSerializer(serializers.Serializer):
     id = serializers.UUIDField()
     external_id = serializers.CharField()
@@ -117,7 +117,7 @@ class CustomerOutputSerializer(serializers.Serializer):
         return customer.email or None
 
     @extend_schema_field(
-        {"type": "string", "enum": ["parsec_user", "wallet_link", "onboarding"], "nullable": True}
+        serializers.ChoiceField(choices=["parsec_user", "wallet_link", "onboarding"], allow_null=True)
     )
     def get_provisioning_step(self, customer: Customer) -> str | None:
         if customer.status != Customer.Status.PROVISIONING:
@@ -139,9 +139,13 @@ class CustomerOutputSerializer(serializers.Serializer):
         return wallet.address if wallet else None
 
 
+@extend_schema_serializer(
+    component_name="CustomerCreateRequest",
+    examples=[OpenApiExample("A new user", value={"external_id": "user-42", "email": "user42@example.com"})],
+)
 class CustomerCreateInputSerializer(serializers.Serializer):
     # Not trimmed: a partner's id with stray spaces is refused, not silently changed.
-    external_id = serializers.CharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
+    external_id = StrictCharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
     def validate_external_id(self, value: str) -> str:
@@ -163,13 +167,23 @@ class CustomerListCreateApi(APIView):
 
     @extend_schema(
         operation_id="customers_list",
+        tags=["customers"],
+        summary="List customers",
+        description="The partner's customers, newest first, one page at a time (follow next_cursor). A bad "
+        "value of any query parameter answers 400 naming it.",
         parameters=[
-            OpenApiParameter("status", enum=Customer.Status.values),
-            OpenApiParameter("external_id", str),
+            OpenApiParameter("status", enum=Customer.Status.values, description="Only customers in it."),
+            OpenApiParameter("external_id", str, description="The customer with this id of yours."),
         ],
-        responses=CustomerOutputSerializer(many=True),
+        responses={
+            200: CustomerOutputSerializer(many=True),
+            **error_responses({400: "A bad filter, limit or cursor (code validation_error)."}),
+        },
     )
     def get(self, request: Request) -> Response:
+        query_parameters_check(
+            request.query_params, allowed={*selectors.CustomerFilter.base_filters, *PAGE_PARAMETERS}
+        )
         filterset = selectors.CustomerFilter(
             request.query_params, queryset=selectors.customer_list(partner=request.auth.partner)
         )
@@ -181,12 +195,25 @@ class CustomerListCreateApi(APIView):
 
     @extend_schema(
         operation_id="customers_create",
+        tags=["customers"],
+        summary="Onboard a customer",
         request=CustomerCreateInputSerializer,
-        responses={201: CustomerOutputSerializer, 200: CustomerOutputSerializer, **_errors(400, 401, 409)},
+        responses={
+            201: CustomerOutputSerializer,
+            200: CustomerOutputSerializer,
+            **error_responses(
+                {
+                    400: "external_id or email is invalid (validation_error, invalid_external_id).",
+                    409: "A repeat of external_id with another email (customer_email_differs); nothing "
+                    "was changed.",
+                }
+            ),
+        },
         description=(
             "Idempotent on external_id: 201 for a new customer, 200 with the existing one, unchanged. "
             "A repeat with another email answers 409 customer_email_differs and changes nothing; "
-            "change the email with PATCH /customers/{id}."
+            "change the email with PATCH /customers/{id}. The customer is then provisioned at Parsec; "
+            "link its signer wallet to let it trade."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -229,12 +256,19 @@ class CustomerUpdateInputSerializer(serializers.Serializer):
 
 
 class CustomerDetailApi(APIView):
-    @extend_schema(operation_id="customers_retrieve", responses=CustomerOutputSerializer)
+    @extend_schema(
+        operation_id="customers_retrieve",
+        tags=["customers"],
+        summary="Read a customer",
+        description="One customer with its current wallets and what its provisioning waits for.",
+        responses={200: CustomerOutputSerializer, **error_responses({404: "No customer with this id."})},
+    )
     def get(self, request: Request, customer_id: str) -> Response:
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
     @extend_schema(
         operation_id="customers_update",
+        tags=["customers"],
         summary="Update or disable a customer",
         description=(
             "Changes the email, or the status between active and disabled. Fields left out are kept. "
@@ -242,7 +276,16 @@ class CustomerDetailApi(APIView):
             "becomes active by itself."
         ),
         request=CustomerUpdateInputSerializer,
-        responses={200: CustomerOutputSerializer, **_errors(400, 401, 404, 409)},
+        responses={
+            200: CustomerOutputSerializer,
+            **error_responses(
+                {
+                    400: "A field is invalid, or neither email nor status was sent (validation_error).",
+                    404: "No customer with this id.",
+                    409: "The customer is still provisioning (customer_still_provisioning).",
+                }
+            ),
+        },
     )
     def patch(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
@@ -255,10 +298,12 @@ class CustomerDetailApi(APIView):
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 
+@extend_schema_serializer(component_name="WalletChallengeRequest")
 class WalletChallengeInputSerializer(serializers.Serializer):
     address = AddressField()
 
 
+@extend_schema_serializer(component_name="WalletChallenge")
 class WalletChallengeOutputSerializer(serializers.Serializer):
     message = serializers.CharField(
         help_text="The EIP-4361 message for the wallet to sign with personal_sign."
@@ -270,8 +315,22 @@ class WalletChallengeOutputSerializer(serializers.Serializer):
 class WalletChallengeCreateApi(APIView):
     @extend_schema(
         operation_id="customers_wallet_challenges_create",
+        tags=["customers"],
+        summary="Ask for a wallet challenge",
+        description="An EIP-4361 (Sign-In with Ethereum) message for the customer's wallet to sign with "
+        "personal_sign; post the signature to /customers/{id}/wallets before it expires.",
         request=WalletChallengeInputSerializer,
-        responses={201: WalletChallengeOutputSerializer},
+        responses={
+            201: WalletChallengeOutputSerializer,
+            **error_responses(
+                {
+                    400: "The address is invalid (validation_error, invalid_address).",
+                    404: "No customer with this id.",
+                    409: "The customer is disabled (customer_disabled).",
+                    429: "This address holds too many open challenges (too_many_challenges).",
+                }
+            ),
+        },
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
@@ -286,6 +345,7 @@ class WalletChallengeCreateApi(APIView):
         return Response(WalletChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema_serializer(component_name="WalletLinkRequest")
 class WalletLinkInputSerializer(serializers.Serializer):
     address = AddressField()
     message = serializers.CharField(max_length=4000, trim_whitespace=False)
@@ -305,18 +365,30 @@ class WalletLinkInputSerializer(serializers.Serializer):
 class WalletLinkApi(APIView):
     @extend_schema(
         operation_id="customers_wallets_create",
+        tags=["customers"],
         summary="Link or replace the customer's signer wallet",
         request=WalletLinkInputSerializer,
         responses={
             201: WalletOutputSerializer,
             200: WalletOutputSerializer,
-            **_errors(400, 401, 404, 409),
+            **error_responses(
+                {
+                    400: "The signed challenge does not prove the address (message_malformed, "
+                    "challenge_not_found, challenge_expired, signer_mismatch, address_mismatch, ...).",
+                    404: "No customer with this id.",
+                    409: "The challenge was already used, the customer is disabled, another signer is "
+                    "linked without replace_signer, the wallet signs for another of your customers, or "
+                    "the customer has open orders (challenge_used, customer_disabled, "
+                    "signer_already_linked, signer_linked_to_another_customer, customer_has_open_orders).",
+                }
+            ),
         },
         description=(
             "Links the signer of a wallet challenge; 200 when it was already the current signer. A "
             "different wallet while one is linked answers 409 signer_already_linked unless "
             "replace_signer is true. A wallet that is the signer of another of your customers answers "
-            "409 signer_linked_to_another_customer."
+            "409 signer_linked_to_another_customer. Onboarding at Parsec then gives the customer its "
+            "payer wallet."
         ),
     )
     def post(self, request: Request, customer_id: str) -> Response:

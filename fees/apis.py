@@ -8,13 +8,15 @@ from collections.abc import Iterator
 from django.conf import settings
 from django.http import StreamingHttpResponse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_serializer
 from rest_framework import serializers
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from builder_platform.api import query_parameters_check
+from builder_platform.openapi import error_responses
 from customers.models import Partner
 from fees import selectors
 from fees.money import USDC_DECIMALS, usdc_text
@@ -30,10 +32,76 @@ CSV_HEADER = (
 )
 
 
+# What each ledger kind means, for the schema and the README: amounts of fees charged to the
+# partner's customers, as the ledger (fees.models.FeeLedgerEntry) books them.
+KIND_MEANINGS = {
+    "authorized": "Fees pulled into Parsec's escrow when Parsec accepted the orders (the whole fee of "
+    "each order).",
+    "distributed_affiliate": "The affiliate part of the fees distributed for fills (affiliate_fee_bps of "
+    "each distribution), paid on-chain to the partner's affiliate address or to the builder's.",
+    "distributed_treasury": "The rest of the fees distributed for fills, paid to Parsec's treasury.",
+    "refunded": "The unfilled part of the fees, refunded to the payer when an order became final.",
+    "partner_share": "What the builder owes the partner off-chain: the partner's revenue share "
+    "(revenue_share_bps) of the affiliate part, for a partner without its own affiliate address. "
+    "Already inside distributed_affiliate, not on top of it.",
+}
+
+
+@extend_schema_serializer(component_name="FeeAmount")
+class FeeAmountSerializer(serializers.Serializer):
+    amount = serializers.IntegerField(min_value=0, help_text="USDC base units (6 decimals), an integer.")
+    usdc = serializers.RegexField(
+        r"^[0-9]+\.[0-9]{6}$", help_text="The same amount in USDC with all six places: 0.137500."
+    )
+
+
+FeeTotalsSerializer = extend_schema_serializer(component_name="FeeTotals")(
+    type(
+        "FeeTotalsSerializer",
+        (serializers.Serializer,),
+        {kind: FeeAmountSerializer(help_text=KIND_MEANINGS[kind]) for kind in KINDS},
+    )
+)
+
+
+class FeeStatementPartnerSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class FeeStatementExchangeSerializer(serializers.Serializer):
+    exchange = serializers.CharField()
+    totals = FeeTotalsSerializer()
+
+
+class FeeStatementCustomerSerializer(serializers.Serializer):
+    customer_id = serializers.UUIDField()
+    external_id = serializers.CharField(help_text="The partner's own id of the customer.")
+    totals = FeeTotalsSerializer()
+
+
+@extend_schema_serializer(component_name="FeeStatement")
+class FeeStatementSerializer(serializers.Serializer):
+    """Fee ledger totals over the period, per exchange and per customer (customers with entries only)."""
+
+    partner = FeeStatementPartnerSerializer()
+    start = serializers.DateField(help_text="First UTC day.")
+    end = serializers.DateField(help_text="Last UTC day, included.")
+    currency = serializers.ChoiceField(choices=["USDC"])
+    decimals = serializers.IntegerField(help_text="Decimals of a USDC base unit: 6.")
+    exchanges = FeeStatementExchangeSerializer(many=True)
+    customers = FeeStatementCustomerSerializer(many=True)
+
+
 class StatementQuerySerializer(serializers.Serializer):
     start = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="First UTC day, YYYY-MM-DD.")
     end = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="Last UTC day (included), YYYY-MM-DD.")
-    format = serializers.ChoiceField(choices=["json", "csv"], default="json", required=False)
+    format = serializers.ChoiceField(
+        choices=["json", "csv"],
+        default="json",
+        required=False,
+        help_text="json (default), or csv for the same figures as text/csv.",
+    )
 
     def validate(self, attrs: dict) -> dict:
         period = selectors.StatementPeriod(start=attrs["start"], end=attrs["end"])
@@ -107,16 +175,28 @@ class FeeStatementApi(APIView):
 
     @extend_schema(
         operation_id="fees_statement",
+        tags=["fees"],
+        summary="Fee statement",
         parameters=[StatementQuerySerializer],
-        responses={200: OpenApiTypes.OBJECT},
+        responses={
+            (200, "application/json"): FeeStatementSerializer,
+            (200, "text/csv"): OpenApiResponse(
+                OpenApiTypes.STR,
+                description="With format=csv: a header line, then one line per exchange (section "
+                "exchange) and one per customer (section customer), each kind in base units and in USDC.",
+            ),
+            **error_responses({400: "start or end is missing or invalid, or the period is too long."}),
+        },
         description=(
             "Fee ledger totals for the calling partner over UTC dates start..end (inclusive, at most "
             f"{settings.FEE_STATEMENT_MAX_DAYS} days): per exchange and kind, and per customer. Amounts "
             "are integers in USDC base units (6 decimals) and decimal USDC strings. format=csv streams "
-            "the same figures as CSV."
+            "the same figures as CSV (text/csv). The kinds: "
+            + " ".join(f"{kind}: {meaning}" for kind, meaning in KIND_MEANINGS.items())
         ),
     )
     def get(self, request: Request):
+        query_parameters_check(request.query_params, allowed=StatementQuerySerializer().fields)
         query = StatementQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         partner = request.auth.partner

@@ -13,19 +13,37 @@ from typing import Any
 from django.http import HttpResponse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    extend_schema_serializer,
+)
 from rest_framework import serializers, status
 from rest_framework.exceptions import UnsupportedMediaType
 from rest_framework.parsers import JSONParser
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
-from builder_platform.api import ApiError, CreatedCursorPagination, error_body
+from builder_platform.api import (
+    PAGE_PARAMETERS,
+    ApiError,
+    CreatedCursorPagination,
+    error_body,
+    page_body,
+    page_size_parse,
+    query_parameters_check,
+)
+from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
+from fees.models import FeeAuthorization
 from orders import exchanges, idempotency, selectors, services
 from orders.models import Fill, Order, OrderEvent
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
+from parsec.contract import EXCHANGES, MAX_MARKET_ID_LENGTH, MIN_GTD_LEAD_SECONDS, ORDER_TYPES
 
 CUSTOMER_HEADER = "X-Builder-Customer-Id"
 # Refusals that a later state can change (a customer not ready or disabled, a partner fee the escrow no
@@ -68,7 +86,7 @@ class DecimalJSONParser(JSONParser):
             raise ParseError(f"JSON parse error - {error}") from None
 
 
-@extend_schema_field(OpenApiTypes.NUMBER)
+@extend_schema_field(EXACT_NUMBER)
 class ExactNumberField(serializers.Field):
     def to_representation(self, value: Decimal) -> Decimal:
         return plain_number(value)
@@ -109,6 +127,97 @@ def fee_authorization_json(order: Order) -> dict[str, Any] | None:
     }
 
 
+BASE_UNITS = {
+    "type": "string",
+    "pattern": "^[0-9]+$",
+    "description": "USDC base units (6 decimals) as a string of digits: 137500 is 0.1375 USDC.",
+    "example": "137500",
+}
+UNIX_SECONDS = {"type": "integer", "format": "int64", "description": "Unix seconds.", "example": 1767225600}
+
+
+@extend_schema_field(BASE_UNITS)
+class BaseUnitsField(serializers.CharField):
+    pass
+
+
+@extend_schema_field(UNIX_SECONDS)
+class UnixSecondsField(serializers.IntegerField):
+    pass
+
+
+# Schema-only serializers: these bodies are built as dicts (fee_json, fee_authorization_json, the
+# simulator's typed data), and the schema test checks real answers against what these declare.
+@extend_schema_serializer(component_name="OrderFee")
+class OrderFeeSerializer(serializers.Serializer):
+    state = serializers.ChoiceField(
+        choices=FeeAuthorization.State.choices,
+        help_text="The order's fee axis: requested (waiting for the customer's signature), signed, escrowed "
+        "(Parsec pulled the fee when it accepted the order), then settled (filled part distributed, the "
+        "rest refunded), refunded (nothing filled) or expired (never pulled).",
+    )
+    fee_amount = BaseUnitsField(help_text="The fee authorized, in USDC base units.")
+    fee_bps = serializers.IntegerField(
+        min_value=0, max_value=10000, help_text="The fee rate in basis points."
+    )
+    deadline = UnixSecondsField(help_text="Unix seconds after which the signature is no longer accepted.")
+    escrow_order_id = serializers.RegexField(
+        r"^0x[0-9a-f]{64}$", help_text="The escrow's orderId (bytes32, ours, not Parsec's order id)."
+    )
+
+
+class TypedDataFieldSerializer(serializers.Serializer):
+    name = serializers.CharField()
+    type = serializers.CharField()
+
+
+class PullFeeTypesSerializer(serializers.Serializer):
+    EIP712Domain = TypedDataFieldSerializer(many=True)
+    PullFee = TypedDataFieldSerializer(many=True)
+
+
+class PullFeeDomainSerializer(serializers.Serializer):
+    name = serializers.CharField(help_text="ParsecFeeEscrow")
+    version = serializers.CharField(help_text="1")
+    chainId = serializers.IntegerField(help_text="137 (Polygon)")
+    verifyingContract = serializers.CharField(help_text="The escrow contract's address.")
+
+
+class PullFeeMessageSerializer(serializers.Serializer):
+    orderId = serializers.CharField(help_text="The escrow order id, 0x + 64 hex digits.")
+    payer = serializers.CharField(help_text="The address the fee is pulled from.")
+    feeAmount = BaseUnitsField()
+    deadline = serializers.RegexField(r"^[0-9]+$", help_text="Unix seconds, as a string of digits.")
+
+
+@extend_schema_serializer(component_name="PullFeeTypedData")
+class PullFeeTypedDataSerializer(serializers.Serializer):
+    """EIP-712 typed data, ready for eth_signTypedData_v4 as it is."""
+
+    types = PullFeeTypesSerializer()
+    primaryType = serializers.ChoiceField(choices=["PullFee"])
+    domain = PullFeeDomainSerializer()
+    message = PullFeeMessageSerializer()
+
+
+@extend_schema_serializer(component_name="FeeAuthorizationToSign")
+class FeeAuthorizationToSignSerializer(serializers.Serializer):
+    typed_data = PullFeeTypedDataSerializer(
+        help_text="Sign it as it is with eth_signTypedData_v4 and post the signature to "
+        "/orders/{id}/fee-authorization."
+    )
+    fee_amount = BaseUnitsField()
+    fee_bps = serializers.IntegerField(min_value=0, max_value=10000)
+    deadline = UnixSecondsField(help_text="Unix seconds: sign and post before this.")
+
+
+@extend_schema_serializer(component_name="OrderLastError")
+class OrderLastErrorSerializer(serializers.Serializer):
+    code = serializers.CharField(help_text="Parsec's code, or ours (e.g. fee_deadline_passed).")
+    message = serializers.CharField()
+
+
+@extend_schema_serializer(component_name="Fill")
 class FillOutputSerializer(serializers.ModelSerializer):
     price = ExactNumberField()
     size = ExactNumberField()
@@ -119,19 +228,39 @@ class FillOutputSerializer(serializers.ModelSerializer):
         fields = ["fill_id", "price", "size", "fee", "is_taker", "created_at"]
 
 
+@extend_schema_serializer(component_name="OrderEvent")
 class OrderEventOutputSerializer(serializers.ModelSerializer):
+    from_status = serializers.CharField(
+        help_text="The status before; empty on the event that created the order."
+    )
+    to_status = serializers.CharField(help_text="The status after (the same as before for a finding).")
+    cause = serializers.CharField(help_text="What caused it, e.g. created, fee_authorization_signed, fill.")
+    detail = serializers.JSONField(help_text="Facts about the event (an object, often empty).")
+
     class Meta:
         model = OrderEvent
         fields = ["from_status", "to_status", "cause", "detail", "created_at"]
 
 
+@extend_schema_serializer(component_name="Order")
 class OrderOutputSerializer(serializers.ModelSerializer):
     """Parsec's Order fields, then ours."""
 
-    price = ExactNumberField()
-    size = ExactNumberField()
-    filled = ExactNumberField()
+    price = ExactNumberField(help_text="The limit price, strictly between 0 and 1.")
+    size = ExactNumberField(help_text="Contracts or shares.")
+    filled = ExactNumberField(help_text="How much of the size has filled.")
     customer_id = serializers.UUIDField()
+    exchange = serializers.ChoiceField(choices=EXCHANGES)
+    order_type = serializers.ChoiceField(choices=ORDER_TYPES)
+    expiration = serializers.IntegerField(
+        allow_null=True, help_text="Unix seconds, for a gtd order; null otherwise."
+    )
+    status = serializers.ChoiceField(
+        choices=Order.Status.choices,
+        help_text="The order's lifecycle: awaiting_fee_auth, queued, submitting (ours, before Parsec), "
+        "Parsec's pending, open, partially_filled, filled, cancelled, rejected, and ours again: failed "
+        "(never sent) and unknown (sent, answer lost; reconciliation finds out).",
+    )
     fee = serializers.SerializerMethodField(help_text="The fee axis; null for an order without a fee.")
     fee_authorization = serializers.SerializerMethodField(
         help_text="While awaiting_fee_auth: the PullFee typed data to sign (eth_signTypedData_v4)."
@@ -162,21 +291,22 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "last_error",
         ]
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(OrderFeeSerializer(allow_null=True))
     def get_fee(self, order: Order) -> dict | None:
         return fee_json(order)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(FeeAuthorizationToSignSerializer(allow_null=True))
     def get_fee_authorization(self, order: Order) -> dict | None:
         return fee_authorization_json(order)
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(OrderLastErrorSerializer(allow_null=True))
     def get_last_error(self, order: Order) -> dict | None:
         if not order.last_error_code:
             return None
         return {"code": order.last_error_code, "message": order.last_error_message}
 
 
+@extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOutputSerializer(OrderOutputSerializer):
     fills = FillOutputSerializer(many=True)
     events = OrderEventOutputSerializer(many=True)
@@ -185,8 +315,83 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
         fields = [*OrderOutputSerializer.Meta.fields, "fills", "events"]
 
 
+@extend_schema_serializer(component_name="FeeAuthorizationRequest")
 class FeeAuthorizationInputSerializer(serializers.Serializer):
-    signature = serializers.CharField(max_length=200, help_text="0x followed by 130 hex digits (r, s, v).")
+    signature = serializers.CharField(
+        max_length=200,
+        help_text="The eth_signTypedData_v4 signature of the order's typed data: 0x followed by 130 hex "
+        "digits (r, s, v).",
+    )
+
+
+# The create-order body, for the schema: the view hands the raw JSON to the contract's own checks
+# (parsec.contract.validate_create_order), which these fields describe.
+@extend_schema_serializer(component_name="OrderParams")
+class OrderParamsInputSerializer(ClosedSerializer):
+    order_type = serializers.ChoiceField(
+        choices=ORDER_TYPES,
+        default="gtc",
+        required=False,
+        help_text="gtc on every exchange; ioc on polymarket and kalshi; fok and gtd on polymarket only "
+        "(another combination answers 501).",
+    )
+    expiration = serializers.RegexField(
+        r"^[0-9]+$",
+        max_length=19,
+        required=False,
+        help_text=f"gtd only, and required then: unix seconds as a string of digits, at least "
+        f"{MIN_GTD_LEAD_SECONDS} s in the future.",
+    )
+
+
+@extend_schema_field(
+    {**EXACT_NUMBER, "minimum": 0, "exclusiveMinimum": True, "maximum": 1, "exclusiveMaximum": True}
+)
+class PriceField(serializers.Field):
+    pass
+
+
+@extend_schema_field(
+    {**EXACT_NUMBER, "minimum": 0, "exclusiveMinimum": True, "maximum": 1e9, "exclusiveMaximum": True}
+)
+class SizeField(serializers.Field):
+    pass
+
+
+@extend_schema_serializer(
+    component_name="OrderCreateRequest",
+    examples=[
+        OpenApiExample(
+            "A Kalshi limit buy",
+            value={
+                "market_id": "KXFEDDECISION-26JAN-C25",
+                "outcome": "Yes",
+                "side": "buy",
+                "price": 0.45,
+                "size": 10,
+                "params": {"order_type": "gtc"},
+            },
+        ),
+    ],
+)
+class OrderCreateInputSerializer(ClosedSerializer):
+    """Parsec's create-order body. The builder fields (fee_auth, payer_address, signer_address, affiliate)
+    are set by the platform from the customer's wallets and fee authorization: sending one is a 400."""
+
+    market_id = serializers.CharField(
+        max_length=MAX_MARKET_ID_LENGTH, help_text="The exchange's own market id, as GET /markets lists it."
+    )
+    outcome = serializers.CharField(
+        max_length=services.OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
+    )
+    side = serializers.ChoiceField(choices=Order.Side.choices)
+    price = PriceField(
+        help_text="The limit price, strictly between 0 and 1, at most 6 digits after the point."
+    )
+    size = SizeField(
+        help_text="Contracts or shares, above 0 and below 10^9, at most 6 digits after the point."
+    )
+    params = OrderParamsInputSerializer(required=False)
 
 
 def _render(data: Any) -> bytes:
@@ -221,25 +426,67 @@ class _ClaimLost(Exception):
     """The idempotency key was taken over while this request worked: its order must not be kept."""
 
 
+CUSTOMER_HEADER_PARAMETER = OpenApiParameter(
+    CUSTOMER_HEADER,
+    # A string with the UUID's pattern rather than format uuid: generated clients turn a uuid header
+    # into a UUID object, which HTTP libraries refuse as a header value.
+    {
+        "type": "string",
+        "pattern": "^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$",
+        "example": "3f1c1f0e-8a4b-4c5d-9e6f-0a1b2c3d4e5f",
+    },
+    OpenApiParameter.HEADER,
+    required=True,
+    description="The id (ours, a UUID) of the customer the order is for, as POST /customers answered it.",
+)
+IDEMPOTENCY_KEY_PARAMETER = OpenApiParameter(
+    idempotency.KEY_HEADER,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]([ -~]*[!-~])?$"},
+    OpenApiParameter.HEADER,
+    required=True,
+    description="1 to 255 printable ASCII characters, new for each new order. The same key with the same "
+    "request answers the first answer again (with Idempotent-Replayed: true); with another request, 422.",
+)
+
+
 class OrderListCreateApi(APIView):
     renderer_classes = [ExactJSONRenderer]
     parser_classes = [DecimalJSONParser]
+    pagination_class = CreatedCursorPagination  # read by the OpenAPI schema too
 
     @extend_schema(
         operation_id="orders_list",
+        tags=["orders"],
+        summary="List orders",
+        description="The partner's orders, newest first, one page at a time (follow next_cursor). Filters "
+        "combine; a bad value of any query parameter answers 400 naming it.",
         parameters=[
-            OpenApiParameter("customer", OpenApiTypes.UUID),
-            OpenApiParameter("exchange", str),
-            OpenApiParameter("status", enum=Order.Status.values, many=True),
-            OpenApiParameter("market_id", str),
-            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int, description="Page size, 1 to 200 (default 50)."),
+            OpenApiParameter("customer", OpenApiTypes.UUID, description="Only this customer's orders."),
+            OpenApiParameter("exchange", enum=list(EXCHANGES), description="Only orders on this exchange."),
+            OpenApiParameter(
+                "status",
+                enum=Order.Status.values,
+                many=True,
+                explode=True,
+                description="Only orders in these statuses (repeat the parameter for several).",
+            ),
+            OpenApiParameter("market_id", str, description="Only orders on this market."),
+            OpenApiParameter(
+                "created_after", OpenApiTypes.DATETIME, description="Created at or after (ISO 8601)."
+            ),
+            OpenApiParameter(
+                "created_before", OpenApiTypes.DATETIME, description="Created before (ISO 8601)."
+            ),
         ],
-        responses=OrderOutputSerializer(many=True),
+        responses={
+            200: OrderOutputSerializer(many=True),
+            **error_responses({400: "A bad filter, limit or cursor (code validation_error)."}),
+        },
     )
     def get(self, request: Request) -> Response:
+        query_parameters_check(
+            request.query_params, allowed={*selectors.OrderFilter.base_filters, *PAGE_PARAMETERS}
+        )
         filterset = selectors.OrderFilter(
             request.query_params, queryset=selectors.order_list(partner=request.auth.partner)
         )
@@ -251,17 +498,36 @@ class OrderListCreateApi(APIView):
 
     @extend_schema(
         operation_id="orders_create",
+        tags=["orders"],
+        summary="Place an order for a customer",
         parameters=[
-            OpenApiParameter("exchange", str, required=True),
-            OpenApiParameter(CUSTOMER_HEADER, OpenApiTypes.UUID, OpenApiParameter.HEADER, required=True),
-            OpenApiParameter(idempotency.KEY_HEADER, str, OpenApiParameter.HEADER, required=True),
+            OpenApiParameter(
+                "exchange", enum=list(EXCHANGES), required=True, description="Where the order goes."
+            ),
+            CUSTOMER_HEADER_PARAMETER,
+            IDEMPOTENCY_KEY_PARAMETER,
         ],
-        request=OpenApiTypes.OBJECT,
-        responses={201: OrderOutputSerializer},
+        request=OrderCreateInputSerializer,
+        responses={
+            201: OrderOutputSerializer,
+            **error_responses(
+                {
+                    400: "The body, a header or a parameter is invalid (bad_request, missing_parameter, "
+                    "idempotency_key_invalid, or the fee service's codes), with the field named.",
+                    404: "No such customer (not_found) or exchange (exchange_not_found).",
+                    409: "The customer cannot trade yet (customer_not_ready) or the Idempotency-Key is "
+                    "still being processed (idempotency_key_in_flight): retry shortly.",
+                    422: "",
+                    501: "The order type is not supported on this exchange, or the exchange is data-only.",
+                    503: "Parsec's exchanges or the fee escrow configuration cannot be read right now.",
+                }
+            ),
+        },
         description=(
             "Parsec's create-order body (market_id, outcome, side, price, size, params). A fee-bearing "
-            "order answers awaiting_fee_auth with the typed data to sign; any other is queued. The same "
-            "Idempotency-Key with the same request replays the first answer."
+            "order (Polymarket) answers awaiting_fee_auth with the typed data to sign; any other is "
+            "queued and sent to Parsec shortly. The same Idempotency-Key with the same request replays "
+            "the first answer, refusals included."
         ),
     )
     def post(self, request: Request) -> HttpResponse:
@@ -271,6 +537,7 @@ class OrderListCreateApi(APIView):
         problem = idempotency.idempotency_key_problem(key)
         if problem:
             raise ApiError(status_code=400, code="idempotency_key_invalid", message=problem)
+        query_parameters_check(request.query_params, allowed={"exchange"})
         exchange = request.query_params.get("exchange", "")
         customer_id = request.headers.get(CUSTOMER_HEADER, "").strip()
         raw_body = request.body
@@ -360,15 +627,29 @@ class OrderListCreateApi(APIView):
 class OrderDetailApi(APIView):
     renderer_classes = [ExactJSONRenderer]
 
-    @extend_schema(operation_id="orders_retrieve", responses=OrderDetailOutputSerializer)
+    @extend_schema(
+        operation_id="orders_retrieve",
+        tags=["orders"],
+        summary="Read an order",
+        description="One order with its fills, fee axis and history of events.",
+        responses={200: OrderDetailOutputSerializer, **error_responses({404: "No order with this id."})},
+    )
     def get(self, request: Request, order_id: str) -> Response:
         return Response(OrderDetailOutputSerializer(_partner_order(request, order_id, detail=True)).data)
 
     @extend_schema(
         operation_id="orders_cancel",
+        tags=["orders"],
+        summary="Cancel an order",
         request=None,
-        responses={202: OrderOutputSerializer},
-        description="Cancels an order never sent at once; a live one is cancelled at Parsec shortly after.",
+        responses={
+            202: OrderOutputSerializer,
+            **error_responses(
+                {404: "No order with this id.", 409: "The order is already final (order_final)."}
+            ),
+        },
+        description="Cancels an order never sent at once; a live one is cancelled at Parsec shortly after "
+        "(its cancel_requested_at is set, its status follows).",
     )
     def delete(self, request: Request, order_id: str) -> Response:
         order = _partner_order(request, order_id)
@@ -386,9 +667,23 @@ class OrderFeeAuthorizationApi(APIView):
 
     @extend_schema(
         operation_id="orders_fee_authorization",
+        tags=["orders"],
+        summary="Authorize an order's fee",
         request=FeeAuthorizationInputSerializer,
-        responses={202: OrderOutputSerializer},
-        description="The customer's signature of the order's PullFee typed data; the order is then queued.",
+        responses={
+            202: OrderOutputSerializer,
+            **error_responses(
+                {
+                    400: "The signature is malformed, or not by the customer's signer over this order's "
+                    "typed data (signature_malformed, signature_invalid, signer_mismatch, ...).",
+                    404: "No order with this id.",
+                    409: "The order is not waiting for a fee authorization, or its deadline has passed "
+                    "(fee_authorization_not_expected, fee_authorization_expired, fee_auth_used).",
+                }
+            ),
+        },
+        description="The customer's eth_signTypedData_v4 signature of the order's PullFee typed data (from "
+        "fee_authorization.typed_data); the order is then queued.",
     )
     def post(self, request: Request, order_id: str) -> Response:
         order = _partner_order(request, order_id)
@@ -416,10 +711,77 @@ def _parsec_refusal(error: ParsecRejected | ParsecUnavailable) -> ApiError:
     return ApiError(status_code=error.status, code=error.code, message=error.message)
 
 
+@extend_schema_serializer(component_name="Exchange")
+class ExchangeSerializer(serializers.Serializer):
+    id = serializers.ChoiceField(choices=EXCHANGES)
+    name = serializers.CharField(help_text="How the exchange spells its own name.")
+    has = serializers.DictField(
+        child=serializers.BooleanField(),
+        help_text="Parsec's capability flags: create_order, cancel_order, fetch_fills, ... "
+        "(create_order false: data only).",
+    )
+    order_types = serializers.ListField(child=serializers.ChoiceField(choices=ORDER_TYPES))
+    fee_escrow = serializers.BooleanField(
+        help_text="Orders here carry a builder fee through Parsec's escrow."
+    )
+
+
+@extend_schema_field({**EXACT_NUMBER, "nullable": True})
+class NullableNumberField(serializers.Field):
+    pass
+
+
+@extend_schema_serializer(component_name="Market")
+class MarketSerializer(serializers.Serializer):
+    parsec_id = serializers.CharField(help_text="Parsec's id of the market: exchange:market_id.")
+    exchange = serializers.CharField(help_text="The exchange's id (see GET /exchanges).")
+    market_id = serializers.CharField(help_text="The exchange's own market id: what an order names.")
+    question = serializers.CharField()
+    outcomes = serializers.ListField(
+        child=serializers.CharField(), help_text="What an order's outcome may be."
+    )
+    price = NullableNumberField(help_text="The reference price of the first outcome (Yes); null if unknown.")
+    status = serializers.CharField(help_text="Parsec's market status, e.g. active, closed, resolved.")
+    tick_size = NullableNumberField(
+        required=False, help_text="The price increment the exchange accepts; null when it names none."
+    )
+    min_order_size = NullableNumberField(
+        required=False, help_text="The smallest size the exchange accepts; null when it names none."
+    )
+    outcome_prices = serializers.DictField(
+        child=NullableNumberField(),
+        required=False,
+        help_text="Each outcome's price (a binary market's No is 1 - Yes); null where unknown.",
+    )
+
+
+@extend_schema_serializer(component_name="MarketPage", deprecate_fields=["markets"])
+class MarketPageSerializer(serializers.Serializer):
+    results = MarketSerializer(many=True)
+    markets = MarketSerializer(many=True, help_text="Deprecated: the same list as results.")
+    next = serializers.URLField(allow_null=True, help_text="The next page's link; null on the last page.")
+    previous = serializers.URLField(
+        allow_null=True, help_text="Always null: Parsec's market cursor only goes forward."
+    )
+    next_cursor = serializers.CharField(
+        allow_null=True, help_text="The value to send back as ?cursor= for the next page; null on the last."
+    )
+
+
 class ExchangeListApi(APIView):
     renderer_classes = [ExactJSONRenderer]
 
-    @extend_schema(operation_id="exchanges_list", responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        operation_id="exchanges_list",
+        tags=["markets"],
+        summary="List exchanges",
+        description="Every exchange Parsec serves, with its capability flags and the order types it takes; "
+        "cached briefly.",
+        responses={
+            200: ExchangeSerializer(many=True),
+            **error_responses({503: "Parsec cannot be reached and nothing is cached."}),
+        },
+    )
     def get(self, request: Request) -> Response:
         try:
             return Response(exchanges.exchanges_list())
@@ -427,32 +789,45 @@ class ExchangeListApi(APIView):
             raise _parsec_refusal(error) from None
 
 
+MARKETS_MAX_LIMIT = 100
+
+
 class MarketListApi(APIView):
     renderer_classes = [ExactJSONRenderer]
 
     @extend_schema(
         operation_id="markets_list",
+        tags=["markets"],
+        summary="List markets",
+        description="Parsec's markets, one page at a time (follow next_cursor; the cursor only goes "
+        "forward, so previous is always null); cached briefly per query.",
         parameters=[
-            OpenApiParameter("exchange", str),
-            OpenApiParameter("search", str),
-            OpenApiParameter("cursor", str),
-            OpenApiParameter("limit", int),
+            OpenApiParameter("exchange", str, description="Only this exchange's markets."),
+            OpenApiParameter("search", str, description="Words of the question."),
+            OpenApiParameter("cursor", str, description="The next_cursor of the previous page."),
+            OpenApiParameter(
+                "limit",
+                {"type": "integer", "minimum": 1, "maximum": MARKETS_MAX_LIMIT},
+                description=f"Markets per page, 1 to {MARKETS_MAX_LIMIT} (Parsec's default when omitted).",
+            ),
         ],
-        responses=OpenApiTypes.OBJECT,
+        responses={
+            200: MarketPageSerializer,
+            **error_responses(
+                {
+                    400: "A bad limit (validation_error) or a parameter Parsec refuses.",
+                    404: "No such exchange (exchange_not_found).",
+                    503: "Parsec cannot be reached right now.",
+                }
+            ),
+        },
     )
     def get(self, request: Request) -> Response:
         params = request.query_params
-        raw_limit = params.get("limit")
+        query_parameters_check(params, allowed={"exchange", "search", *PAGE_PARAMETERS})
         limit = None
-        if raw_limit:
-            if not raw_limit.isascii() or not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
-                raise ApiError(
-                    status_code=400,
-                    code="bad_request",
-                    message="limit must be a whole number from 1 to 100",
-                    fields={"limit": "Use 1 to 100."},
-                )
-            limit = int(raw_limit)
+        if "limit" in params:
+            limit = page_size_parse(params["limit"], default=MARKETS_MAX_LIMIT, maximum=MARKETS_MAX_LIMIT)
         try:
             page = exchanges.markets_page(
                 exchange=params.get("exchange") or None,
@@ -462,4 +837,9 @@ class MarketListApi(APIView):
             )
         except (ParsecRejected, ParsecUnavailable) as error:
             raise _parsec_refusal(error) from None
-        return Response(page)
+        next_url = None
+        if page["next_cursor"]:
+            next_url = replace_query_param(request.build_absolute_uri(), "cursor", page["next_cursor"])
+        body = page_body(results=page["markets"], next_url=next_url, previous_url=None)
+        # `markets` is the old name of `results`, kept (and marked deprecated) for existing clients.
+        return Response({**body, "markets": page["markets"]})

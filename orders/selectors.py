@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC
 
 import django_filters
+from django import forms
 from django.db.models import Prefetch, QuerySet
 
 from customers.models import Customer, Partner, Wallet
 from customers.selectors import has_current_wallet
 from orders.models import Fill, Order, OrderEvent
+from parsec.contract import EXCHANGES
 
 
 def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
@@ -51,13 +54,35 @@ def order_get(*, partner: Partner, order_id: str, detail: bool = False) -> Order
     return orders.first()
 
 
+class UtcIsoDateTimeField(django_filters.fields.IsoDateTimeField):
+    """An ISO 8601 date-time, handed to the database in UTC.
+
+    Python accepts offsets up to 23:59 but PostgreSQL refuses 16:00 and more, so a time sent with such
+    an offset would fail in the database; in UTC it is an ordinary time (or, at the ends of the
+    calendar, a 400 here).
+    """
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This date-time is out of range.", code="invalid") from None
+
+
+class UtcIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = UtcIsoDateTimeField
+
+
 class OrderFilter(django_filters.FilterSet):
     customer = django_filters.UUIDFilter(field_name="customer_id")
-    exchange = django_filters.CharFilter()
+    exchange = django_filters.ChoiceFilter(choices=[(exchange, exchange) for exchange in EXCHANGES])
     status = django_filters.MultipleChoiceFilter(choices=Order.Status.choices)
     market_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcIsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Order

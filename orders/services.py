@@ -46,6 +46,7 @@ S = Order.Status
 BUILDER_FIELDS = ("fee_auth", "payer_address", "signer_address", "affiliate")
 # Fields of Parsec's `params` object, which partners sometimes send at the top level.
 PARAMS_FIELDS = ("order_type", "expiration")
+OUTCOME_MAX_LENGTH = Order._meta.get_field("outcome").max_length
 PARSEC_STATUSES = frozenset(status.value for status in OrderStatus)
 # How long a claim blocked by an identical intent in flight waits before it is tried again.
 INTENT_BUSY_RETRY_SECONDS = 5
@@ -165,6 +166,16 @@ def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderR
         )
     if request.size >= SIZE_LIMIT:
         raise OrderError(f"size must be below {SIZE_LIMIT:,.0f}", code="bad_request", field="size")
+    # Texts that fit their columns: PostgreSQL refuses a longer outcome and any NUL character.
+    limits = {"market_id": Order._meta.get_field("market_id").max_length, "outcome": OUTCOME_MAX_LENGTH}
+    for name, limit in limits.items():
+        text = getattr(request, name)
+        if len(text) > limit:
+            raise OrderError(
+                f"{name} must be at most {limit} characters long", code="bad_request", field=name
+            )
+        if "\x00" in text:
+            raise OrderError(f"{name} must not contain NUL characters", code="bad_request", field=name)
     return request
 
 
