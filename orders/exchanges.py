@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
@@ -13,6 +14,8 @@ from parsec.client import Market
 from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, ORDER_TYPE_SUPPORT, ORDER_TYPES
 
 _EXCHANGES_CACHE_KEY = "orders:parsec-exchanges:v1"
+# Market statuses that take orders (Parsec says "active"; some exchanges say "open").
+TRADABLE_MARKET_STATUSES = frozenset({"active", "open"})
 
 
 def exchanges_list() -> list[dict[str, Any]]:
@@ -51,6 +54,10 @@ def exchanges_cache_clear() -> None:
     cache.delete(_EXCHANGES_CACHE_KEY)
 
 
+def _number_or_none(value: Decimal | None) -> Decimal | None:
+    return None if value is None else value.normalize()
+
+
 def _market_json(market: Market) -> dict[str, Any]:
     return {
         "parsec_id": market.parsec_id,
@@ -59,6 +66,11 @@ def _market_json(market: Market) -> dict[str, Any]:
         "question": market.question,
         "outcomes": list(market.outcomes),
         "price": market.price,
+        "outcome_prices": {
+            outcome: _number_or_none(market.outcome_prices.get(outcome)) for outcome in market.outcomes
+        },
+        "tick_size": _number_or_none(market.tick_size),
+        "min_order_size": _number_or_none(market.min_order_size),
         "status": market.status,
     }
 
@@ -68,11 +80,36 @@ def markets_page(
 ) -> dict[str, Any]:
     """One page of Parsec's /markets, as {markets, next_cursor}; cached briefly per query."""
     raw_key = "\x1f".join(str(part) for part in (exchange, search, cursor, limit))
-    key = "orders:parsec-markets:v1:" + hashlib.sha256(raw_key.encode()).hexdigest()
+    key = "orders:parsec-markets:v2:" + hashlib.sha256(raw_key.encode()).hexdigest()
     cached = cache.get(key)
     if cached is not None:
         return cached
-    page = conf.get_client().list_markets(exchange=exchange, search=search, cursor=cursor, limit=limit)
+    page = conf.get_client().list_markets(
+        exchanges=[exchange] if exchange else None, search=search, cursor=cursor, limit=limit
+    )
     result = {"markets": [_market_json(market) for market in page.markets], "next_cursor": page.next_cursor}
     cache.set(key, result, settings.ORDER_MARKETS_CACHE_SECONDS)
+    return result
+
+
+_MISSING = "missing"  # cached for a market Parsec does not know, so a typo is not a Parsec call each time
+
+
+def market_cache_key(*, exchange: str, market_id: str) -> str:
+    raw_key = f"{exchange}\x1f{market_id}"
+    return "orders:parsec-market:v1:" + hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def market_get(*, exchange: str, market_id: str) -> dict[str, Any] | None:
+    """One market as in markets_page, or None when Parsec has no such market; cached briefly.
+
+    Raises ParsecUnavailable (or ParsecRejected) when Parsec cannot be asked and nothing is cached.
+    """
+    key = market_cache_key(exchange=exchange, market_id=market_id)
+    cached = cache.get(key)
+    if cached is not None:
+        return None if cached == _MISSING else cached
+    market = conf.get_client().get_market(exchange=exchange, market_id=market_id)
+    result = None if market is None else _market_json(market)
+    cache.set(key, _MISSING if result is None else result, settings.ORDER_MARKETS_CACHE_SECONDS)
     return result

@@ -1,6 +1,7 @@
 """The simulator's own state: builders, their end-users, markets, orders and fills."""
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
@@ -60,6 +61,17 @@ class SimMarket(models.Model):
     question = models.CharField(max_length=300)
     outcomes = models.JSONField(default=list)
     status = models.CharField(max_length=20, default="active")
+    # Parsec's per-market trading rules; null where the exchange publishes none.
+    tick_size = models.DecimalField(
+        max_digits=DECIMAL_DIGITS,
+        decimal_places=DECIMAL_PLACES,
+        null=True,
+        blank=True,
+        default=Decimal("0.01"),
+    )
+    min_order_size = models.DecimalField(
+        max_digits=DECIMAL_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True, default=Decimal(1)
+    )
 
     class Meta:
         ordering = ["exchange", "id"]

@@ -17,6 +17,7 @@ from parsec.contract import (
     NotSupported,
     OrderRequest,
     is_checksum_address,
+    validate_order_for_market,
 )
 from parsec.sim.catalogue import MARKET_SEEDS, exchange_capabilities
 from parsec.sim.escrow import check_fee_auth, safe_address_for
@@ -135,6 +136,8 @@ def sim_markets_ensure() -> None:
                 market_id=seed.market_id,
                 question=seed.question,
                 outcomes=list(seed.outcomes),
+                tick_size=seed.tick_size,
+                min_order_size=seed.min_order_size,
             )
             for seed in MARKET_SEEDS
         ],
@@ -179,10 +182,15 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
     if not exchange_capabilities(exchange)["create_order"]:
         raise NotSupported(f"{exchange} is data-only: creating orders is not supported", field="exchange")
     market = _market_for(exchange, order_request.market_id)
-    if order_request.outcome not in market.outcomes:
-        raise BadRequest(
-            f"outcome must be one of {', '.join(market.outcomes)} for this market", field="outcome"
-        )
+    validate_order_for_market(
+        exchange=exchange,
+        outcome=order_request.outcome,
+        price=order_request.price,
+        size=order_request.size,
+        outcomes=tuple(market.outcomes),
+        tick_size=market.tick_size,
+        min_order_size=market.min_order_size,
+    )
     check_fee_auth(
         order=order_request,
         now=int(now.timestamp()),

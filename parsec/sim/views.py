@@ -26,7 +26,13 @@ from parsec.contract import (
     validate_create_order,
 )
 from parsec.sim import faults
-from parsec.sim.catalogue import exchange_capabilities, exchanges_json, price_bucket, reference_price
+from parsec.sim.catalogue import (
+    exchange_capabilities,
+    exchanges_json,
+    outcome_price,
+    price_bucket,
+    reference_price,
+)
 from parsec.sim.escrow import escrow_config_json
 from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
 from parsec.sim.selectors import (
@@ -34,6 +40,7 @@ from parsec.sim.selectors import (
     Principal,
     sim_customer_for,
     sim_fills_list,
+    sim_market_get,
     sim_markets_page,
     sim_order_get,
     sim_orders_list,
@@ -115,18 +122,34 @@ def fill_json(fill: SimFill) -> dict[str, Any]:
 
 
 def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
+    """A market as Parsec's /markets item: exchange_market_id, priced outcomes, tick and minimum size."""
+    yes_price = reference_price(
+        exchange=market.exchange,
+        market_id=market.market_id,
+        bucket=price_bucket(now, settings.PARSEC_SIM_PRICE_BUCKET_SECONDS),
+        seed=settings.PARSEC_SIM_SEED,
+    )
+    outcomes = list(market.outcomes)
+    parsec_id = f"{market.exchange}:{market.market_id}"
     return {
-        "parsec_id": f"{market.exchange}:{market.market_id}",
+        "parsec_id": parsec_id,
         "exchange": market.exchange,
-        "market_id": market.market_id,
+        "exchange_market_id": market.market_id,
+        # Every simulated market is its own one-market event.
+        "exchange_group_id": market.market_id,
+        "parsec_group_id": parsec_id,
+        "group_title": market.question,
         "question": market.question,
-        "outcomes": list(market.outcomes),
-        "price": reference_price(
-            exchange=market.exchange,
-            market_id=market.market_id,
-            bucket=price_bucket(now, settings.PARSEC_SIM_PRICE_BUCKET_SECONDS),
-            seed=settings.PARSEC_SIM_SEED,
-        ),
+        "market_type": "binary" if len(outcomes) == 2 else "categorical",
+        "outcome_count": len(outcomes),
+        "outcomes": [
+            {"name": name, "price": outcome_price(outcomes=outcomes, outcome=name, yes_price=yes_price)}
+            for name in outcomes
+        ],
+        "last_price": yes_price,
+        "volume_total": Decimal(0),
+        "tick_size": None if market.tick_size is None else _number(market.tick_size),
+        "min_order_size": None if market.min_order_size is None else _number(market.min_order_size),
         "status": market.status,
     }
 
@@ -280,6 +303,16 @@ def _exchange(request: HttpRequest, *, capability: str | None = None) -> str:
     return exchange
 
 
+def _query_text(request: HttpRequest, name: str) -> str | None:
+    """A query parameter's text, None when absent or empty; NUL and other control characters are a 400."""
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > 1000 or any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        raise BadRequest(f"{name} must be printable text of at most 1000 characters", field=name)
+    return raw
+
+
 def _int_param(request: HttpRequest, name: str, *, default: int | None, low: int, high: int) -> int | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
@@ -315,21 +348,88 @@ def exchanges(request: HttpRequest, caller: Caller) -> HttpResponse:
     return json_response(exchanges_json())
 
 
+MARKET_SCOPES = ("list", "market", "market_batch", "event")
+
+
+def _market_page_json(markets: list[dict[str, Any]], *, scope: str, total: int, next_cursor: str | None):
+    return {
+        "markets": markets,
+        "pagination": {
+            "count": len(markets),
+            "has_more": next_cursor is not None,
+            "total": total,
+            "next_cursor": next_cursor,
+        },
+        "scope": scope,
+    }
+
+
 @endpoint("GET")
 def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
-    exchange = request.GET.get("exchange") or None
-    if exchange is not None and exchange not in EXCHANGES:
-        raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
-    limit = _int_param(request, "limit", default=20, low=1, high=100)
-    page, next_cursor = sim_markets_page(
-        exchange=exchange,
-        search=request.GET.get("search") or None,
-        cursor=request.GET.get("cursor") or None,
-        limit=limit or 20,
-    )
+    """Parsec's /markets: `scope=list` filtered by `exchanges` (a comma-separated list), or one market
+    (`scope=market`) by `exchange` + `exchange_market_id` or by `parsec_id`."""
+    exchange = _query_text(request, "exchange")
+    exchange_market_id = _query_text(request, "exchange_market_id")
+    parsec_id = _query_text(request, "parsec_id")
+    scope = _query_text(request, "scope") or ("market" if exchange_market_id or parsec_id else "list")
+    if scope not in MARKET_SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(MARKET_SCOPES)}", field="scope")
     now = timezone.now()
+    if scope == "market":
+        if parsec_id is not None and (exchange is not None or exchange_market_id is not None):
+            raise BadRequest("send parsec_id or exchange + exchange_market_id, not both", field="parsec_id")
+        if parsec_id is not None:
+            exchange, _, exchange_market_id = parsec_id.partition(":")
+        if not exchange or not exchange_market_id:
+            raise MissingParameter(
+                "scope=market needs exchange and exchange_market_id, or parsec_id", field="exchange_market_id"
+            )
+        if exchange not in EXCHANGES:
+            raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
+        market = sim_market_get(exchange=exchange, market_id=exchange_market_id)
+        if market is None:
+            raise ContractError(
+                f"market {exchange_market_id} was not found on {exchange}",
+                status=404,
+                code=ErrorCode.MARKET_NOT_FOUND,
+            )
+        return json_response(
+            _market_page_json([market_json(market, now=now)], scope=scope, total=1, next_cursor=None)
+        )
+    if scope != "list":
+        raise NotSupported(
+            f"the simulator serves scope=list and scope=market, not scope={scope}", field="scope"
+        )
+    if exchange is not None or exchange_market_id is not None:
+        # Parsec reads `exchange` only to look one market up; a list is narrowed with `exchanges`.
+        raise BadRequest(
+            "exchange selects one market together with exchange_market_id; "
+            "to list the markets of some exchanges, send exchanges=polymarket,kalshi",
+            field="exchange",
+        )
+    wanted: list[str] = []
+    for item in (_query_text(request, "exchanges") or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item not in EXCHANGES:
+            raise ExchangeNotFound(f"exchange {item} is not known; use one of {', '.join(EXCHANGES)}")
+        wanted.append(item)
+    limit = _int_param(request, "limit", default=100, low=1, high=100)
+    page, next_cursor, total = sim_markets_page(
+        exchanges=wanted,
+        search=_query_text(request, "search"),
+        status=_query_text(request, "status") or "active",
+        cursor=_query_text(request, "cursor"),
+        limit=limit or 100,
+    )
     return json_response(
-        {"markets": [market_json(market, now=now) for market in page], "next_cursor": next_cursor}
+        _market_page_json(
+            [market_json(market, now=now) for market in page],
+            scope=scope,
+            total=total,
+            next_cursor=next_cursor,
+        )
     )
 
 
@@ -427,7 +527,7 @@ def orders(request: HttpRequest, caller: Caller) -> HttpResponse:
         return json_response(order_json(order))
 
     customer = caller.acting_customer
-    exchange = _exchange(request, capability="fetch_orders")
+    exchange = _exchange(request, capability="fetch_order_history")
     status = request.GET.get("status") or "open"
     if status not in ORDER_STATUS_FILTERS:
         raise BadRequest(f"status must be one of {', '.join(ORDER_STATUS_FILTERS)}", field="status")
@@ -454,7 +554,7 @@ def order_detail(request: HttpRequest, caller: Caller, order_id: str) -> HttpRes
         return json_response(
             order_json(sim_order_cancel(customer=customer, exchange=exchange, order_id=order_id, now=now))
         )
-    exchange = _exchange(request, capability="fetch_order")
+    exchange = _exchange(request, capability="fetch_order_history")
     sim_catch_up(now=now, customer=customer, exchange=exchange, order_id=order_id)
     return json_response(order_json(sim_order_get(customer=customer, exchange=exchange, order_id=order_id)))
 

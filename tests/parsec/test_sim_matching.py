@@ -22,8 +22,8 @@ def venue(parsec_sim, settings):
     return {
         "client": parsec_sim,
         "customer_id": customer_id,
-        "kalshi": parsec_sim.list_markets(exchange="kalshi", limit=1).markets[0].market_id,
-        "polymarket": parsec_sim.list_markets(exchange="polymarket", limit=1).markets[0].market_id,
+        "kalshi": parsec_sim.list_markets(exchanges=["kalshi"], limit=1).markets[0].market_id,
+        "polymarket": parsec_sim.list_markets(exchanges=["polymarket"], limit=1).markets[0].market_id,
     }
 
 

@@ -188,7 +188,7 @@ def test_a_customer_still_being_provisioned_is_told_to_wait(make_web_trader):
 
 @pytest.fixture
 def polymarket_market(parsec_sim) -> str:
-    return parsec_sim.list_markets(exchange="polymarket", limit=1).markets[0].market_id
+    return parsec_sim.list_markets(exchanges=["polymarket"], limit=1).markets[0].market_id
 
 
 @pytest.mark.django_db(transaction=True)
