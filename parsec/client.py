@@ -359,6 +359,14 @@ def _mapping(data: Any, what: str) -> Mapping[str, Any]:
     return data
 
 
+def _wallet_address(value: Any) -> str | None:
+    """Parsec's wallet object ({eoa_address, safe_address?, ...}) as one address: the Safe if any."""
+    if value is None or isinstance(value, str):
+        return value
+    wallet = _mapping(value, "wallet")
+    return _optional_text(wallet, "safe_address") or _optional_text(wallet, "eoa_address")
+
+
 def _parse_builder_user(data: Any, *, created: bool) -> BuilderUser:
     data = _mapping(data, "builder user")
     fee_bps = data.get("fee_bps")
@@ -367,7 +375,7 @@ def _parse_builder_user(data: Any, *, created: bool) -> BuilderUser:
         external_id=_text(data, "external_id"),
         status=_text(data, "status"),
         linked_exchanges=_strings(data.get("linked_exchanges"), "linked_exchanges"),
-        wallet=_optional_text(data, "wallet"),
+        wallet=_wallet_address(data.get("wallet")),
         fee_escrow_enabled=bool(data.get("fee_escrow_enabled", False)),
         fee_bps=None if fee_bps is None else _integer(fee_bps, "fee_bps"),
         affiliate_address=_optional_text(data, "affiliate_address"),

@@ -42,6 +42,9 @@ class SimBuilderUser(models.Model):
     wallet_type = models.CharField(max_length=10, blank=True)
     # The builder's fee for this end-user; None: the escrow config's default. 0: attribution only.
     fee_bps = models.PositiveIntegerField(null=True, blank=True)
+    # Its per-second limit out of the builder's QPS pool, as set with PATCH; None: not set. Recorded
+    # and shown only: the simulator enforces no rate limit.
+    qps_limit = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -48,11 +48,12 @@ from parsec.sim.selectors import (
 )
 from parsec.sim.services import (
     sim_builder_user_create,
-    sim_builder_user_fee_set,
     sim_builder_user_onboard,
+    sim_builder_user_update,
     sim_catch_up,
     sim_order_cancel,
     sim_order_create,
+    sim_user_api_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -154,18 +155,34 @@ def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
     }
 
 
-def builder_user_json(user: SimBuilderUser, *, api_key: str | None) -> dict[str, Any]:
+def wallet_json(user: SimBuilderUser) -> dict[str, Any] | None:
+    """The end-user's wallet as Parsec describes it, once it has one (after onboarding)."""
+    if not user.eoa_address:
+        return None
+    return {
+        "eoa_address": user.eoa_address,
+        "privy_wallet_id": f"sim-wallet-{user.customer_id}",  # Parsec's wallet provider id; made up here
+        "wallet_type": user.wallet_type or "eoa",
+        "safe_address": user.safe_address or None,
+        "chain_id": 137,
+    }
+
+
+def builder_user_json(user: SimBuilderUser) -> dict[str, Any]:
     return {
         "customer_id": str(user.customer_id),
         "external_id": user.external_id,
-        # Shown once, when the user is created; only its hash is kept, so an existing user gets null.
-        "api_key": api_key,
+        # Parsec shows the user's own key on every read; the simulator derives it (only its hash is kept).
+        "api_key": sim_user_api_key(user.customer_id),
         "status": user.status,
+        "tier": "standard",
         "linked_exchanges": list(user.linked_exchanges),
-        "wallet": user.safe_address or user.eoa_address or None,
+        "wallet": wallet_json(user),
         "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
         "fee_bps": user.fee_bps,
+        "qps_limit": user.qps_limit,
         "affiliate_address": None,
+        "created_at": _iso(user.created_at),
     }
 
 
@@ -433,17 +450,48 @@ def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
     )
 
 
-@endpoint("POST")
+@endpoint("GET", "POST")
 def builder_users(request: HttpRequest, caller: Caller) -> HttpResponse:
+    builder = caller.require_builder()
+    if request.method == "GET":
+        # Parsec's cursor is opaque; the simulator's is an offset into the users by creation.
+        raw_cursor = _query_text(request, "cursor")
+        if raw_cursor is not None and (
+            not raw_cursor.startswith("o") or not raw_cursor[1:].isascii() or not raw_cursor[1:].isdigit()
+        ):
+            raise BadRequest("cursor is not one this API returned", field="cursor")
+        offset = int(raw_cursor[1:20]) if raw_cursor else 0
+        limit = _int_param(request, "limit", default=100, low=1, high=100) or 100
+        users = list(
+            SimBuilderUser.objects.filter(builder=builder).order_by("created_at", "customer_id")[
+                offset : offset + limit + 1
+            ]
+        )
+        next_cursor = f"o{offset + limit}" if len(users) > limit else None
+        page = users[:limit]
+        return json_response(
+            {
+                "users": [builder_user_json(user) for user in page],
+                "count": len(page),
+                "next_cursor": next_cursor,
+            }
+        )
     body = _json_body(request)
     if not isinstance(body, Mapping):
         raise BadRequest("the request body must be a JSON object")
     external_id = _text_field(body, "external_id", required=True)
     email = _text_field(body, "email", required=False) or ""
-    user, api_key, created = sim_builder_user_create(
-        builder=caller.require_builder(), external_id=external_id or "", email=email
+    user, _api_key, created = sim_builder_user_create(
+        builder=builder, external_id=external_id or "", email=email
     )
-    return json_response(builder_user_json(user, api_key=api_key), status=201 if created else 200)
+    return json_response(builder_user_json(user), status=201 if created else 200)
+
+
+def _optional_whole_number(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise BadRequest(f"{name} must be a whole number or null", field=name)
+    return value
 
 
 @endpoint("GET", "PATCH")
@@ -456,23 +504,22 @@ def builder_user_detail(request: HttpRequest, caller: Caller, customer_id: str) 
         ) from None
     if request.method == "PATCH":
         body = _json_body(request)
-        if not isinstance(body, Mapping) or set(body) - {"fee_bps"}:
-            raise BadRequest("the request body must be a JSON object with only fee_bps")
-        fee_bps = body.get("fee_bps")
-        if fee_bps is not None and (
-            isinstance(fee_bps, bool)
-            or not isinstance(fee_bps, int)
-            or not (
-                fee_bps == 0 or settings.PARSEC_SIM_MIN_FEE_BPS <= fee_bps <= settings.PARSEC_SIM_MAX_FEE_BPS
-            )
+        if not isinstance(body, Mapping) or set(body) - {"fee_bps", "qps_limit"}:
+            raise BadRequest("the request body must be a JSON object with fee_bps and/or qps_limit")
+        fee_bps = _optional_whole_number(body, "fee_bps")
+        if fee_bps is not None and not (
+            fee_bps == 0 or settings.PARSEC_SIM_MIN_FEE_BPS <= fee_bps <= settings.PARSEC_SIM_MAX_FEE_BPS
         ):
             raise BadRequest(
                 f"fee_bps must be null, 0 or from {settings.PARSEC_SIM_MIN_FEE_BPS} to "
                 f"{settings.PARSEC_SIM_MAX_FEE_BPS}",
                 field="fee_bps",
             )
-        user = sim_builder_user_fee_set(user=user, fee_bps=fee_bps)
-    return json_response(builder_user_json(user, api_key=None))
+        qps_limit = _optional_whole_number(body, "qps_limit")
+        if qps_limit is not None and not 1 <= qps_limit <= 10_000:
+            raise BadRequest("qps_limit must be from 1 to 10000", field="qps_limit")
+        user = sim_builder_user_update(user=user, changes={name: body[name] for name in body})
+    return json_response(builder_user_json(user))
 
 
 @endpoint("POST")
@@ -503,6 +550,11 @@ def builder_onboard(request: HttpRequest, caller: Caller) -> HttpResponse:
             "safe_address": user.safe_address or None,
             "linked_exchanges": list(user.linked_exchanges),
             "steps_completed": steps,
+            "status": "complete",
+            "wallet": wallet_json(user),
+            "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
+            "fee_bps": user.fee_bps,
+            "affiliate_address": None,
         }
     )
 
