@@ -282,6 +282,7 @@ def endpoint(*methods: str) -> Callable:
                 if fault is not None:
                     logger.info("simulated fault %s on %s %s", fault, request.method, request.path)
                 caller = _authenticate(request)
+                _checked_request_text(request, kwargs)
                 response = _fault_before(fault, request)
                 if response is None:
                     response = handler(request, caller, **kwargs)
@@ -302,11 +303,44 @@ def endpoint(*methods: str) -> Callable:
 # --------------------------------------------------------------------------------------------------
 
 
+def _unprintable(text: str) -> bool:
+    """NUL and other control characters, and lone surrogates (which no database can store)."""
+    return any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in text)
+
+
+def _checked_strings(value: Any, where: str) -> None:
+    """Refuse a JSON body holding unprintable text anywhere, naming where (keys included)."""
+    if isinstance(value, str):
+        if _unprintable(value):
+            raise BadRequest(f"{where} must be printable text: it holds a control character", field=where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if _unprintable(str(key)):
+                raise BadRequest("the request body has a field name with a control character")
+            _checked_strings(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _checked_strings(item, f"{where}[{index}]")
+
+
 def _json_body(request: HttpRequest) -> Any:
     try:
-        return decode_json(request.body or b"null")
-    except ValueError:
+        body = decode_json(request.body or b"null")
+    except (ValueError, RecursionError):
         raise BadRequest("the request body is not valid JSON") from None
+    _checked_strings(body, "")
+    return body
+
+
+def _checked_request_text(request: HttpRequest, kwargs: Mapping[str, Any]) -> None:
+    """Every query parameter and path id must be printable: a NUL is a client's mistake, not our 500."""
+    for name, values in request.GET.lists():
+        if _unprintable(name) or any(_unprintable(value) for value in values):
+            raise BadRequest(f"the query parameter {name!r} must be printable text", field=name)
+    for name, value in kwargs.items():
+        if isinstance(value, str) and _unprintable(value):
+            raise BadRequest(f"{name} must be printable text", field=name)
 
 
 def _exchange(request: HttpRequest, *, capability: str | None = None) -> str:
@@ -334,13 +368,18 @@ def _int_param(request: HttpRequest, name: str, *, default: int | None, low: int
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    # The length check comes first: int() of thousands of digits is refused by Python itself.
+    if len(raw) > 20 or not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 
 
+# 9999-12-31T23:59:59Z, the last second a datetime can hold.
+MAX_TIMESTAMP = 253_402_300_799
+
+
 def _time_param(request: HttpRequest, name: str) -> datetime | None:
-    seconds = _int_param(request, name, default=None, low=0, high=2**40)
+    seconds = _int_param(request, name, default=None, low=0, high=MAX_TIMESTAMP)
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
