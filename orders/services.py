@@ -245,9 +245,10 @@ def order_market_check(*, request: OrderRequest) -> None:
     try:
         market = market_get(exchange=request.exchange, market_id=request.market_id)
     except ParsecRejected as error:
-        if error.status >= 500:
+        if error.status not in (400, 404):
+            # 401/403 (our own key refused), 501: nothing the partner can fix; say we cannot check.
             raise _market_unavailable() from None
-        market = None  # Parsec refused the lookup itself: it has no market by that id
+        market = None  # Parsec refused the id itself: it has no market by that id
     except ParsecUnavailable:
         raise _market_unavailable() from None
     if market is None:

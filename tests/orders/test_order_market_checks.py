@@ -11,7 +11,7 @@ from orders_support import KALSHI_MARKET, order_body, polymarket_market
 from orders.exchanges import market_cache_key
 from orders.models import IdempotencyKey, Order
 from parsec import conf
-from parsec.client import ParsecUnavailable, decode_json
+from parsec.client import ParsecRejected, ParsecUnavailable, decode_json
 
 # The Pope market: a 0.001 tick and a minimum of 15 shares.
 POPE_QUESTION = "Will a new Pope be named from outside Europe?"
@@ -120,12 +120,24 @@ def store_escrow_config() -> None:
 
 
 class UnreachableParsec:
+    failure: Exception = ParsecUnavailable(status=None, code="connection_failed", message="could not connect")
+
     def get_market(self, *, exchange: str, market_id: str):
-        raise ParsecUnavailable(status=None, code="connection_failed", message="could not connect")
+        raise self.failure
 
 
-def test_a_market_that_cannot_be_looked_up_is_a_503_not_a_guess(trader, enqueued, monkeypatch):
+@pytest.mark.parametrize(
+    "failure",
+    [
+        ParsecUnavailable(status=None, code="connection_failed", message="could not connect"),
+        ParsecUnavailable(status=429, code="rate_limit_exceeded", message="slow down", retry_after=1.0),
+        # Our own builder key refused: not the partner's market's fault, and not a "no such market".
+        ParsecRejected(status=401, code="unauthorized", message="missing or invalid API key"),
+    ],
+)
+def test_a_market_that_cannot_be_looked_up_is_a_503_not_a_guess(trader, enqueued, monkeypatch, failure):
     cache.delete(market_cache_key(exchange="kalshi", market_id=KALSHI_MARKET))
+    monkeypatch.setattr(UnreachableParsec, "failure", failure)
     monkeypatch.setattr(conf, "get_client", UnreachableParsec)
 
     response = trader.post_order(order_body(), key="market-lookup-down")
