@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import logging
+import time
 from decimal import Decimal
 from typing import Any
 
@@ -10,8 +12,10 @@ from django.conf import settings
 from django.core.cache import cache
 
 from parsec import conf
-from parsec.client import Market
+from parsec.client import Market, ParsecRejected, ParsecUnavailable
 from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, ORDER_TYPE_SUPPORT, ORDER_TYPES
+
+logger = logging.getLogger(__name__)
 
 _EXCHANGES_CACHE_KEY = "orders:parsec-exchanges:v1"
 # Market statuses that take orders (Parsec says "active"; some exchanges say "open").
@@ -92,24 +96,52 @@ def markets_page(
     return result
 
 
-_MISSING = "missing"  # cached for a market Parsec does not know, so a typo is not a Parsec call each time
+# A market stays usable this many times its freshness after it goes stale: while one request refreshes
+# it, the others answer from the stale copy instead of all calling Parsec at once. In the embedded mode
+# those calls land on the same server; if every thread of a worker made one, none would be left to
+# answer them until the read timeout.
+MARKET_STALE_FACTOR = 6
 
 
 def market_cache_key(*, exchange: str, market_id: str) -> str:
     raw_key = f"{exchange}\x1f{market_id}"
-    return "orders:parsec-market:v1:" + hashlib.sha256(raw_key.encode()).hexdigest()
+    return "orders:parsec-market:v2:" + hashlib.sha256(raw_key.encode()).hexdigest()
+
+
+def market_cache_put(*, exchange: str, market_id: str, market: dict[str, Any] | None) -> None:
+    """Remember one market (None: Parsec has no such market), fresh for ORDER_MARKETS_CACHE_SECONDS."""
+    fresh_seconds = settings.ORDER_MARKETS_CACHE_SECONDS
+    cache.set(
+        market_cache_key(exchange=exchange, market_id=market_id),
+        {"market": market, "fresh_until": time.time() + fresh_seconds},
+        max(1, fresh_seconds * MARKET_STALE_FACTOR),
+    )
 
 
 def market_get(*, exchange: str, market_id: str) -> dict[str, Any] | None:
-    """One market as in markets_page, or None when Parsec has no such market; cached briefly.
+    """One market as in markets_page, or None when Parsec has no such market (misses are cached too).
 
-    Raises ParsecUnavailable (or ParsecRejected) when Parsec cannot be asked and nothing is cached.
+    Fresh for ORDER_MARKETS_CACHE_SECONDS; once stale, one caller per process refreshes it while the
+    others keep the stale copy, which is also kept if Parsec cannot be read. Raises ParsecUnavailable (or
+    ParsecRejected) when Parsec cannot be asked and nothing is cached.
     """
     key = market_cache_key(exchange=exchange, market_id=market_id)
-    cached = cache.get(key)
-    if cached is not None:
-        return None if cached == _MISSING else cached
-    market = conf.get_client().get_market(exchange=exchange, market_id=market_id)
+    entry = cache.get(key)
+    if entry is not None:
+        if entry["fresh_until"] > time.time():
+            return entry["market"]
+        if not cache.add(key + ":refreshing", True, timeout=30):
+            return entry["market"]  # another request is refreshing it
+    try:
+        market = conf.get_client().get_market(exchange=exchange, market_id=market_id)
+    except (ParsecUnavailable, ParsecRejected) as error:
+        if entry is None:
+            raise
+        logger.warning("market %s:%s kept from cache: %s", exchange, market_id, error)
+        return entry["market"]
+    finally:
+        if entry is not None:
+            cache.delete(key + ":refreshing")
     result = None if market is None else _market_json(market)
-    cache.set(key, _MISSING if result is None else result, settings.ORDER_MARKETS_CACHE_SECONDS)
+    market_cache_put(exchange=exchange, market_id=market_id, market=result)
     return result

@@ -102,7 +102,7 @@ def make_trader(*, parsec_client=None, name: str | None = None, **partner_fields
 
 def cache_catalogue_markets() -> None:
     """Every simulator market, as the one-market lookup of intake would read it, put in the cache."""
-    from orders.exchanges import _market_json, market_cache_key
+    from orders.exchanges import _market_json, market_cache_put
     from parsec.client import _parse_market
     from parsec.sim.catalogue import MARKET_SEEDS
     from parsec.sim.models import SimMarket
@@ -119,7 +119,7 @@ def cache_catalogue_markets() -> None:
             min_order_size=seed.min_order_size,
         )
         market = _market_json(_parse_market(market_json(sim_market, now=now)))
-        cache.set(market_cache_key(exchange=seed.exchange, market_id=seed.market_id), market, 3600)
+        market_cache_put(exchange=seed.exchange, market_id=seed.market_id, market=market)
 
 
 @pytest.fixture

@@ -160,7 +160,7 @@ def test_intake_reads_the_market_from_the_simulator_over_http_and_caches_it(sim_
     assert accepted.status_code == 201, accepted.content
     assert refusal(unknown) == (404, "market_not_found", {"market_id"})
     assert refusal(fractional) == (400, "bad_request", {"size"})
-    cached = cache.get(market_cache_key(exchange="kalshi", market_id=KALSHI_MARKET))
+    cached = cache.get(market_cache_key(exchange="kalshi", market_id=KALSHI_MARKET))["market"]
     assert (cached["tick_size"], cached["min_order_size"]) == (Decimal("0.01"), 1)
     assert Order.objects.count() == 1
 
@@ -185,3 +185,25 @@ def test_markets_pages_carry_tick_size_minimum_and_each_outcomes_price(parsec_si
         Decimal("0.001"),
         15,
     )
+
+
+def test_a_stale_market_is_refreshed_by_one_caller_and_kept_while_parsec_is_down(
+    trader, enqueued, monkeypatch
+):
+    from orders.exchanges import market_get
+
+    key = market_cache_key(exchange="kalshi", market_id=KALSHI_MARKET)
+    market = cache.get(key)["market"]
+    cache.set(key, {"market": market, "fresh_until": 0}, 60)  # stale, still held
+    monkeypatch.setattr(
+        UnreachableParsec, "failure", ParsecUnavailable(status=503, code="down", message="down")
+    )
+    monkeypatch.setattr(conf, "get_client", UnreachableParsec)
+
+    response = trader.post_order(order_body())
+
+    assert response.status_code == 201, response.content  # the stale copy, not a 503
+    # While another request holds the refresh, no call is made at all.
+    cache.add(key + ":refreshing", True, timeout=30)
+    monkeypatch.setattr(conf, "get_client", lambda: pytest.fail("Parsec was called during a refresh"))
+    assert market_get(exchange="kalshi", market_id=KALSHI_MARKET) == market
