@@ -208,11 +208,12 @@ def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> 
 
 
 def order_body(index: int) -> bytes:
-    """A distinct Kalshi buy that rests (its price is below any the simulator quotes): it stays open."""
-    price = f"0.01{index % 10000:04d}".rstrip("0") or "0.01"
+    """A distinct Kalshi buy that rests (its price is below any the simulator quotes): it stays open.
+
+    Distinct by size, in whole contracts: a price must sit on the market's 0.01 tick.
+    """
     return (
-        f'{{"market_id":"{KALSHI_MARKET}","outcome":"Yes","side":"buy","price":{price},'
-        f'"size":{1 + index // 10000}}}'
+        f'{{"market_id":"{KALSHI_MARKET}","outcome":"Yes","side":"buy","price":0.01,"size":{1 + index}}}'
     ).encode()
 
 

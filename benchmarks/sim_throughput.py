@@ -226,7 +226,7 @@ def main() -> int:
     try:
         wait_until_up(f"{site}/healthz", min(deadline, time.monotonic() + 60), server)
         with ParsecClient(base_url=base_url, api_key=SIM_KEY, read_timeout=30.0) as client:
-            market_id = client.list_markets(exchange="kalshi", limit=1).markets[0].market_id
+            market_id = client.list_markets(exchanges=["kalshi"], limit=1).markets[0].market_id
             customers = [
                 client.create_builder_user(external_id=f"bench-{index}").customer_id
                 for index in range(max(levels))

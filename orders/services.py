@@ -25,7 +25,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from customers.models import Customer, Partner
 from orders import fee_axis, selectors
-from orders.exchanges import exchange_can_trade
+from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
 from orders.models import (
     PRICE_DECIMAL_PLACES,
     SIZE_DECIMAL_PLACES,
@@ -38,7 +38,14 @@ from orders.transitions import order_transition
 from parsec import conf
 from parsec.client import Order as ParsecOrder
 from parsec.client import ParsecInDoubt, ParsecRejected, ParsecUnavailable
-from parsec.contract import ContractError, FeeAuth, OrderRequest, OrderStatus, validate_create_order
+from parsec.contract import (
+    ContractError,
+    FeeAuth,
+    OrderRequest,
+    OrderStatus,
+    validate_create_order,
+    validate_order_for_market,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -249,12 +256,67 @@ def order_create(
             code="not_supported",
             status=501,
         )
+    order_market_check(request=request)
     fee_axis.fee_config_ready(partner=partner, exchange=request.exchange, now=now)
     with transaction.atomic():
         order = _order_insert(partner=partner, customer=customer, request=request, now=now)
         if on_created is not None:
             on_created(order)
     return order
+
+
+def order_market_check(*, request: OrderRequest) -> None:
+    """Refuse now what Parsec would refuse once the order reaches it: an unknown market, an outcome the
+    market does not have, a price off its tick, a size below its minimum or a fraction of a contract.
+
+    The market is read through the short-lived cache /markets uses. When Parsec cannot say, the answer
+    is 503: accepting the order would be a guess.
+    """
+    try:
+        market = market_get(exchange=request.exchange, market_id=request.market_id)
+    except ParsecRejected as error:
+        if error.status not in (400, 404):
+            # 401/403 (our own key refused), 501: nothing the partner can fix; say we cannot check.
+            raise _market_unavailable() from None
+        market = None  # Parsec refused the id itself: it has no market by that id
+    except ParsecUnavailable:
+        raise _market_unavailable() from None
+    if market is None:
+        raise OrderError(
+            f"There is no market {request.market_id} on {request.exchange}; "
+            "take market_id from GET /api/v1/markets.",
+            code="market_not_found",
+            status=404,
+            field="market_id",
+        )
+    if market["status"] not in TRADABLE_MARKET_STATUSES:
+        raise OrderError(
+            f"Market {request.market_id} is {market['status']}: it takes no orders.",
+            code="bad_request",
+            field="market_id",
+        )
+    try:
+        validate_order_for_market(
+            exchange=request.exchange,
+            outcome=request.outcome,
+            price=request.price,
+            size=request.size,
+            outcomes=tuple(market["outcomes"]),
+            tick_size=market["tick_size"],
+            min_order_size=market["min_order_size"],
+        )
+    except ContractError as error:
+        raise OrderError(
+            error.message, code=str(error.code), status=error.status, field=error.field
+        ) from None
+
+
+def _market_unavailable() -> OrderError:
+    return OrderError(
+        "Parsec cannot be asked about this market right now, so the order cannot be checked; retry shortly.",
+        code="service_unavailable",
+        status=503,
+    )
 
 
 def _order_insert(*, partner: Partner, customer: Customer, request: OrderRequest, now: datetime) -> Order:

@@ -7,8 +7,8 @@ import logging
 import math
 import re
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -46,17 +46,35 @@ RETRY_BACKOFF_SECONDS = 0.2
 # Errors
 # --------------------------------------------------------------------------------------------------
 
-# Parsec's messages are ours to show, but a message that echoes a request could carry a key or a
-# signature; anything shaped like one is cut out before it reaches an exception or a log line.
-_SECRET_PATTERNS = (
-    re.compile(r"0x[0-9a-fA-F]{64,}"),  # signatures, escrow order ids are fine but indistinguishable
-    re.compile(r"\bpk_[A-Za-z0-9_\-]{6,}"),  # Parsec API keys
+# Parsec's messages are ours to show, but a message that echoes a request could carry a key, a
+# signature or a credential. They are cut out by what they are, never by shape alone: a Polymarket
+# market id, an escrow order id (both 0x + 64 hex) and an address are what a partner needs to read.
+_SECRET_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # Values named as credentials: "X-API-Key: …", "api_key=…", "private_key": "…", "Authorization: …".
+    (
+        re.compile(
+            r"""(?ix)
+            ( (?:x-api-key|api[_-]?key|api[_-]?secret|authorization|private[_-]?key|secret|passphrase
+                |password|access[_-]?token|token)
+              ["']? \s* [:=] \s* ["']? )
+            (?:(?:bearer|basic)\s+)?
+            [^\s"',;}\]]+
+            """
+        ),
+        r"\1[redacted]",
+    ),
+    (re.compile(r"(?i)\b(?:bearer|basic)\s+[A-Za-z0-9._~+/\-]{8,}=*"), "[redacted]"),  # a bare auth value
+    # API keys: Parsec's (pk_live_…, pk_sim_…) and the platform's own (bp_…).
+    (re.compile(r"\b(?:pk|sk|bp)_[A-Za-z0-9_\-]{6,}"), "[redacted]"),
+    # Signatures: 65 bytes (0x + 130 hex) or longer; a 64-byte compact one (128 hex) too. Nothing the
+    # platform shows a partner is that long.
+    (re.compile(r"0x[0-9a-fA-F]{128,}"), "[redacted]"),
 )
 
 
 def _scrub(text: str) -> str:
-    for pattern in _SECRET_PATTERNS:
-        text = pattern.sub("[redacted]", text)
+    for pattern, replacement in _SECRET_PATTERNS:
+        text = pattern.sub(replacement, text)
     return text[:500]
 
 
@@ -178,11 +196,14 @@ class Exchange:
 class Market:
     parsec_id: str
     exchange: str
-    market_id: str
+    market_id: str  # the exchange-native id (Parsec's exchange_market_id), what an order names
     question: str
     outcomes: tuple[str, ...]
-    price: Decimal | None
+    price: Decimal | None  # the first outcome's price
     status: str
+    tick_size: Decimal | None = None  # the price increment orders must respect, where published
+    min_order_size: Decimal | None = None  # contracts/shares, where published
+    outcome_prices: Mapping[str, Decimal | None] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -338,6 +359,14 @@ def _mapping(data: Any, what: str) -> Mapping[str, Any]:
     return data
 
 
+def _wallet_address(value: Any) -> str | None:
+    """Parsec's wallet object ({eoa_address, safe_address?, ...}) as one address: the Safe if any."""
+    if value is None or isinstance(value, str):
+        return value
+    wallet = _mapping(value, "wallet")
+    return _optional_text(wallet, "safe_address") or _optional_text(wallet, "eoa_address")
+
+
 def _parse_builder_user(data: Any, *, created: bool) -> BuilderUser:
     data = _mapping(data, "builder user")
     fee_bps = data.get("fee_bps")
@@ -346,7 +375,7 @@ def _parse_builder_user(data: Any, *, created: bool) -> BuilderUser:
         external_id=_text(data, "external_id"),
         status=_text(data, "status"),
         linked_exchanges=_strings(data.get("linked_exchanges"), "linked_exchanges"),
-        wallet=_optional_text(data, "wallet"),
+        wallet=_wallet_address(data.get("wallet")),
         fee_escrow_enabled=bool(data.get("fee_escrow_enabled", False)),
         fee_bps=None if fee_bps is None else _integer(fee_bps, "fee_bps"),
         affiliate_address=_optional_text(data, "affiliate_address"),
@@ -394,29 +423,51 @@ def _parse_exchange(data: Any) -> Exchange:
     )
 
 
+def _parse_outcomes(value: Any) -> dict[str, Decimal | None]:
+    """Parsec's outcomes, [{name, price?, token_id?}], as {name: price}; plain names are accepted too."""
+    if value is None:
+        return {}
+    if not isinstance(value, list):
+        raise _BadAnswer("outcomes is not a list")
+    outcomes: dict[str, Decimal | None] = {}
+    for item in value:
+        if isinstance(item, str):
+            outcomes[item] = None
+            continue
+        item = _mapping(item, "outcome")
+        outcomes[_text(item, "name")] = _optional_decimal(item.get("price"), "outcome price")
+    return outcomes
+
+
 def _parse_market(data: Any) -> Market:
     data = _mapping(data, "market")
-    market_id = _optional_text(data, "market_id") or _text(data, "id")
+    market_id = _text(data, "exchange_market_id")
     exchange = _text(data, "exchange")
+    outcomes = _parse_outcomes(data.get("outcomes"))
+    names = tuple(outcomes)
     return Market(
         parsec_id=_optional_text(data, "parsec_id") or f"{exchange}:{market_id}",
         exchange=exchange,
         market_id=market_id,
-        question=_optional_text(data, "question") or _optional_text(data, "title") or "",
-        outcomes=_strings(data.get("outcomes"), "outcomes"),
-        price=_optional_decimal(data.get("price"), "price"),
+        question=_optional_text(data, "question") or _optional_text(data, "group_title") or "",
+        outcomes=names,
+        price=outcomes[names[0]] if names else None,
         status=_optional_text(data, "status") or "active",
+        tick_size=_optional_decimal(data.get("tick_size"), "tick_size"),
+        min_order_size=_optional_decimal(data.get("min_order_size"), "min_order_size"),
+        outcome_prices=outcomes,
     )
 
 
 def _parse_market_page(data: Any) -> MarketPage:
-    if isinstance(data, list):
-        return MarketPage(markets=tuple(_parse_market(item) for item in data), next_cursor=None)
     data = _mapping(data, "market page")
-    items = data.get("markets", data.get("data"))
+    items = data.get("markets")
     if not isinstance(items, list):
         raise _BadAnswer("markets is not a list")
-    cursor = data.get("next_cursor", data.get("cursor"))
+    pagination = data.get("pagination") or {}
+    if not isinstance(pagination, Mapping):
+        raise _BadAnswer("pagination is not an object")
+    cursor = pagination.get("next_cursor")
     return MarketPage(
         markets=tuple(_parse_market(item) for item in items),
         next_cursor=cursor if isinstance(cursor, str) and cursor else None,
@@ -678,14 +729,38 @@ class ParsecClient:
     def list_markets(
         self,
         *,
-        exchange: str | None = None,
+        exchanges: Sequence[str] | None = None,
         search: str | None = None,
         cursor: str | None = None,
         limit: int | None = None,
     ) -> MarketPage:
-        params = {"exchange": exchange, "search": search, "cursor": cursor, "limit": limit}
+        """Parsec's market list (scope=list); `exchanges` narrows it, sent comma-separated."""
+        params = {
+            "exchanges": ",".join(exchanges) if exchanges else None,
+            "search": search,
+            "cursor": cursor,
+            "limit": limit,
+        }
         data, _ = self._read("markets", params=params)
         return self._parsed(lambda: _parse_market_page(data), "markets", write=False)
+
+    def get_market(self, *, exchange: str, market_id: str) -> Market | None:
+        """One market by its exchange-native id (Parsec's scope=market lookup); None when Parsec has none."""
+        params = {"scope": "market", "exchange": exchange, "exchange_market_id": market_id}
+        try:
+            data, _ = self._read("markets", params=params)
+        except ParsecRejected as error:
+            if error.status == 404 and error.code in ("market_not_found", "not_found"):
+                return None
+            raise
+
+        def parse() -> Market | None:
+            page = _parse_market_page(data)
+            return next(
+                (m for m in page.markets if m.exchange == exchange and m.market_id == market_id), None
+            )
+
+        return self._parsed(parse, "market", write=False)
 
     def create_builder_user(self, *, external_id: str, email: str | None = None) -> BuilderUser:
         body: dict[str, Any] = {"external_id": external_id}

@@ -51,6 +51,7 @@ __all__ = [
     "recover_pull_fee_signer",
     "to_checksum",
     "validate_create_order",
+    "validate_order_for_market",
 ]
 
 # --------------------------------------------------------------------------------------------------
@@ -592,6 +593,49 @@ def validate_create_order(exchange: str, body: Mapping[str, Any], *, now: int) -
         signer_address=addresses["signer_address"],
         affiliate=addresses["affiliate"],
     )
+
+
+# --------------------------------------------------------------------------------------------------
+# An order against its market
+# --------------------------------------------------------------------------------------------------
+
+# Kalshi trades whole contracts only; Polymarket shares are fractional.
+WHOLE_CONTRACT_EXCHANGES: Final[frozenset[str]] = frozenset({"kalshi"})
+
+
+def validate_order_for_market(
+    *,
+    exchange: str,
+    outcome: str,
+    price: Decimal,
+    size: Decimal,
+    outcomes: tuple[str, ...] | list[str],
+    tick_size: Decimal | None,
+    min_order_size: Decimal | None,
+) -> None:
+    """The market's own rules, applied by Parsec once it knows the market; BadRequest names the field.
+
+    Outcome names are compared exactly, as the exchange does ("yes" is not "Yes"). A tick or minimum the
+    market does not publish (None) is not checked.
+    """
+    if outcome not in outcomes:
+        raise BadRequest(
+            f"outcome must be one of {', '.join(outcomes)} for this market (names are case-sensitive)",
+            field="outcome",
+        )
+    if tick_size is not None and tick_size > 0 and price % tick_size != 0:
+        raise BadRequest(
+            f"price must be a multiple of this market's tick size {format(tick_size.normalize(), 'f')}",
+            field="price",
+        )
+    if exchange in WHOLE_CONTRACT_EXCHANGES and size != size.to_integral_value():
+        raise BadRequest(f"size must be a whole number of contracts on {exchange}", field="size")
+    if min_order_size is not None and size < min_order_size:
+        raise BadRequest(
+            f"size must be at least this market's minimum order size "
+            f"{format(min_order_size.normalize(), 'f')}",
+            field="size",
+        )
 
 
 # --------------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.cache import cache
 
-from orders.exchanges import exchanges_list, markets_page
+from orders.exchanges import exchanges_list, market_get, markets_page
 
 MARKETS_PAGE_SIZE = 50
 TICKET_MARKETS_LIMIT = 100  # markets offered in the order ticket's list, per exchange
@@ -54,14 +54,16 @@ def market_listing(
 
 
 def market_find(*, exchange: str, market_id: str) -> dict[str, Any] | None:
-    """A tradable market by its exchange-native id, from the ticket's (cached) list or a search."""
-    for market in market_listing(
-        exchange=exchange, search=None, cursor=None, limit=TICKET_MARKETS_LIMIT
-    ).markets:
-        if market["market_id"] == market_id:
-            return market
-    searched = market_listing(exchange=exchange, search=market_id, cursor=None, limit=TICKET_MARKETS_LIMIT)
-    return next((market for market in searched.markets if market["market_id"] == market_id), None)
+    """A tradable market by its exchange-native id: Parsec's one-market lookup, cached."""
+    market = market_get(exchange=exchange, market_id=market_id)
+    tradable = {item["id"] for item in tradable_exchanges()}
+    if (
+        market is None
+        or market["exchange"] not in tradable
+        or market["status"] not in TRADABLE_MARKET_STATUSES
+    ):
+        return None
+    return market
 
 
 def market_questions(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:

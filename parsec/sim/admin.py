@@ -32,7 +32,7 @@ class SimBuilderUserAdmin(ReadOnlyAdmin):
 
 @admin.register(SimMarket)
 class SimMarketAdmin(ReadOnlyAdmin):
-    list_display = ("exchange", "market_id", "question", "status")
+    list_display = ("exchange", "market_id", "question", "status", "tick_size", "min_order_size")
     list_filter = ("exchange", "status")
     search_fields = ("market_id", "question")
 

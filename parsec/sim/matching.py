@@ -13,7 +13,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from django.conf import settings
 
-from parsec.sim.catalogue import book_depth, price_bucket, reference_price
+from parsec.sim.catalogue import book_depth, outcome_price, price_bucket, reference_price
 from parsec.sim.models import SimFill, SimOrder
 
 # An order left unread for a very long time is brought up to date in bounded work; ticks beyond this
@@ -44,12 +44,19 @@ class EngineSettings:
 
 
 def market_price(order: SimOrder, at: datetime, engine: EngineSettings) -> Decimal:
-    return reference_price(
+    """The price of the order's own outcome: the reference for the first, 1 - it for a binary No.
+
+    Each outcome is its own book around that price. Orders never trade with each other here (every
+    order meets the simulated book of its outcome), so a No order can never cross a Yes order.
+    """
+    yes_price = reference_price(
         exchange=order.exchange,
         market_id=order.market.market_id,
         bucket=price_bucket(at, engine.bucket_seconds),
         seed=engine.seed,
     )
+    price = outcome_price(outcomes=order.market.outcomes, outcome=order.outcome, yes_price=yes_price)
+    return yes_price if price is None else price
 
 
 def is_marketable(order: SimOrder, price: Decimal) -> bool:
@@ -121,6 +128,7 @@ def match_new_order(order: SimOrder, *, now: datetime, engine: EngineSettings) -
             bucket=price_bucket(now, engine.bucket_seconds),
             seed=engine.seed,
             typical=engine.typical_depth,
+            outcome=order.outcome,
         )
     if order.order_type == "fok" and depth < order.size:
         _cancel(order, now)  # fill-or-kill: all of it at once or nothing

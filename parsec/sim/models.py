@@ -1,6 +1,7 @@
 """The simulator's own state: builders, their end-users, markets, orders and fills."""
 
 import uuid
+from decimal import Decimal
 
 from django.db import models
 from django.db.models import F, Q
@@ -41,6 +42,9 @@ class SimBuilderUser(models.Model):
     wallet_type = models.CharField(max_length=10, blank=True)
     # The builder's fee for this end-user; None: the escrow config's default. 0: attribution only.
     fee_bps = models.PositiveIntegerField(null=True, blank=True)
+    # Its per-second limit out of the builder's QPS pool, as set with PATCH; None: not set. Recorded
+    # and shown only: the simulator enforces no rate limit.
+    qps_limit = models.PositiveIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -60,6 +64,17 @@ class SimMarket(models.Model):
     question = models.CharField(max_length=300)
     outcomes = models.JSONField(default=list)
     status = models.CharField(max_length=20, default="active")
+    # Parsec's per-market trading rules; null where the exchange publishes none.
+    tick_size = models.DecimalField(
+        max_digits=DECIMAL_DIGITS,
+        decimal_places=DECIMAL_PLACES,
+        null=True,
+        blank=True,
+        default=Decimal("0.01"),
+    )
+    min_order_size = models.DecimalField(
+        max_digits=DECIMAL_DIGITS, decimal_places=DECIMAL_PLACES, null=True, blank=True, default=Decimal(1)
+    )
 
     class Meta:
         ordering = ["exchange", "id"]

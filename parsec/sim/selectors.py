@@ -52,22 +52,37 @@ def sim_customer_for(builder: SimBuilder, customer_id: str) -> SimBuilderUser:
 
 
 def sim_markets_page(
-    *, exchange: str | None, search: str | None, cursor: str | None, limit: int
-) -> tuple[list[SimMarket], str | None]:
+    *, exchanges: list[str], search: str | None, status: str, cursor: str | None, limit: int
+) -> tuple[list[SimMarket], str | None, int]:
+    """(one page of markets, the next page's cursor, how many match in all)."""
     if not SimMarket.objects.exists():
         sim_markets_ensure()
-    markets = SimMarket.objects.order_by("id")
-    if exchange:
-        markets = markets.filter(exchange=exchange)
+    markets = SimMarket.objects.filter(status=status).order_by("id")
+    if exchanges:
+        markets = markets.filter(exchange__in=exchanges)
     if search:
         markets = markets.filter(Q(question__icontains=search) | Q(market_id__icontains=search))
+    total = markets.count()
     if cursor:
-        if not cursor.startswith("m") or not cursor[1:].isdigit():
+        if (
+            not cursor.startswith("m")
+            or not cursor[1:].isascii()
+            or not cursor[1:].isdigit()
+            or len(cursor) > 20
+        ):
             raise BadRequest("cursor is not one this API returned", field="cursor")
         markets = markets.filter(id__gt=int(cursor[1:]))
     page = list(markets[: limit + 1])
     next_cursor = f"m{page[limit - 1].id}" if len(page) > limit else None
-    return page[:limit], next_cursor
+    return page[:limit], next_cursor, total
+
+
+def sim_market_get(*, exchange: str, market_id: str) -> SimMarket | None:
+    market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
+    if market is None and not SimMarket.objects.exists():
+        sim_markets_ensure()
+        market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
+    return market
 
 
 def sim_orders_list(

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
-import secrets
+import hmac
 import uuid
 from datetime import UTC, datetime
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from parsec.contract import (
@@ -17,6 +19,7 @@ from parsec.contract import (
     NotSupported,
     OrderRequest,
     is_checksum_address,
+    validate_order_for_market,
 )
 from parsec.sim.catalogue import MARKET_SEEDS, exchange_capabilities
 from parsec.sim.escrow import check_fee_auth, safe_address_for
@@ -31,6 +34,18 @@ WALLET_TYPES = ("eoa", "safe")
 def key_hash(api_key: str) -> str:
     # Keys are long random strings, so a plain digest is enough to make a stolen table useless.
     return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def sim_user_api_key(customer_id: uuid.UUID | str) -> str:
+    """A builder user's own key, derived from its id and the server's secret.
+
+    Parsec shows a user's key on every read of the user; the simulator keeps only the key's hash, and
+    can still show the key because it can derive it again.
+    """
+    digest = hmac.new(
+        settings.SECRET_KEY.encode(), f"parsec-sim-user-key:{customer_id}".encode(), hashlib.sha256
+    ).digest()
+    return "pk_sim_user_" + base64.urlsafe_b64encode(digest[:24]).decode()
 
 
 def order_not_found() -> ContractError:
@@ -58,9 +73,11 @@ def sim_builder_user_create(
     """(user, api key shown once or None, created); idempotent on (builder, external_id)."""
     existing = SimBuilderUser.objects.filter(builder=builder, external_id=external_id).first()
     if existing is not None:
-        return existing, None, False
-    api_key = "pk_sim_user_" + secrets.token_urlsafe(24)
+        return existing, sim_user_api_key(existing.customer_id), False
+    customer_id = uuid.uuid4()
+    api_key = sim_user_api_key(customer_id)
     user = SimBuilderUser(
+        customer_id=customer_id,
         builder=builder,
         external_id=external_id,
         email=email,
@@ -72,7 +89,8 @@ def sim_builder_user_create(
             user.save(force_insert=True)
     except IntegrityError:
         # A concurrent request with the same external_id won: answer what it created.
-        return SimBuilderUser.objects.get(builder=builder, external_id=external_id), None, False
+        existing = SimBuilderUser.objects.get(builder=builder, external_id=external_id)
+        return existing, sim_user_api_key(existing.customer_id), False
     return user, api_key, True
 
 
@@ -135,6 +153,8 @@ def sim_markets_ensure() -> None:
                 market_id=seed.market_id,
                 question=seed.question,
                 outcomes=list(seed.outcomes),
+                tick_size=seed.tick_size,
+                min_order_size=seed.min_order_size,
             )
             for seed in MARKET_SEEDS
         ],
@@ -165,10 +185,14 @@ def _expiration(order_request: OrderRequest) -> datetime | None:
     return datetime.fromtimestamp(order_request.expiration, tz=UTC)
 
 
-def sim_builder_user_fee_set(*, user: SimBuilderUser, fee_bps: int | None) -> SimBuilderUser:
-    """The builder's fee for this end-user (None: the escrow default; 0: attribution only, no fee_auth)."""
-    SimBuilderUser.objects.filter(pk=user.pk).update(fee_bps=fee_bps)
-    user.fee_bps = fee_bps
+def sim_builder_user_update(*, user: SimBuilderUser, changes: dict[str, int | None]) -> SimBuilderUser:
+    """PATCH of a builder user: `fee_bps` (None: the escrow default; 0: attribution only, no fee_auth)
+    and `qps_limit` (its share of the builder's QPS pool), each only when sent."""
+    fields = {name: value for name, value in changes.items() if name in ("fee_bps", "qps_limit")}
+    if fields:
+        SimBuilderUser.objects.filter(pk=user.pk).update(**fields)
+        for name, value in fields.items():
+            setattr(user, name, value)
     return user
 
 
@@ -179,10 +203,15 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
     if not exchange_capabilities(exchange)["create_order"]:
         raise NotSupported(f"{exchange} is data-only: creating orders is not supported", field="exchange")
     market = _market_for(exchange, order_request.market_id)
-    if order_request.outcome not in market.outcomes:
-        raise BadRequest(
-            f"outcome must be one of {', '.join(market.outcomes)} for this market", field="outcome"
-        )
+    validate_order_for_market(
+        exchange=exchange,
+        outcome=order_request.outcome,
+        price=order_request.price,
+        size=order_request.size,
+        outcomes=tuple(market.outcomes),
+        tick_size=market.tick_size,
+        min_order_size=market.min_order_size,
+    )
     check_fee_auth(
         order=order_request,
         now=int(now.timestamp()),

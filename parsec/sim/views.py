@@ -26,7 +26,13 @@ from parsec.contract import (
     validate_create_order,
 )
 from parsec.sim import faults
-from parsec.sim.catalogue import exchange_capabilities, exchanges_json, price_bucket, reference_price
+from parsec.sim.catalogue import (
+    exchange_capabilities,
+    exchanges_json,
+    outcome_price,
+    price_bucket,
+    reference_price,
+)
 from parsec.sim.escrow import escrow_config_json
 from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
 from parsec.sim.selectors import (
@@ -34,6 +40,7 @@ from parsec.sim.selectors import (
     Principal,
     sim_customer_for,
     sim_fills_list,
+    sim_market_get,
     sim_markets_page,
     sim_order_get,
     sim_orders_list,
@@ -41,11 +48,12 @@ from parsec.sim.selectors import (
 )
 from parsec.sim.services import (
     sim_builder_user_create,
-    sim_builder_user_fee_set,
     sim_builder_user_onboard,
+    sim_builder_user_update,
     sim_catch_up,
     sim_order_cancel,
     sim_order_create,
+    sim_user_api_key,
 )
 
 logger = logging.getLogger(__name__)
@@ -115,34 +123,66 @@ def fill_json(fill: SimFill) -> dict[str, Any]:
 
 
 def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
+    """A market as Parsec's /markets item: exchange_market_id, priced outcomes, tick and minimum size."""
+    yes_price = reference_price(
+        exchange=market.exchange,
+        market_id=market.market_id,
+        bucket=price_bucket(now, settings.PARSEC_SIM_PRICE_BUCKET_SECONDS),
+        seed=settings.PARSEC_SIM_SEED,
+    )
+    outcomes = list(market.outcomes)
+    parsec_id = f"{market.exchange}:{market.market_id}"
     return {
-        "parsec_id": f"{market.exchange}:{market.market_id}",
+        "parsec_id": parsec_id,
         "exchange": market.exchange,
-        "market_id": market.market_id,
+        "exchange_market_id": market.market_id,
+        # Every simulated market is its own one-market event.
+        "exchange_group_id": market.market_id,
+        "parsec_group_id": parsec_id,
+        "group_title": market.question,
         "question": market.question,
-        "outcomes": list(market.outcomes),
-        "price": reference_price(
-            exchange=market.exchange,
-            market_id=market.market_id,
-            bucket=price_bucket(now, settings.PARSEC_SIM_PRICE_BUCKET_SECONDS),
-            seed=settings.PARSEC_SIM_SEED,
-        ),
+        "market_type": "binary" if len(outcomes) == 2 else "categorical",
+        "outcome_count": len(outcomes),
+        "outcomes": [
+            {"name": name, "price": outcome_price(outcomes=outcomes, outcome=name, yes_price=yes_price)}
+            for name in outcomes
+        ],
+        "last_price": yes_price,
+        "volume_total": Decimal(0),
+        "tick_size": None if market.tick_size is None else _number(market.tick_size),
+        "min_order_size": None if market.min_order_size is None else _number(market.min_order_size),
         "status": market.status,
     }
 
 
-def builder_user_json(user: SimBuilderUser, *, api_key: str | None) -> dict[str, Any]:
+def wallet_json(user: SimBuilderUser) -> dict[str, Any] | None:
+    """The end-user's wallet as Parsec describes it, once it has one (after onboarding)."""
+    if not user.eoa_address:
+        return None
+    return {
+        "eoa_address": user.eoa_address,
+        "privy_wallet_id": f"sim-wallet-{user.customer_id}",  # Parsec's wallet provider id; made up here
+        "wallet_type": user.wallet_type or "eoa",
+        "safe_address": user.safe_address or None,
+        "chain_id": 137,
+    }
+
+
+def builder_user_json(user: SimBuilderUser) -> dict[str, Any]:
     return {
         "customer_id": str(user.customer_id),
         "external_id": user.external_id,
-        # Shown once, when the user is created; only its hash is kept, so an existing user gets null.
-        "api_key": api_key,
+        # Parsec shows the user's own key on every read; the simulator derives it (only its hash is kept).
+        "api_key": sim_user_api_key(user.customer_id),
         "status": user.status,
+        "tier": "standard",
         "linked_exchanges": list(user.linked_exchanges),
-        "wallet": user.safe_address or user.eoa_address or None,
+        "wallet": wallet_json(user),
         "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
         "fee_bps": user.fee_bps,
+        "qps_limit": user.qps_limit,
         "affiliate_address": None,
+        "created_at": _iso(user.created_at),
     }
 
 
@@ -242,6 +282,7 @@ def endpoint(*methods: str) -> Callable:
                 if fault is not None:
                     logger.info("simulated fault %s on %s %s", fault, request.method, request.path)
                 caller = _authenticate(request)
+                _checked_request_text(request, kwargs)
                 response = _fault_before(fault, request)
                 if response is None:
                     response = handler(request, caller, **kwargs)
@@ -262,11 +303,44 @@ def endpoint(*methods: str) -> Callable:
 # --------------------------------------------------------------------------------------------------
 
 
+def _unprintable(text: str) -> bool:
+    """NUL and other control characters, and lone surrogates (which no database can store)."""
+    return any(ord(char) < 32 or ord(char) == 127 or 0xD800 <= ord(char) <= 0xDFFF for char in text)
+
+
+def _checked_strings(value: Any, where: str) -> None:
+    """Refuse a JSON body holding unprintable text anywhere, naming where (keys included)."""
+    if isinstance(value, str):
+        if _unprintable(value):
+            raise BadRequest(f"{where} must be printable text: it holds a control character", field=where)
+    elif isinstance(value, Mapping):
+        for key, item in value.items():
+            name = f"{where}.{key}" if where else str(key)
+            if _unprintable(str(key)):
+                raise BadRequest("the request body has a field name with a control character")
+            _checked_strings(item, name)
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _checked_strings(item, f"{where}[{index}]")
+
+
 def _json_body(request: HttpRequest) -> Any:
     try:
-        return decode_json(request.body or b"null")
-    except ValueError:
+        body = decode_json(request.body or b"null")
+    except (ValueError, RecursionError):
         raise BadRequest("the request body is not valid JSON") from None
+    _checked_strings(body, "")
+    return body
+
+
+def _checked_request_text(request: HttpRequest, kwargs: Mapping[str, Any]) -> None:
+    """Every query parameter and path id must be printable: a NUL is a client's mistake, not our 500."""
+    for name, values in request.GET.lists():
+        if _unprintable(name) or any(_unprintable(value) for value in values):
+            raise BadRequest(f"the query parameter {name!r} must be printable text", field=name)
+    for name, value in kwargs.items():
+        if isinstance(value, str) and _unprintable(value):
+            raise BadRequest(f"{name} must be printable text", field=name)
 
 
 def _exchange(request: HttpRequest, *, capability: str | None = None) -> str:
@@ -280,17 +354,32 @@ def _exchange(request: HttpRequest, *, capability: str | None = None) -> str:
     return exchange
 
 
+def _query_text(request: HttpRequest, name: str) -> str | None:
+    """A query parameter's text, None when absent or empty; NUL and other control characters are a 400."""
+    raw = request.GET.get(name)
+    if raw is None or raw == "":
+        return None
+    if len(raw) > 1000 or any(ord(char) < 32 or ord(char) == 127 for char in raw):
+        raise BadRequest(f"{name} must be printable text of at most 1000 characters", field=name)
+    return raw
+
+
 def _int_param(request: HttpRequest, name: str, *, default: int | None, low: int, high: int) -> int | None:
     raw = request.GET.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
+    # The length check comes first: int() of thousands of digits is refused by Python itself.
+    if len(raw) > 20 or not raw.isascii() or not raw.isdigit() or not low <= int(raw) <= high:
         raise BadRequest(f"{name} must be a whole number from {low} to {high}", field=name)
     return int(raw)
 
 
+# 9999-12-31T23:59:59Z, the last second a datetime can hold.
+MAX_TIMESTAMP = 253_402_300_799
+
+
 def _time_param(request: HttpRequest, name: str) -> datetime | None:
-    seconds = _int_param(request, name, default=None, low=0, high=2**40)
+    seconds = _int_param(request, name, default=None, low=0, high=MAX_TIMESTAMP)
     return None if seconds is None else datetime.fromtimestamp(seconds, tz=UTC)
 
 
@@ -315,35 +404,133 @@ def exchanges(request: HttpRequest, caller: Caller) -> HttpResponse:
     return json_response(exchanges_json())
 
 
+MARKET_SCOPES = ("list", "market", "market_batch", "event")
+
+
+def _market_page_json(markets: list[dict[str, Any]], *, scope: str, total: int, next_cursor: str | None):
+    return {
+        "markets": markets,
+        "pagination": {
+            "count": len(markets),
+            "has_more": next_cursor is not None,
+            "total": total,
+            "next_cursor": next_cursor,
+        },
+        "scope": scope,
+    }
+
+
 @endpoint("GET")
 def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
-    exchange = request.GET.get("exchange") or None
-    if exchange is not None and exchange not in EXCHANGES:
-        raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
-    limit = _int_param(request, "limit", default=20, low=1, high=100)
-    page, next_cursor = sim_markets_page(
-        exchange=exchange,
-        search=request.GET.get("search") or None,
-        cursor=request.GET.get("cursor") or None,
-        limit=limit or 20,
-    )
+    """Parsec's /markets: `scope=list` filtered by `exchanges` (a comma-separated list), or one market
+    (`scope=market`) by `exchange` + `exchange_market_id` or by `parsec_id`."""
+    exchange = _query_text(request, "exchange")
+    exchange_market_id = _query_text(request, "exchange_market_id")
+    parsec_id = _query_text(request, "parsec_id")
+    scope = _query_text(request, "scope") or ("market" if exchange_market_id or parsec_id else "list")
+    if scope not in MARKET_SCOPES:
+        raise BadRequest(f"scope must be one of {', '.join(MARKET_SCOPES)}", field="scope")
     now = timezone.now()
+    if scope == "market":
+        if parsec_id is not None and (exchange is not None or exchange_market_id is not None):
+            raise BadRequest("send parsec_id or exchange + exchange_market_id, not both", field="parsec_id")
+        if parsec_id is not None:
+            exchange, _, exchange_market_id = parsec_id.partition(":")
+        if not exchange or not exchange_market_id:
+            raise MissingParameter(
+                "scope=market needs exchange and exchange_market_id, or parsec_id", field="exchange_market_id"
+            )
+        if exchange not in EXCHANGES:
+            raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
+        market = sim_market_get(exchange=exchange, market_id=exchange_market_id)
+        if market is None:
+            raise ContractError(
+                f"market {exchange_market_id} was not found on {exchange}",
+                status=404,
+                code=ErrorCode.MARKET_NOT_FOUND,
+            )
+        return json_response(
+            _market_page_json([market_json(market, now=now)], scope=scope, total=1, next_cursor=None)
+        )
+    if scope != "list":
+        raise NotSupported(
+            f"the simulator serves scope=list and scope=market, not scope={scope}", field="scope"
+        )
+    if exchange is not None or exchange_market_id is not None:
+        # Parsec reads `exchange` only to look one market up; a list is narrowed with `exchanges`.
+        raise BadRequest(
+            "exchange selects one market together with exchange_market_id; "
+            "to list the markets of some exchanges, send exchanges=polymarket,kalshi",
+            field="exchange",
+        )
+    wanted: list[str] = []
+    for item in (_query_text(request, "exchanges") or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        if item not in EXCHANGES:
+            raise ExchangeNotFound(f"exchange {item} is not known; use one of {', '.join(EXCHANGES)}")
+        wanted.append(item)
+    limit = _int_param(request, "limit", default=100, low=1, high=100)
+    page, next_cursor, total = sim_markets_page(
+        exchanges=wanted,
+        search=_query_text(request, "search"),
+        status=_query_text(request, "status") or "active",
+        cursor=_query_text(request, "cursor"),
+        limit=limit or 100,
+    )
     return json_response(
-        {"markets": [market_json(market, now=now) for market in page], "next_cursor": next_cursor}
+        _market_page_json(
+            [market_json(market, now=now) for market in page],
+            scope=scope,
+            total=total,
+            next_cursor=next_cursor,
+        )
     )
 
 
-@endpoint("POST")
+@endpoint("GET", "POST")
 def builder_users(request: HttpRequest, caller: Caller) -> HttpResponse:
+    builder = caller.require_builder()
+    if request.method == "GET":
+        # Parsec's cursor is opaque; the simulator's is an offset into the users by creation.
+        raw_cursor = _query_text(request, "cursor")
+        if raw_cursor is not None and (
+            not raw_cursor.startswith("o") or not raw_cursor[1:].isascii() or not raw_cursor[1:].isdigit()
+        ):
+            raise BadRequest("cursor is not one this API returned", field="cursor")
+        offset = int(raw_cursor[1:20]) if raw_cursor else 0
+        limit = _int_param(request, "limit", default=100, low=1, high=100) or 100
+        users = list(
+            SimBuilderUser.objects.filter(builder=builder).order_by("created_at", "customer_id")[
+                offset : offset + limit + 1
+            ]
+        )
+        next_cursor = f"o{offset + limit}" if len(users) > limit else None
+        page = users[:limit]
+        return json_response(
+            {
+                "users": [builder_user_json(user) for user in page],
+                "count": len(page),
+                "next_cursor": next_cursor,
+            }
+        )
     body = _json_body(request)
     if not isinstance(body, Mapping):
         raise BadRequest("the request body must be a JSON object")
     external_id = _text_field(body, "external_id", required=True)
     email = _text_field(body, "email", required=False) or ""
-    user, api_key, created = sim_builder_user_create(
-        builder=caller.require_builder(), external_id=external_id or "", email=email
+    user, _api_key, created = sim_builder_user_create(
+        builder=builder, external_id=external_id or "", email=email
     )
-    return json_response(builder_user_json(user, api_key=api_key), status=201 if created else 200)
+    return json_response(builder_user_json(user), status=201 if created else 200)
+
+
+def _optional_whole_number(body: Mapping[str, Any], name: str) -> int | None:
+    value = body.get(name)
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+        raise BadRequest(f"{name} must be a whole number or null", field=name)
+    return value
 
 
 @endpoint("GET", "PATCH")
@@ -356,23 +543,22 @@ def builder_user_detail(request: HttpRequest, caller: Caller, customer_id: str) 
         ) from None
     if request.method == "PATCH":
         body = _json_body(request)
-        if not isinstance(body, Mapping) or set(body) - {"fee_bps"}:
-            raise BadRequest("the request body must be a JSON object with only fee_bps")
-        fee_bps = body.get("fee_bps")
-        if fee_bps is not None and (
-            isinstance(fee_bps, bool)
-            or not isinstance(fee_bps, int)
-            or not (
-                fee_bps == 0 or settings.PARSEC_SIM_MIN_FEE_BPS <= fee_bps <= settings.PARSEC_SIM_MAX_FEE_BPS
-            )
+        if not isinstance(body, Mapping) or set(body) - {"fee_bps", "qps_limit"}:
+            raise BadRequest("the request body must be a JSON object with fee_bps and/or qps_limit")
+        fee_bps = _optional_whole_number(body, "fee_bps")
+        if fee_bps is not None and not (
+            fee_bps == 0 or settings.PARSEC_SIM_MIN_FEE_BPS <= fee_bps <= settings.PARSEC_SIM_MAX_FEE_BPS
         ):
             raise BadRequest(
                 f"fee_bps must be null, 0 or from {settings.PARSEC_SIM_MIN_FEE_BPS} to "
                 f"{settings.PARSEC_SIM_MAX_FEE_BPS}",
                 field="fee_bps",
             )
-        user = sim_builder_user_fee_set(user=user, fee_bps=fee_bps)
-    return json_response(builder_user_json(user, api_key=None))
+        qps_limit = _optional_whole_number(body, "qps_limit")
+        if qps_limit is not None and not 1 <= qps_limit <= 10_000:
+            raise BadRequest("qps_limit must be from 1 to 10000", field="qps_limit")
+        user = sim_builder_user_update(user=user, changes={name: body[name] for name in body})
+    return json_response(builder_user_json(user))
 
 
 @endpoint("POST")
@@ -403,6 +589,11 @@ def builder_onboard(request: HttpRequest, caller: Caller) -> HttpResponse:
             "safe_address": user.safe_address or None,
             "linked_exchanges": list(user.linked_exchanges),
             "steps_completed": steps,
+            "status": "complete",
+            "wallet": wallet_json(user),
+            "fee_escrow_enabled": settings.PARSEC_SIM_FEE_ESCROW_ENABLED,
+            "fee_bps": user.fee_bps,
+            "affiliate_address": None,
         }
     )
 
@@ -427,7 +618,7 @@ def orders(request: HttpRequest, caller: Caller) -> HttpResponse:
         return json_response(order_json(order))
 
     customer = caller.acting_customer
-    exchange = _exchange(request, capability="fetch_orders")
+    exchange = _exchange(request, capability="fetch_order_history")
     status = request.GET.get("status") or "open"
     if status not in ORDER_STATUS_FILTERS:
         raise BadRequest(f"status must be one of {', '.join(ORDER_STATUS_FILTERS)}", field="status")
@@ -454,7 +645,7 @@ def order_detail(request: HttpRequest, caller: Caller, order_id: str) -> HttpRes
         return json_response(
             order_json(sim_order_cancel(customer=customer, exchange=exchange, order_id=order_id, now=now))
         )
-    exchange = _exchange(request, capability="fetch_order")
+    exchange = _exchange(request, capability="fetch_order_history")
     sim_catch_up(now=now, customer=customer, exchange=exchange, order_id=order_id)
     return json_response(order_json(sim_order_get(customer=customer, exchange=exchange, order_id=order_id)))
 

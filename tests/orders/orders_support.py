@@ -100,12 +100,37 @@ def make_trader(*, parsec_client=None, name: str | None = None, **partner_fields
     return Trader(partner=partner, client=api, customer=customer, signer=signer)
 
 
+def cache_catalogue_markets() -> None:
+    """Every simulator market, as the one-market lookup of intake would read it, put in the cache."""
+    from orders.exchanges import _market_json, market_cache_put
+    from parsec.client import _parse_market
+    from parsec.sim.catalogue import MARKET_SEEDS
+    from parsec.sim.models import SimMarket
+    from parsec.sim.views import market_json
+
+    now = timezone.now()
+    for seed in MARKET_SEEDS:
+        sim_market = SimMarket(
+            exchange=seed.exchange,
+            market_id=seed.market_id,
+            question=seed.question,
+            outcomes=list(seed.outcomes),
+            tick_size=seed.tick_size,
+            min_order_size=seed.min_order_size,
+        )
+        market = _market_json(_parse_market(market_json(sim_market, now=now)))
+        market_cache_put(exchange=seed.exchange, market_id=seed.market_id, market=market)
+
+
 @pytest.fixture
 def tradable_exchanges(settings) -> None:
-    """Parsec's /exchanges as the simulator answers it, already in the cache: no HTTP needed."""
+    """Parsec's /exchanges and the simulator's markets as the simulator answers them, already in the
+    cache: no HTTP needed."""
     from orders.exchanges import _EXCHANGES_CACHE_KEY
     from parsec.contract import FEE_ESCROW_EXCHANGES, ORDER_TYPE_SUPPORT, ORDER_TYPES
     from parsec.sim.catalogue import exchanges_json
+
+    cache_catalogue_markets()
 
     cache.set(
         _EXCHANGES_CACHE_KEY,

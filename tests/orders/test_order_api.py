@@ -21,7 +21,8 @@ URL = "/api/v1/orders"
 
 
 def test_a_fee_less_order_is_created_queued_with_parsecs_fields(trader, enqueued):
-    response = trader.post_order(order_body(price=Decimal("0.65"), size=Decimal("100.50")))
+    # Kalshi trades whole contracts: a size of 100.50 would be refused at intake.
+    response = trader.post_order(order_body(price=Decimal("0.65"), size=Decimal("100")))
 
     assert response.status_code == 201, response.content
     body = decode_json(response.content)
@@ -30,14 +31,14 @@ def test_a_fee_less_order_is_created_queued_with_parsecs_fields(trader, enqueued
     assert body["status"] == "queued"
     assert body["exchange"] == "kalshi"
     assert body["customer_id"] == str(trader.customer.id)
-    assert (body["price"], body["size"], body["filled"]) == (Decimal("0.65"), Decimal("100.5"), 0)
+    assert (body["price"], body["size"], body["filled"]) == (Decimal("0.65"), 100, 0)
     assert body["fee"] is None
     assert body["fee_authorization"] is None
     assert body["parsec_order_id"] is None
     assert set(body) >= {"market_id", "outcome", "side", "created_at", "updated_at", "order_type"}
     # Numbers are JSON numbers written with exactly their digits, never through a float.
     assert b'"price":0.65,' in response.content
-    assert b'"size":100.5,' in response.content
+    assert b'"size":100,' in response.content
     assert enqueued == [("orders.submit", (str(order.id),))]
     assert list(OrderEvent.objects.values_list("to_status", "cause")) == [("queued", "created")]
 

@@ -44,7 +44,7 @@ class ParsecTarget:
         return self.client.create_builder_user(external_id=f"test-{uuid.uuid4().hex}").customer_id
 
     def market_id(self, exchange: str) -> str:
-        page = self.client.list_markets(exchange=exchange, limit=5)
+        page = self.client.list_markets(exchanges=[exchange], limit=5)
         assert page.markets, f"{self.name} lists no market on {exchange}"
         return page.markets[0].market_id
 

@@ -381,3 +381,86 @@ def test_errors_survive_pickling_with_their_fields():
         copy = pickle.loads(pickle.dumps(error))  # noqa: S301 - our own bytes, as Celery does
         assert type(copy) is type(error)
         assert vars(copy) == vars(error)
+
+
+POLYMARKET_MARKET = "0x" + "5c" * 32  # a condition id: 0x + 64 hex, like an escrow order id
+ESCROW_ORDER_ID = "0x" + "e1" * 32
+ADDRESS = "0x" + "a4" * 20
+
+
+def test_error_texts_keep_market_ids_escrow_ids_and_addresses_and_drop_secrets_by_what_they_are():
+    private_key = "0x" + "9f" * 32  # the same shape as a market id: only its name gives it away
+    echoed = (
+        f"market {POLYMARKET_MARKET} rejected fee_auth.order_id {ESCROW_ORDER_ID} for payer {ADDRESS}: "
+        f"signature {SIGNATURE} is invalid; X-API-Key: {API_KEY}; partner key bp_{'Q' * 40}; "
+        f'"private_key": "{private_key}"; Authorization: Bearer eyJhbGciOi.payload.sig; '
+        "clob_api_secret=s3cr3t-value"
+    )
+    client, _ = make_client(Recorder(error_answer(400, "bad_request", echoed)))
+
+    with pytest.raises(ParsecRejected) as caught:
+        create(client)
+
+    text = caught.value.message
+    for kept in (POLYMARKET_MARKET, ESCROW_ORDER_ID, ADDRESS):
+        assert kept in text
+    for secret in (SIGNATURE[2:40], API_KEY, "Q" * 40, private_key, "eyJhbGciOi", "s3cr3t-value"):
+        assert secret not in text
+    assert "[redacted]" in text
+
+
+MARKET = {
+    "parsec_id": "polymarket:" + POLYMARKET_MARKET,
+    "exchange": "polymarket",
+    "exchange_market_id": POLYMARKET_MARKET,
+    "question": "Will it rain?",
+    "status": "active",
+    "outcomes": [{"name": "Yes", "price": 0.82}, {"name": "No", "price": 0.18}],
+    "tick_size": 0.01,
+    "min_order_size": 5,
+}
+
+
+def test_list_markets_filters_with_parsecs_comma_separated_exchanges_list():
+    page = {
+        "markets": [MARKET],
+        "pagination": {"count": 1, "has_more": True, "total": 9, "next_cursor": "c2"},
+    }
+    recorder = Recorder(json_answer(200, page))
+    client, _ = make_client(recorder)
+
+    listed = client.list_markets(exchanges=["polymarket", "kalshi"], limit=1)
+
+    query = recorder.requests[0].url.params
+    assert query["exchanges"] == "polymarket,kalshi"
+    assert "exchange" not in query
+    assert listed.next_cursor == "c2"
+    [market] = listed.markets
+    assert market.market_id == POLYMARKET_MARKET
+    assert market.price == Decimal("0.82")
+    assert dict(market.outcome_prices) == {"Yes": Decimal("0.82"), "No": Decimal("0.18")}
+    assert (market.tick_size, market.min_order_size) == (Decimal("0.01"), 5)
+
+
+def test_get_market_asks_for_one_market_by_exchange_and_exchange_market_id():
+    recorder = Recorder(
+        json_answer(200, {"markets": [MARKET], "pagination": {"count": 1}, "scope": "market"}),
+        error_answer(404, "market_not_found", "market NOPE was not found on kalshi"),
+    )
+    client, _ = make_client(recorder)
+
+    found = client.get_market(exchange="polymarket", market_id=POLYMARKET_MARKET)
+    missing = client.get_market(exchange="kalshi", market_id="NOPE")
+
+    assert dict(recorder.requests[0].url.params) == {
+        "scope": "market",
+        "exchange": "polymarket",
+        "exchange_market_id": POLYMARKET_MARKET,
+    }
+    assert found is not None
+    assert (found.exchange, found.market_id, found.outcomes) == (
+        "polymarket",
+        POLYMARKET_MARKET,
+        ("Yes", "No"),
+    )
+    assert missing is None

@@ -36,7 +36,7 @@ def test_it_lists_every_exchange_with_its_capability_flags(parsec_target):
 
 
 def test_it_lists_markets_of_one_exchange_page_by_page(parsec_target):
-    first = parsec_target.client.list_markets(exchange="kalshi", limit=2)
+    first = parsec_target.client.list_markets(exchanges=["kalshi"], limit=2)
 
     assert 0 < len(first.markets) <= 2
     assert {market.exchange for market in first.markets} == {"kalshi"}
@@ -45,15 +45,15 @@ def test_it_lists_markets_of_one_exchange_page_by_page(parsec_target):
     if parsec_target.is_sim:
         assert first.next_cursor is not None
     if first.next_cursor:
-        second = parsec_target.client.list_markets(exchange="kalshi", limit=2, cursor=first.next_cursor)
+        second = parsec_target.client.list_markets(exchanges=["kalshi"], limit=2, cursor=first.next_cursor)
         assert {m.market_id for m in second.markets}.isdisjoint({m.market_id for m in first.markets})
 
 
 def test_market_search_finds_a_market_by_a_word_of_its_question(parsec_target):
-    market = parsec_target.client.list_markets(exchange="polymarket", limit=5).markets[0]
+    market = parsec_target.client.list_markets(exchanges=["polymarket"], limit=5).markets[0]
     word = max(market.question.split(), key=len).strip("?$,")
 
-    found = parsec_target.client.list_markets(exchange="polymarket", search=word, limit=50)
+    found = parsec_target.client.list_markets(exchanges=["polymarket"], search=word, limit=50)
 
     assert market.market_id in {m.market_id for m in found.markets}
 

@@ -14,7 +14,7 @@ from parsec.sim.models import SimOrder
 @pytest.fixture
 def trader(parsec_sim):
     customer_id = parsec_sim.create_builder_user(external_id="fault-trader").customer_id
-    market_id = parsec_sim.list_markets(exchange="kalshi", limit=1).markets[0].market_id
+    market_id = parsec_sim.list_markets(exchanges=["kalshi"], limit=1).markets[0].market_id
     body = {
         "market_id": market_id,
         "outcome": "Yes",

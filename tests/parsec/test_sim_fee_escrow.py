@@ -21,7 +21,7 @@ def escrow_setup(parsec_sim, wallets):
     onboarding = parsec_sim.onboard(
         customer_id=customer.customer_id, exchange="polymarket", eoa_address=owner.address
     )
-    market_id = parsec_sim.list_markets(exchange="polymarket", limit=1).markets[0].market_id
+    market_id = parsec_sim.list_markets(exchanges=["polymarket"], limit=1).markets[0].market_id
     return {
         "client": parsec_sim,
         "customer_id": customer.customer_id,
@@ -200,7 +200,7 @@ def test_a_polymarket_order_without_fee_auth_is_refused_while_the_fee_is_on(escr
 def test_a_fee_auth_on_kalshi_is_refused(escrow_setup, sign_fee_auth):
     owner = escrow_setup["owner"]
     fee_auth = sign_fee_auth(owner, config=escrow_setup["config"], payer=owner.address, fee_amount=FEE)
-    market_id = escrow_setup["client"].list_markets(exchange="kalshi", limit=1).markets[0].market_id
+    market_id = escrow_setup["client"].list_markets(exchanges=["kalshi"], limit=1).markets[0].market_id
     body = {
         "market_id": market_id,
         "outcome": "Yes",

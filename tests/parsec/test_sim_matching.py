@@ -22,8 +22,8 @@ def venue(parsec_sim, settings):
     return {
         "client": parsec_sim,
         "customer_id": customer_id,
-        "kalshi": parsec_sim.list_markets(exchange="kalshi", limit=1).markets[0].market_id,
-        "polymarket": parsec_sim.list_markets(exchange="polymarket", limit=1).markets[0].market_id,
+        "kalshi": parsec_sim.list_markets(exchanges=["kalshi"], limit=1).markets[0].market_id,
+        "polymarket": parsec_sim.list_markets(exchanges=["polymarket"], limit=1).markets[0].market_id,
     }
 
 
@@ -300,3 +300,67 @@ def test_the_same_order_at_the_same_time_fills_the_same_way(settings):
 
     assert histories[0] == histories[1]
     assert len(histories[0]) > 2
+
+
+# --- The No book ---------------------------------------------------------------------------------------
+
+
+def _moment_priced_at_least(market_id: str, cents: int, *, settings) -> tuple[datetime, Decimal]:
+    """A moment at which the Kalshi market's Yes reference price is at least `cents`."""
+    bucket_seconds = settings.PARSEC_SIM_PRICE_BUCKET_SECONDS
+    start = int(datetime(2026, 3, 1, tzinfo=UTC).timestamp()) // bucket_seconds
+    for bucket in range(start, start + 20_000):
+        price = reference_price(
+            exchange="kalshi", market_id=market_id, bucket=bucket, seed=settings.PARSEC_SIM_SEED
+        )
+        if price >= Decimal(cents) / 100:
+            return datetime.fromtimestamp(bucket * bucket_seconds, tz=UTC), price
+    raise AssertionError(f"no bucket at {cents} cents or more")
+
+
+def _sim_order(customer, market_id: str, *, outcome: str, side: str, price: str, now: datetime) -> SimOrder:
+    body = {"market_id": market_id, "outcome": outcome, "side": side, "price": Decimal(price), "size": 5}
+    request = validate_create_order("kalshi", body, now=int(now.timestamp()))
+    return sim_order_create(customer=customer, order_request=request, now=now)
+
+
+@pytest.mark.django_db
+def test_a_buy_of_no_fills_at_one_minus_the_yes_price(settings):
+    market_id = "KXFEDDECISION-26JAN-C25"  # priced 0.66 to 0.86 under the default seed
+    now, yes_price = _moment_priced_at_least(market_id, 70, settings=settings)
+    builder = sim_builder_ensure(api_key="pk_sim_no_book_builder", name="No book")
+    customer, _, _ = sim_builder_user_create(builder=builder, external_id="no-buyer")
+
+    # With Yes at 0.70 or more, No trades at 0.30 or less: a buy of No at 0.50 is marketable, and a
+    # buy of Yes at 0.50 is not.
+    no_order = _sim_order(customer, market_id, outcome="No", side="buy", price="0.50", now=now)
+    yes_order = _sim_order(customer, market_id, outcome="Yes", side="buy", price="0.50", now=now)
+
+    assert no_order.status == "filled"
+    [fill] = SimFill.objects.filter(order=no_order)
+    assert fill.price == 1 - yes_price
+    assert fill.is_taker is True
+    assert yes_order.status == "open"
+    assert not SimFill.objects.filter(order=yes_order).exists()
+
+
+@pytest.mark.django_db
+def test_a_resting_no_order_fills_only_when_the_no_price_reaches_it(settings):
+    market_id = "KXFEDDECISION-26JAN-C25"  # priced 0.66 to 0.86 under the default seed
+    now, yes_price = _moment_priced_at_least(market_id, 60, settings=settings)
+    no_price = 1 - yes_price
+    builder = sim_builder_ensure(api_key="pk_sim_no_book_builder", name="No book")
+    customer, _, _ = sim_builder_user_create(builder=builder, external_id="no-seller")
+
+    # A sell of No above the No price rests (at the Yes price it would have filled at once).
+    resting = _sim_order(
+        customer, market_id, outcome="No", side="sell", price=str(no_price + Decimal("0.05")), now=now
+    )
+    taking = _sim_order(
+        customer, market_id, outcome="No", side="sell", price=str(no_price - Decimal("0.01")), now=now
+    )
+
+    assert resting.status == "open"
+    assert taking.status == "filled"
+    [fill] = SimFill.objects.filter(order=taking)
+    assert fill.price == no_price

@@ -183,12 +183,33 @@ def test_a_customer_still_being_provisioned_is_told_to_wait(make_web_trader):
     assert not Order.objects.exists()
 
 
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    ("fields", "status", "field"),
+    [
+        ({"outcome": "Maybe"}, 400, "outcome"),
+        ({"outcome": "yes"}, 400, "outcome"),
+        ({"price": "0.555"}, 400, "price"),  # off Kalshi's 0.01 tick
+        ({"size": "2.5"}, 400, "size"),  # Kalshi trades whole contracts
+        ({"market_id": "KXNOPE-00"}, 404, "market_id"),
+    ],
+)
+def test_a_ticket_the_market_would_refuse_is_refused_at_once_beside_its_field(
+    trader, parsec_sim, fields, status, field
+):
+    response = trader.post("/app/orders", ticket(**fields))
+
+    assert response.status_code == status, response.content
+    assert set(response.json()["fields"]) == {field}
+    assert not Order.objects.exists()
+
+
 # --- Through the simulator: fee quote, fee authorization --------------------------------------------
 
 
 @pytest.fixture
 def polymarket_market(parsec_sim) -> str:
-    return parsec_sim.list_markets(exchange="polymarket", limit=1).markets[0].market_id
+    return parsec_sim.list_markets(exchanges=["polymarket"], limit=1).markets[0].market_id
 
 
 @pytest.mark.django_db(transaction=True)

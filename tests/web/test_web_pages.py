@@ -51,7 +51,7 @@ def test_the_ticket_offers_only_the_order_types_the_exchange_supports(trader, pa
 
 
 def test_the_ticket_preselects_the_market_chosen_on_the_markets_page(trader, parsec_sim):
-    market = parsec_sim.list_markets(exchange="polymarket", limit=5).markets[2]
+    market = parsec_sim.list_markets(exchanges=["polymarket"], limit=5).markets[2]
 
     html = trader.client.get(f"/trade?exchange=polymarket&market_id={market.market_id}").content.decode()
 
