@@ -10,10 +10,16 @@ from django.contrib.admin.models import LogEntry
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from customers import services
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
+
+
+def short_text(value: str, *, keep: int = 18) -> str:
+    """A long id cut in the middle for a list column (the full value is on the detail page)."""
+    return value if len(value) <= keep + 2 else f"{value[: keep - 6]}…{value[-6:]}"
 
 
 def _fee_text(fee_bps: int | None) -> str:
@@ -161,7 +167,17 @@ class WalletInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "id", "partner", "status", "parsec_customer_id", "email", "created_at"]
+    # What a person needs first, so it fits a 1440 px screen: who, in what state, which Parsec account.
+    list_display = [
+        "external_id_label",
+        "status",
+        "parsec_customer_id",
+        "partner",
+        "email",
+        "created_at",
+        "id",
+    ]
+    list_display_links = ["external_id_label"]
     list_filter = ["status", "partner"]
     # Exact matches on ids; wallet addresses, including replaced ones.
     search_fields = ["=id", "external_id", "email", "=parsec_customer_id", "=wallets__address"]
@@ -183,6 +199,13 @@ class CustomerAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers come from partners' API calls and web sign-in
+
+    @admin.display(description="external id", ordering="external_id")
+    def external_id_label(self, customer: Customer) -> str:
+        # Wallet sign-ins make 49-character ids; the middle is cut here, whole on the detail page.
+        return format_html(
+            '<span title="{}">{}</span>', customer.external_id, short_text(customer.external_id, keep=24)
+        )
 
     @admin.display(description="fee at Parsec")
     def fee_at_parsec(self, customer: Customer) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -11,6 +13,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from customers.admin import short_text
 from fees.money import usdc_text
 from orders import dashboard, reconciliation, services
 from orders.models import Fill, IdempotencyKey, Order, OrderEvent
@@ -56,9 +59,10 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
         return queryset
 
 
-def short_text(value: str, *, keep: int = 18) -> str:
-    """A long id cut in the middle for a list column (the full value is on the detail page)."""
-    return value if len(value) <= keep + 2 else f"{value[: keep - 6]}…{value[-6:]}"
+def plain_number(value: Decimal) -> str:
+    """A stored decimal without its padding zeros (0.575000 -> "0.575"), exactly."""
+    text = f"{value.normalize():f}"
+    return text
 
 
 def staff_label(request: HttpRequest) -> str:
@@ -77,11 +81,8 @@ class OrderAdmin(admin.ModelAdmin):
         "status",
         "fee",
         "exchange",
-        "side",
-        "outcome",
-        "price",
-        "size",
-        "filled",
+        "order_summary",
+        "filled_amount",
         "customer_label",
         "market",
         "partner",
@@ -113,7 +114,7 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
-    @admin.display(description="order", ordering="id")
+    @admin.display(description="id", ordering="id")
     def short_id(self, order: Order) -> str:
         return format_html('<span title="{}">{}…</span>', order.id, str(order.id)[:8])
 
@@ -123,6 +124,16 @@ class OrderAdmin(admin.ModelAdmin):
         if authorization is None:
             return "—"
         return f"{authorization.state} · {usdc_text(authorization.fee_amount)} USDC"
+
+    @admin.display(description="order")
+    def order_summary(self, order: Order) -> str:
+        # One short phrase instead of four columns (side, size, outcome, price): room for the status.
+        size, price = plain_number(order.size), plain_number(order.price)
+        return f"{order.get_side_display()} {size} {order.outcome} @ {price}"
+
+    @admin.display(description="filled", ordering="filled")
+    def filled_amount(self, order: Order) -> str:
+        return plain_number(order.filled)
 
     @admin.display(description="customer", ordering="customer__external_id")
     def customer_label(self, order: Order) -> str:
