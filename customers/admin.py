@@ -218,9 +218,11 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.action(description="Retry provisioning at Parsec")
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
         now = timezone.now()
-        retried = sum(
-            services.customer_provisioning_retry(customer=customer, now=now) for customer in queryset
-        )
+        retried = 0
+        for customer in queryset:
+            if services.customer_provisioning_retry(customer=customer, now=now):
+                retried += 1
+                self.log_change(request, customer, "Queued provisioning at Parsec again.")
         self.message_user(request, f"Queued provisioning again for {retried} customer(s).", messages.SUCCESS)
 
 

@@ -110,6 +110,7 @@ class EscrowConfigAdmin(ReadOnlyAdmin):
         except (ParsecError, services.EscrowConfigInvalid) as error:
             self.message_user(request, f"Refresh failed; the last good config stays. {error}", messages.ERROR)
             return
+        self.log_change(request, config, f"Refreshed from Parsec: {config.fee_bps} bps by default.")
         self.message_user(
             request,
             f"Escrow config refreshed: {config.fee_bps} bps by default, "

@@ -107,3 +107,20 @@ def test_a_partner_change_that_leaves_the_fee_alone_keeps_django_s_message(staff
 
     [entry] = entries_for(Partner)
     assert entry.get_change_message() == "Changed Name."
+
+
+def test_retrying_provisioning_is_in_the_admin_log(staff, customer_tasks):
+    from factories import make_customer
+
+    from customers.models import Customer
+
+    customer = make_customer(status=Customer.Status.PROVISIONING, provisioning_error="Parsec said no.")
+
+    staff.post(
+        reverse("admin:customers_customer_changelist"),
+        {"action": "retry_provisioning", "_selected_action": [str(customer.pk)]},
+    )
+
+    [entry] = entries_for(Customer)
+    assert (entry.user.username, entry.object_id) == ("operator-bo", str(customer.pk))
+    assert entry.get_change_message() == "Queued provisioning at Parsec again."

@@ -122,3 +122,14 @@ def test_the_resend_action_is_recorded_whether_it_sends_or_refuses(
     assert {refused.detail["staff_user"], sent.detail["staff_user"]} == {"operator-ann"}
     assert [entry.user.username for entry in log_entries(order)] == ["operator-ann", "operator-ann"]
     assert Order.objects.get(pk=order.pk).status == S.QUEUED
+
+
+def test_the_partner_sees_that_staff_acted_but_not_who(staff, trader, enqueued):
+    order = place(trader)
+    staff.post(CHANGELIST, {"action": "cancel_orders", "_selected_action": [str(order.id)], "post": "yes"})
+
+    events = trader.client.get(f"/api/v1/orders/{order.id}").json()["events"]
+
+    [staff_event] = [event for event in events if event["cause"] == "staff_cancel"]
+    assert staff_event["detail"] == {"outcome": "cancel requested"}
+    assert "operator-ann" not in str(events)
