@@ -128,10 +128,13 @@ def stacked_column_chart(
         series = sorted({name for values in table.values() for name in values})
     colours = {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(series)}
     peak = max((sum(values.values()) for values in table.values()), default=0)
-    slot = (CHART_WIDTH - 60) / max(len(table), 1)
+    peak_text = (axis_text or text)(peak)
+    # The axis is as wide as its longest label (~7 px a character at 11 px): "37.037037" is not cut.
+    left = max(50, 7 * len(peak_text) + 8)
+    slot = (CHART_WIDTH - left - 10) / max(len(table), 1)
     bars, labels = [], []
     for column, (day, values) in enumerate(table.items()):
-        x = 50 + column * slot + 2
+        x = left + column * slot + 2
         base = PLOT_HEIGHT
         for name in series:
             value = values.get(name, 0)
@@ -144,8 +147,8 @@ def stacked_column_chart(
             bars.append(Bar(x, base + 10, slot - 4, height, colours[name], tooltip))
         if column % 2 == 0:
             labels.append(Label(x + (slot - 4) / 2, PLOT_HEIGHT + 26, f"{day:%d %b}", "middle"))
-    labels.append(Label(44, 20, (axis_text or text)(peak), "end"))
-    labels.append(Label(44, PLOT_HEIGHT + 10, "0", "end"))
+    labels.append(Label(left - 6, 20, peak_text, "end"))
+    labels.append(Label(left - 6, PLOT_HEIGHT + 10, "0", "end"))
     legend = [(colours[name], name) for name in series]
     return Chart(title, CHART_WIDTH, PLOT_HEIGHT + 36, bars, labels, legend, peak == 0)
 

@@ -15,7 +15,14 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 from django.utils import timezone
-from factories import make_api_key, make_customer, make_eth_account, make_fee_authorization, make_partner
+from factories import (
+    make_api_key,
+    make_customer,
+    make_eth_account,
+    make_fee_authorization,
+    make_ledger_entry,
+    make_partner,
+)
 
 from customers.models import Customer
 from orders.models import Order
@@ -126,3 +133,34 @@ def test_the_key_columns_of_each_admin_list_are_on_screen_at_1440_px(
     clip = measured["clip"]
     off_screen = [(name, round(right)) for name, left, right in measured["cells"] if left < 0 or right > clip]
     assert off_screen == [], f"visible up to {clip} px"
+
+
+def test_the_dashboard_fee_chart_stacks_the_parts_of_each_day_s_authorized_fees(
+    staff_page, live_server, screenshot
+):
+    from fees.models import FeeAuthorization
+
+    now = timezone.now()
+    for index, authorization in enumerate(FeeAuthorization.objects.order_by("id")[:3]):
+        make_ledger_entry(
+            authorization=authorization, kind="authorized", amount=authorization.fee_amount, created_at=now
+        )
+        if index == 0:
+            make_ledger_entry(
+                authorization=authorization,
+                kind="distributed_treasury",
+                amount=5_000_000,
+                created_at=now,
+                fill_id="f",
+            )
+
+    staff_page.goto(live_server.url + "/admin/orders/order/dashboard/")
+    chart = staff_page.locator("section.order-chart", has_text="Fees authorized per day, USDC")
+    titles = chart.locator("rect title").all_text_contents()
+    screenshot(staff_page, "admin-dashboard-1440")
+
+    day = f"{now:%d %b}"
+    assert titles == [
+        f"{day} distributed: 5.000000 USDC of 37.037037 USDC",
+        f"{day} still held in escrow: 32.037037 USDC of 37.037037 USDC",
+    ]
