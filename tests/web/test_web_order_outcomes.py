@@ -10,7 +10,6 @@ from django.utils import timezone
 from factories import make_fee_authorization
 
 from orders.models import Fill, Order
-from web.markets import outcome_prices
 
 pytestmark = pytest.mark.django_db
 
@@ -184,4 +183,6 @@ def test_the_quote_says_plainly_when_the_minimum_fee_applies(trader):
     ],
 )
 def test_each_outcome_has_its_own_price_for_the_ticket(market, prices):
+    from web.markets import outcome_prices
+
     assert outcome_prices(market) == prices
