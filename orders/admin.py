@@ -61,8 +61,7 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
 
 def plain_number(value: Decimal) -> str:
     """A stored decimal without its padding zeros (0.575000 -> "0.575"), exactly."""
-    text = f"{value.normalize():f}"
-    return text
+    return f"{value.normalize():f}"
 
 
 def staff_label(request: HttpRequest) -> str:
