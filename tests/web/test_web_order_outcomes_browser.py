@@ -42,10 +42,12 @@ def test_prices_are_complemented_exactly_in_the_browser(signed_in, site):
         """async () => {
           const { complementPrice, outcomePrice } = await import("/static/web/prices.js");
           const market = { outcomes: ["Yes", "No"], price: "0.82", outcome_prices: null };
+          const padded = { outcomes: ["Yes", "No"], price: "0.80", outcome_prices: null };
           return {
             complements: ["0.82", "0.575", "0.1", "0.0001", "1", "0.5"].map(complementPrice),
             no: outcomePrice(market, "No"),
             yes: outcomePrice(market, "Yes"),
+            padded: [outcomePrice(padded, "Yes"), outcomePrice(padded, "No")],
             own: outcomePrice({ ...market, outcome_prices: { Yes: "0.82", No: "0.19" } }, "No"),
             other: outcomePrice({ outcomes: ["A", "B"], price: "0.3" }, "B"),
           };
@@ -55,6 +57,7 @@ def test_prices_are_complemented_exactly_in_the_browser(signed_in, site):
         "complements": ["0.18", "0.425", "0.9", "0.9999", "0", "0.5"],
         "no": "0.18",  # float subtraction would show 0.18000000000000005
         "yes": "0.82",
+        "padded": ["0.8", "0.2"],  # the same figures the server writes (trailing zeros dropped)
         "own": "0.19",
         "other": None,
     }

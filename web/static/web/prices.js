@@ -17,12 +17,24 @@ export function complementPrice(price) {
   return fraction ? `${whole}.${fraction}` : whole;
 }
 
+/** A decimal price string as people write it: "0.80" -> "0.8", "1.000" -> "1"; null if not a price. */
+export function plainPrice(price) {
+  const match = /^(\d+)(?:\.(\d+))?$/.exec(String(price).trim());
+  if (!match) return null;
+  const whole = match[1].replace(/^0+(?=\d)/, "");
+  const fraction = (match[2] || "").replace(/0+$/, "");
+  return fraction ? `${whole}.${fraction}` : whole;
+}
+
 /** The chosen outcome's price: the market's own per-outcome price, else No = 1 - Yes on a Yes/No market. */
 export function outcomePrice(market, outcome) {
   if (!market) return null;
-  if (market.outcome_prices && Object.hasOwn(market.outcome_prices, outcome)) return market.outcome_prices[outcome];
+  if (market.outcome_prices && Object.hasOwn(market.outcome_prices, outcome)) {
+    const own = market.outcome_prices[outcome];
+    return own === null || own === undefined ? null : plainPrice(own);
+  }
   if (market.price === null || market.price === undefined) return null;
   const binary = market.outcomes.length === 2 && market.outcomes.includes("Yes") && market.outcomes.includes("No");
   if (!binary) return null; // a listing's single price says nothing certain about the other outcomes
-  return outcome === "Yes" ? String(market.price) : complementPrice(market.price);
+  return outcome === "Yes" ? plainPrice(market.price) : complementPrice(market.price);
 }
