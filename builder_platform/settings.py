@@ -150,6 +150,8 @@ LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+# Times with their seconds everywhere they are shown (admin lists, inlines, detail pages).
+FORMAT_MODULE_PATH = "builder_platform.formats"
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "staticfiles"
 STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at start-up when it is missing

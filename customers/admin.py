@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
+import json
+
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.models import LogEntry
 from django.db.models import Count, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
+from django.utils.html import format_html
 
 from customers import services
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
+
+
+def short_text(value: str, *, keep: int = 18) -> str:
+    """A long id cut in the middle for a list column (the full value is on the detail page)."""
+    return value if len(value) <= keep + 2 else f"{value[: keep - 6]}…{value[-6:]}"
+
+
+def _fee_text(fee_bps: int | None) -> str:
+    return "the escrow config's default" if fee_bps is None else f"{fee_bps} bps"
 
 
 class PartnerForm(forms.ModelForm):
@@ -50,6 +63,17 @@ class PartnerAdmin(admin.ModelAdmin):
     readonly_fields = ["created_at"]
     actions = ["create_api_key"]
 
+    def construct_change_message(self, request: HttpRequest, form, formsets, add: bool = False):
+        message = super().construct_change_message(request, form, formsets, add)
+        if add or "fee_bps" not in form.changed_data:
+            return message
+        # Django's own message names the changed fields only; a fee is money, so the admin log keeps the
+        # old and the new value, in words the history page shows as they are.
+        old = _fee_text(form.initial.get("fee_bps"))
+        new = _fee_text(form.cleaned_data.get("fee_bps"))
+        fields_text = LogEntry(change_message=json.dumps(message)).get_change_message()
+        return f"{fields_text} Fee changed from {old} to {new}."
+
     def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
         if change and "fee_bps" in form.changed_data:
@@ -71,7 +95,8 @@ class PartnerAdmin(admin.ModelAdmin):
     @admin.action(description="Create an API key for the selected partners (shown once)")
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
         for partner in queryset:
-            _, raw_key = services.partner_api_key_create(partner=partner, name=f"admin: {request.user}")
+            api_key, raw_key = services.partner_api_key_create(partner=partner, name=f"admin: {request.user}")
+            self.log_addition(request, api_key, f"Created API key {api_key} for partner {partner.name}.")
             # The raw key exists only in this message: the database keeps its hash.
             self.message_user(
                 request,
@@ -100,7 +125,7 @@ class PartnerApiKeyAdmin(admin.ModelAdmin):
     # The hash is never displayed; keys are created from the partner list, where each is shown once.
     fields = ["partner", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
     readonly_fields = ["partner", "key_prefix", "created_at", "last_used_at", "revoked_at"]
-    list_display = ["key_prefix", "partner", "name", "created_at", "last_used_at", "revoked"]
+    list_display = ["key_prefix", "partner", "name", "key_status", "created_at", "last_used_at", "revoked_at"]
     list_filter = [RevokedFilter, "partner"]
     search_fields = ["prefix", "name", "partner__name"]
     list_select_related = ["partner"]
@@ -113,14 +138,19 @@ class PartnerApiKeyAdmin(admin.ModelAdmin):
     def key_prefix(self, api_key: PartnerApiKey) -> str:
         return str(api_key)
 
-    @admin.display(boolean=True, ordering="revoked_at")
-    def revoked(self, api_key: PartnerApiKey) -> bool:
-        return api_key.is_revoked
+    # Words, not Django's boolean icons: a green tick beside a revoked key read as "fine".
+    @admin.display(description="status", ordering="revoked_at")
+    def key_status(self, api_key: PartnerApiKey) -> str:
+        return "revoked" if api_key.is_revoked else "active"
 
     @admin.action(description="Revoke the selected keys")
     def revoke(self, request: HttpRequest, queryset: QuerySet[PartnerApiKey]) -> None:
         now = timezone.now()
-        revoked = sum(services.partner_api_key_revoke(api_key=api_key, now=now) for api_key in queryset)
+        revoked = 0
+        for api_key in queryset:
+            if services.partner_api_key_revoke(api_key=api_key, now=now):
+                revoked += 1
+                self.log_change(request, api_key, f"Revoked API key {api_key}.")
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
 
 
@@ -137,7 +167,17 @@ class WalletInline(admin.TabularInline):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["external_id", "id", "partner", "status", "parsec_customer_id", "email", "created_at"]
+    # What a person needs first, so it fits a 1440 px screen: who, in what state, which Parsec account.
+    list_display = [
+        "external_id_label",
+        "status",
+        "parsec_customer_id",
+        "partner",
+        "email",
+        "created_at",
+        "id",
+    ]
+    list_display_links = ["external_id_label"]
     list_filter = ["status", "partner"]
     # Exact matches on ids; wallet addresses, including replaced ones.
     search_fields = ["=id", "external_id", "email", "=parsec_customer_id", "=wallets__address"]
@@ -160,6 +200,13 @@ class CustomerAdmin(admin.ModelAdmin):
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers come from partners' API calls and web sign-in
 
+    @admin.display(description="external id", ordering="external_id")
+    def external_id_label(self, customer: Customer) -> str:
+        # Wallet sign-ins make 49-character ids; the middle is cut here, whole on the detail page.
+        return format_html(
+            '<span title="{}">{}</span>', customer.external_id, short_text(customer.external_id, keep=24)
+        )
+
     @admin.display(description="fee at Parsec")
     def fee_at_parsec(self, customer: Customer) -> str:
         if not customer.parsec_customer_id:
@@ -171,9 +218,11 @@ class CustomerAdmin(admin.ModelAdmin):
     @admin.action(description="Retry provisioning at Parsec")
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
         now = timezone.now()
-        retried = sum(
-            services.customer_provisioning_retry(customer=customer, now=now) for customer in queryset
-        )
+        retried = 0
+        for customer in queryset:
+            if services.customer_provisioning_retry(customer=customer, now=now):
+                retried += 1
+                self.log_change(request, customer, "Queued provisioning at Parsec again.")
         self.message_user(request, f"Queued provisioning again for {retried} customer(s).", messages.SUCCESS)
 
 

@@ -123,3 +123,47 @@ def fees_per_day(*, start: date, end: date, partner_id: int | None = None) -> li
         column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
         bucket[column] += int(row["amount"])
     return [{"day": day, **totals} for day, totals in days.items()]
+
+
+SPLIT_KINDS = (Kind.AUTHORIZED, Kind.DISTRIBUTED_AFFILIATE, Kind.DISTRIBUTED_TREASURY, Kind.REFUNDED)
+
+
+def fees_by_authorization_day(*, start: date, end: date) -> list[dict[str, Any]]:
+    """Per UTC day the fees were authorized (start to end, inclusive): what became of them by now.
+
+    {day, authorized, distributed, refunded, held} in USDC base units, where distributed (affiliate +
+    treasury), refunded and held (still in escrow) are parts of that day's authorized amount and add up
+    to it exactly. Every entry is counted on the day its authorization was pulled into escrow, not on
+    the day it was booked, which is what makes the parts of a day sum to its whole. One query.
+    """
+    period = StatementPeriod(start=start, end=end)
+    authorized_at = "fee_authorization__ledger_entries__created_at"
+    rows = (
+        # One filter() call: both conditions hold for the same joined row, the authorization's
+        # "authorized" entry (there is at most one per authorization), whose date the rows group by.
+        FeeLedgerEntry.objects.filter(
+            **{
+                "fee_authorization__ledger_entries__kind": Kind.AUTHORIZED,
+                f"{authorized_at}__gte": period.since,
+                f"{authorized_at}__lt": period.until,
+            }
+        )
+        .filter(kind__in=SPLIT_KINDS)
+        .annotate(day=TruncDate(authorized_at, tzinfo=UTC))
+        .values("day", "kind")
+        .annotate(amount=Sum("amount"))
+        .order_by("day")
+    )
+    days = {
+        start + timedelta(days=offset): {"authorized": 0, "distributed": 0, "refunded": 0}
+        for offset in range(period.days)
+    }
+    for row in rows:
+        bucket = days.get(row["day"])
+        if bucket is not None:
+            column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
+            bucket[column] += int(row["amount"])
+    return [
+        {"day": day, **totals, "held": totals["authorized"] - totals["distributed"] - totals["refunded"]}
+        for day, totals in days.items()
+    ]

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
+from django.utils.html import format_html
 
+from customers.admin import short_text
+from fees.money import usdc_text
 from orders import dashboard, reconciliation, services
 from orders.models import Fill, IdempotencyKey, Order, OrderEvent
 from parsec.client import ParsecError
@@ -53,23 +59,34 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
         return queryset
 
 
+def plain_number(value: Decimal) -> str:
+    """A stored decimal without its padding zeros (0.575000 -> "0.575"), exactly."""
+    return f"{value.normalize():f}"
+
+
+def staff_label(request: HttpRequest) -> str:
+    return request.user.get_username()
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     change_list_template = "admin/orders/order/change_list.html"
+    # What a person scanning orders needs first, left to right, so it fits a 1440 px screen: when,
+    # what state (order, then fee), then what was asked. Long ids are cut in the middle here and
+    # shown whole on the detail page; the search still matches them whole.
     list_display = [
-        "id",
-        "partner",
-        "customer",
-        "exchange",
-        "market_id",
-        "side",
-        "price",
-        "size",
-        "filled",
-        "status",
-        "fee_state",
+        "short_id",
         "created_at",
+        "status",
+        "fee",
+        "exchange",
+        "order_summary",
+        "filled_amount",
+        "customer_label",
+        "market",
+        "partner",
     ]
+    list_display_links = ["short_id"]
     list_filter = ["status", "exchange", "partner", "created_at", DuplicateAtParsecFilter]
     # Ids match exactly; the rest by substring.
     search_fields = [
@@ -96,38 +113,102 @@ class OrderAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
 
+    @admin.display(description="id", ordering="id")
+    def short_id(self, order: Order) -> str:
+        return format_html('<span title="{}">{}…</span>', order.id, str(order.id)[:8])
+
     @admin.display(description="fee", ordering="fee_authorization__state")
-    def fee_state(self, order: Order) -> str:
-        return order.fee_authorization.state if order.fee_authorization_id else "—"
+    def fee(self, order: Order) -> str:
+        authorization = order.fee_authorization
+        if authorization is None:
+            return "—"
+        return f"{authorization.state} · {usdc_text(authorization.fee_amount)} USDC"
+
+    @admin.display(description="order")
+    def order_summary(self, order: Order) -> str:
+        # One short phrase instead of four columns (side, size, outcome, price): room for the status.
+        size, price = plain_number(order.size), plain_number(order.price)
+        return f"{order.get_side_display()} {size} {order.outcome} @ {price}"
+
+    @admin.display(description="filled", ordering="filled")
+    def filled_amount(self, order: Order) -> str:
+        return plain_number(order.filled)
+
+    @admin.display(description="customer", ordering="customer__external_id")
+    def customer_label(self, order: Order) -> str:
+        external_id = order.customer.external_id
+        return format_html('<span title="{}">{}</span>', order.customer, short_text(external_id, keep=22))
+
+    @admin.display(description="market", ordering="market_id")
+    def market(self, order: Order) -> str:
+        return format_html('<span title="{}">{}</span>', order.market_id, short_text(order.market_id))
+
+    def _record(self, request: HttpRequest, order: Order, *, action: str, outcome: str, now) -> None:
+        """Who did what, in the admin log and in the order's own history."""
+        services.order_staff_action_record(
+            order_id=order.id,
+            action=action,
+            staff_user=staff_label(request),
+            staff_user_id=request.user.pk,
+            outcome=outcome,
+            now=now,
+        )
+        self.log_change(request, order, f"{action.capitalize()} by {staff_label(request)}: {outcome}.")
 
     @admin.action(description="Cancel the selected orders")
-    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse | None:
+        if request.POST.get("post") != "yes":
+            # Nothing is cancelled until the person has seen how many orders, and which.
+            return self._cancel_confirmation(request, queryset)
         now = timezone.now()
         done, refused = 0, 0
         for order in queryset.select_related("fee_authorization"):
             try:
                 services.order_cancel_request(order=order, now=now)
-                done += 1
-            except services.OrderError:
+            except services.OrderError as error:
                 refused += 1
+                self._record(request, order, action="cancel", outcome=f"refused, {error.message}", now=now)
+                continue
+            done += 1
+            self._record(request, order, action="cancel", outcome="cancel requested", now=now)
         self.message_user(request, f"Cancel requested for {done} order(s).", messages.SUCCESS)
         if refused:
             self.message_user(request, f"{refused} order(s) were already final.", messages.WARNING)
+        return None
+
+    def _cancel_confirmation(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
+        orders = list(queryset.select_related("customer", "fee_authorization").order_by("-created_at"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel these orders?",
+            "opts": self.model._meta,
+            "orders": orders,
+            "final_count": sum(order.status in Order.FINAL_STATUSES for order in orders),
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
+            "action": "cancel_orders",
+        }
+        return TemplateResponse(request, "admin/orders/order/cancel_confirmation.html", context)
 
     @admin.action(description="Reconcile the selected orders' customers with Parsec now")
     def reconcile_now(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        pairs = set(queryset.values_list("customer_id", "exchange").distinct().order_by())
-        failed = 0
+        orders = list(queryset)
+        pairs = {(order.customer_id, order.exchange) for order in orders}
+        problems: dict[tuple, str] = {}
         for customer_id, exchange in pairs:
             try:
                 reconciliation.reconcile_customer_exchange(
                     customer_id=customer_id, exchange=exchange, now=timezone.now()
                 )
             except ParsecError as error:
-                failed += 1
+                problems[(customer_id, exchange)] = str(error)
                 self.message_user(request, f"{customer_id} on {exchange}: {error}", messages.ERROR)
+        now = timezone.now()
+        for order in orders:
+            problem = problems.get((order.customer_id, order.exchange))
+            outcome = f"failed, {problem}" if problem else "reconciled with Parsec"
+            self._record(request, order, action="reconcile", outcome=outcome, now=now)
         self.message_user(
-            request, f"Reconciled {len(pairs) - failed} customer-exchange pair(s).", messages.SUCCESS
+            request, f"Reconciled {len(pairs) - len(problems)} customer-exchange pair(s).", messages.SUCCESS
         )
 
     @admin.action(description="Send the selected unknown orders again (after the listings' grace period)")
@@ -138,8 +219,12 @@ class OrderAdmin(admin.ModelAdmin):
             problem = services.order_resend_check(order, now=now)
             if problem:
                 self.message_user(request, f"Not resending {order.id}: {problem}.", messages.WARNING)
+                self._record(request, order, action="resend", outcome=f"refused, {problem}", now=now)
                 continue
-            resent += services.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
+            sent = services.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
+            resent += sent
+            outcome = "sent again" if sent else "not sent, the order moved on meanwhile"
+            self._record(request, order, action="resend", outcome=outcome, now=now)
         self.message_user(request, f"Resent {resent} order(s).", messages.SUCCESS)
 
     def get_urls(self):

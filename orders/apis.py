@@ -241,6 +241,14 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
         model = OrderEvent
         fields = ["from_status", "to_status", "cause", "detail", "created_at"]
 
+    def to_representation(self, instance: OrderEvent) -> dict:
+        data = super().to_representation(instance)
+        if instance.cause.startswith(services.STAFF_ACTION_CAUSE_PREFIX):
+            # Partners see that the platform's staff acted and what came of it, never who: staff
+            # identities are for the admin's own records.
+            data["detail"] = {"outcome": instance.detail.get("outcome", "")}
+        return data
+
 
 @extend_schema_serializer(component_name="Order")
 class OrderOutputSerializer(serializers.ModelSerializer):

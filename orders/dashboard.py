@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.db.models.functions import TruncDate
 
-from fees.models import FeeLedgerEntry
+from fees import selectors
+from fees.money import usdc_text
 from orders.models import Order
 
 CHART_WIDTH = 640
@@ -75,24 +76,24 @@ def orders_per_day_per_exchange(*, now: datetime, days: int = 14) -> dict[date, 
     return table
 
 
+# The parts of a day's authorized fees, bottom to top; the column's height is the authorized whole.
+FEE_SERIES = (("distributed", "distributed"), ("refunded", "refunded"), ("held", "still held in escrow"))
+
+
 def fees_per_day(*, now: datetime, days: int = 14) -> dict[date, dict[str, int]]:
-    """USDC base units per day: authorized, distributed (affiliate + treasury) and refunded."""
-    start = now - timedelta(days=days)
-    rows = (
-        FeeLedgerEntry.objects.filter(created_at__gte=start)
-        .annotate(day=TruncDate("created_at"))
-        .values_list("day", "kind")
-        .annotate(total=Sum("amount"))
-        .order_by()
-    )
-    table: dict[date, dict[str, int]] = {day: defaultdict(int) for day in _days(now, days)}
-    for day, kind, total in rows:
-        if day not in table:
-            continue
-        series = "distributed" if kind.startswith("distributed") else kind
-        if series in {"authorized", "distributed", "refunded"}:
-            table[day][series] += int(total or 0)
-    return {day: dict(values) for day, values in table.items()}
+    """USDC base units authorized per day, split into what was distributed, refunded and is still held."""
+    end = now.date()
+    rows = selectors.fees_by_authorization_day(start=end - timedelta(days=days - 1), end=end)
+    return {row["day"]: {name: row[key] for key, name in FEE_SERIES} for row in rows}
+
+
+def usdc_label(base_units: int) -> str:
+    return f"{usdc_text(base_units)} USDC"
+
+
+def usdc_axis_label(base_units: int) -> str:
+    """Exact USDC without trailing zeros ("0.25"), short enough for the axis."""
+    return usdc_text(base_units).rstrip("0").rstrip(".")
 
 
 def horizontal_bar_chart(title: str, values: dict[str, int]) -> Chart:
@@ -110,15 +111,30 @@ def horizontal_bar_chart(title: str, values: dict[str, int]) -> Chart:
     return Chart(title, CHART_WIDTH, height, bars, labels, [], peak == 0)
 
 
-def stacked_column_chart(title: str, table: dict[date, dict[str, int]], *, unit: str = "") -> Chart:
-    """One column per day, stacked by series; the day under every other column, the peak on the axis."""
-    series = sorted({name for values in table.values() for name in values})
+def stacked_column_chart(
+    title: str,
+    table: dict[date, dict[str, int]],
+    *,
+    series: Sequence[str] | None = None,
+    text: Callable[[int], str] = str,
+    axis_text: Callable[[int], str] | None = None,
+) -> Chart:
+    """One column per day, stacked by series; the day under every other column, the peak on the axis.
+
+    `series` fixes the stacking order (bottom first), `text` writes a value (e.g. base units as USDC),
+    `axis_text` the peak on the narrow axis (the unit is then in the title).
+    """
+    if series is None:
+        series = sorted({name for values in table.values() for name in values})
     colours = {name: PALETTE[index % len(PALETTE)] for index, name in enumerate(series)}
     peak = max((sum(values.values()) for values in table.values()), default=0)
-    slot = (CHART_WIDTH - 60) / max(len(table), 1)
+    peak_text = (axis_text or text)(peak)
+    # The axis is as wide as its longest label (~7 px a character at 11 px): "37.037037" is not cut.
+    left = max(50, 7 * len(peak_text) + 8)
+    slot = (CHART_WIDTH - left - 10) / max(len(table), 1)
     bars, labels = [], []
     for column, (day, values) in enumerate(table.items()):
-        x = 50 + column * slot + 2
+        x = left + column * slot + 2
         base = PLOT_HEIGHT
         for name in series:
             value = values.get(name, 0)
@@ -126,13 +142,13 @@ def stacked_column_chart(title: str, table: dict[date, dict[str, int]], *, unit:
                 continue
             height = PLOT_HEIGHT * value / peak
             base -= height
-            bars.append(
-                Bar(x, base + 10, slot - 4, height, colours[name], f"{day:%d %b} {name}: {value}{unit}")
-            )
+            # Each part names the column's whole too: the tooltip and screen readers show what adds up.
+            tooltip = f"{day:%d %b} {name}: {text(value)} of {text(sum(values.values()))}"
+            bars.append(Bar(x, base + 10, slot - 4, height, colours[name], tooltip))
         if column % 2 == 0:
             labels.append(Label(x + (slot - 4) / 2, PLOT_HEIGHT + 26, f"{day:%d %b}", "middle"))
-    labels.append(Label(44, 20, f"{peak}{unit}", "end"))
-    labels.append(Label(44, PLOT_HEIGHT + 10, "0", "end"))
+    labels.append(Label(left - 6, 20, peak_text, "end"))
+    labels.append(Label(left - 6, PLOT_HEIGHT + 10, "0", "end"))
     legend = [(colours[name], name) for name in series]
     return Chart(title, CHART_WIDTH, PLOT_HEIGHT + 36, bars, labels, legend, peak == 0)
 
@@ -143,5 +159,12 @@ def dashboard_charts(*, now: datetime) -> list[Chart]:
         stacked_column_chart(
             "Orders per day, by exchange (last 14 days)", orders_per_day_per_exchange(now=now)
         ),
-        stacked_column_chart("Fees per day, USDC base units (last 14 days)", fees_per_day(now=now), unit=""),
+        stacked_column_chart(
+            "Fees authorized per day, USDC (last 14 days): each column is the day's authorized fees, "
+            "split into what was distributed, refunded and is still held",
+            fees_per_day(now=now),
+            series=[name for _, name in FEE_SERIES],
+            text=usdc_label,
+            axis_text=usdc_axis_label,
+        ),
     ]

@@ -387,9 +387,11 @@ def quote(request: HttpRequest) -> JsonResponse:
     if not fee.charged:
         summary = "No builder fee on this order."
     else:
-        summary = (
-            f"Builder fee: {usdc_display(fee.fee_amount)} USDC, {fee.fee_bps} basis points of the order's "
-            f"{notional} USDC value{' (the minimum fee)' if fee.minimum_applied else ''}. Your wallet will "
-            "ask you to authorize it after you place the order."
-        )
+        amount = f"Builder fee: {usdc_display(fee.fee_amount)} USDC"
+        if fee.minimum_applied:
+            # The rate would come to less than the minimum: say which figure is charged, and why.
+            basis = f"the minimum fee ({fee.fee_bps} bps of this {notional} USDC order would be less)"
+        else:
+            basis = f"{fee.fee_bps} basis points of the order's {notional} USDC value"
+        summary = f"{amount}, {basis}. Your wallet will ask you to authorize it after you place the order."
     return JsonResponse({"fee_bps": fee.fee_bps, "fee_amount": str(fee.fee_amount), "summary": summary})

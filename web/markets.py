@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
@@ -73,6 +74,27 @@ def market_questions(pairs: set[tuple[str, str]]) -> dict[tuple[str, str], str]:
     return {keys[key]: question for key, question in found.items()}
 
 
+BINARY_OUTCOMES = ("Yes", "No")
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else f"{Decimal(str(value)).normalize():f}"
+
+
+def outcome_prices(market: dict[str, Any]) -> dict[str, str | None]:
+    """{outcome: price or None}: the market's own per-outcome prices when it has them; otherwise, on a
+    binary Yes/No market, the Yes price and No = 1 - Yes (exact, in Decimal); None where unknown."""
+    given = market.get("outcome_prices")
+    if given:
+        return {outcome: _text(given.get(outcome)) for outcome in market["outcomes"]}
+    prices: dict[str, str | None] = dict.fromkeys(market["outcomes"])
+    price = market.get("price")
+    if price is not None and tuple(market["outcomes"]) == BINARY_OUTCOMES:
+        yes = Decimal(str(price))
+        prices.update({"Yes": _text(yes), "No": _text(Decimal(1) - yes)})
+    return prices
+
+
 def market_json(market: dict[str, Any]) -> dict[str, Any]:
     return {
         "exchange": market["exchange"],
@@ -80,4 +102,10 @@ def market_json(market: dict[str, Any]) -> dict[str, Any]:
         "question": market["question"],
         "outcomes": list(market["outcomes"]),
         "price": None if market["price"] is None else str(market["price"]),
+        # Passed on only when the listing has it; the ticket derives No = 1 - Yes itself otherwise.
+        "outcome_prices": (
+            None
+            if not market.get("outcome_prices")
+            else {outcome: _text(value) for outcome, value in market["outcome_prices"].items()}
+        ),
     }

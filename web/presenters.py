@@ -128,10 +128,12 @@ def order_json(order: Order, *, question: str | None = None) -> dict[str, Any]:
             "amount_usdc": usdc_display(authorization.fee_amount),
         }
     status_detail = STATUS_DETAILS.get(order.status, "")
-    if order.status in (Order.Status.REJECTED, Order.Status.FAILED) and order.last_error_message:
-        status_detail = order.last_error_message[:300]
+    end_reason = order_end_reason(order)
+    if end_reason:
+        status_detail = end_reason
     elif order.cancel_requested_at and order.status in Order.LIVE_STATUSES:
         status_detail = "Cancel requested; waiting for the exchange."
+    average_price = average_fill_price(order)
     order_type_label = ORDER_TYPE_LABELS.get(order.order_type, order.order_type)
     if order.order_type == "gtd" and order.expiration:
         order_type_label = f"Good 'til {iso_utc(order.expiration).replace('T', ' ').removesuffix('Z')} UTC"
@@ -149,16 +151,80 @@ def order_json(order: Order, *, question: str | None = None) -> dict[str, Any]:
         "price": plain_number(order.price),
         "size": plain_number(order.size),
         "filled": plain_number(order.filled),
+        # Volume-weighted over the fills recorded so far; None before the first fill.
+        "average_fill_price": None if average_price is None else plain_number(average_price),
         "order_type": order.order_type,
         "order_type_label": order_type_label,
         "status": order.status,
         "status_label": order.get_status_display(),
         "status_detail": status_detail,
+        # Why an order ended without filling whole (failed, rejected, cancelled, expired); "" otherwise.
+        "end_reason": end_reason,
         "fee": fee,
         "can_sign_fee": order.status == Order.Status.AWAITING_FEE_AUTH and authorization is not None,
         "can_cancel": order.status not in Order.FINAL_STATUSES and order.cancel_requested_at is None,
         "urls": {"detail": base, "cancel": f"{base}/cancel", "sign_fee": f"{base}/fee-authorization"},
     }
+
+
+AVERAGE_PRICE_PLACES = Decimal("0.0001")  # shown to a hundredth of a cent, rounded half to even
+
+
+def average_fill_price(order: Order) -> Decimal | None:
+    """sum(price x size) / sum(size) over the order's fills (prefetched by the selector), in Decimal."""
+    fills = list(order.fills.all())
+    size = sum((fill.size for fill in fills), Decimal(0))
+    if not size:
+        return None
+    value = sum((fill.price * fill.size for fill in fills), Decimal(0))
+    return (value / size).quantize(AVERAGE_PRICE_PLACES)
+
+
+def _utc_time(moment: datetime) -> str:
+    return f"{moment.astimezone(UTC):%d %b %Y, %H:%M:%S} UTC"
+
+
+def _filled_part(order: Order) -> str:
+    if not order.filled:
+        return "nothing had filled"
+    return f"{plain_number(order.filled)} of {plain_number(order.size)} had filled"
+
+
+def order_end_reason(order: Order) -> str:
+    """Why an order ended without filling whole, in words for the person who placed it ("" otherwise).
+
+    Read from the order's own fields (its last error, its cancel request, its type), so a page of
+    orders needs no extra query for it.
+    """
+    S = Order.Status
+    code, message = order.last_error_code, order.last_error_message[:300]
+    if order.status == S.FAILED:
+        if code == "fee_deadline_passed":
+            deadline = order.fee_authorization.deadline if order.fee_authorization else None
+            when = f" ({_utc_time(deadline)})" if deadline else ""
+            return f"The fee was not signed before its deadline{when}, so the order was never sent."
+        if code == "deadline_passed":
+            return "It could not be sent to the exchange before its deadline; nothing was traded."
+        if code == "gave_up":
+            detail = f" ({message})" if message else ""
+            return f"The exchange could not be reached in time{detail}; nothing was traded."
+        return message or "It could not be sent to the exchange; nothing was traded."
+    if order.status == S.REJECTED:
+        return f"Rejected by the exchange: {message}" if message else "Rejected by the exchange."
+    if order.status != S.CANCELLED:
+        return ""
+    if order.cancel_requested_at is not None:
+        if order.sent_at is None:
+            return "Cancelled on request before it was sent; no fee was taken."
+        return f"Cancelled on request; {_filled_part(order)}."
+    if order.order_type == "gtd" and order.expiration and order.updated_at.timestamp() >= order.expiration:
+        expired = datetime.fromtimestamp(order.expiration, tz=UTC)
+        return f"Expired: its good-'til time ({_utc_time(expired)}) passed; {_filled_part(order)}."
+    if order.order_type == "ioc":
+        return f"Immediate or cancel: what could not fill at once was cancelled; {_filled_part(order)}."
+    if order.order_type == "fok":
+        return "Fill or kill: the whole order could not fill at once, so none of it did."
+    return f"Cancelled by the exchange; {_filled_part(order)}."
 
 
 def _short_market_id(market_id: str) -> str:

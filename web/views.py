@@ -175,9 +175,11 @@ def trade(request: HttpRequest) -> HttpResponse:
         selected_market=selected_market,
         outcomes=outcomes,
         selected_outcome=selected_outcome,
-        initial_price=""
-        if selected_market is None or selected_market["price"] is None
-        else selected_market["price"],
+        initial_price=(
+            ""
+            if selected_market is None
+            else market_data.outcome_prices(selected_market).get(selected_outcome) or ""
+        ),
         order_type_choices=[
             {"value": order_type, "label": ORDER_TYPE_LABELS[order_type]}
             for order_type in ticket_config["orderTypes"].get(selected_exchange, ["gtc"])

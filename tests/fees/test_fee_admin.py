@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from django.contrib.admin.models import LogEntry
 from django.urls import reverse
 from django.utils import timezone
 from fees_support import escrowed, parsec_down, parsec_escrow_config, store_escrow_config
@@ -43,6 +44,11 @@ def test_the_refresh_button_fetches_the_config_from_parsec(admin_client, fake_pa
     assert response.status_code == 200
     assert EscrowConfig.objects.get().fee_bps == 33
     assert b"Escrow config refreshed" in response.content
+    [entry] = LogEntry.objects.all()  # who refreshed it, in the admin log
+    assert (entry.user_id, entry.get_change_message()) == (
+        response.wsgi_request.user.pk,
+        "Refreshed from Parsec: 33 bps by default.",
+    )
 
 
 def test_a_failed_refresh_says_so_and_keeps_the_last_config(admin_client, fake_parsec, escrow_config):

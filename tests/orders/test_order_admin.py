@@ -59,9 +59,10 @@ def test_the_detail_page_is_read_only_and_shows_events(admin_client, trader, enq
     assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
 
 
-def test_the_cancel_action_cancels_through_the_service(admin_client, trader, enqueued):
+def test_the_cancel_action_cancels_through_the_service_once_confirmed(admin_client, trader, enqueued):
     order = place(trader)
-    response = admin_client.post(CHANGELIST, {"action": "cancel_orders", "_selected_action": [str(order.id)]})
+    selection = {"action": "cancel_orders", "_selected_action": [str(order.id)]}
+    response = admin_client.post(CHANGELIST, {**selection, "post": "yes"})
     assert response.status_code == 302
     assert Order.objects.get(pk=order.pk).status == S.CANCELLED
 

@@ -115,8 +115,8 @@ def test_the_list_reads_a_fixed_number_of_queries(trader, django_assert_max_num_
     for _ in range(20):
         make_order(trader.customer)
 
-    # session, customer, its wallets, the orders with their fee authorizations
-    with django_assert_max_num_queries(4):
+    # session, customer, its wallets, the orders with their fee authorizations, their fills
+    with django_assert_max_num_queries(5):
         response = trader.client.get("/app/orders")
 
     assert len(response.json()["orders"]) == 20

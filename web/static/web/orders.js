@@ -18,11 +18,9 @@ function element(tag, { text, className, attributes } = {}) {
 }
 
 function timeCell(order) {
+  // Always the date and the seconds: orders placed on other days, or within one minute, stay distinct.
   const created = new Date(order.created_at);
-  const sameDay = created.toDateString() === new Date().toDateString();
-  const text = sameDay
-    ? created.toLocaleTimeString(undefined, { timeStyle: "medium" })
-    : created.toLocaleString(undefined, { dateStyle: "short", timeStyle: "short" });
+  const text = created.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
   return [element("time", { text, attributes: { datetime: order.created_at } })];
 }
 
@@ -39,7 +37,18 @@ function orderCell(order) {
 }
 
 function filledCell(order) {
-  return [element("span", { text: `${order.filled} of ${order.size}`, attributes: { "data-filled": order.filled } })];
+  const nodes = [element("span", { text: `${order.filled} of ${order.size}`, attributes: { "data-filled": order.filled } })];
+  if (order.average_fill_price !== null && order.average_fill_price !== undefined) {
+    nodes.push(
+      element("br"),
+      element("span", {
+        text: `at ${order.average_fill_price} on average`,
+        className: "muted",
+        attributes: { "data-average-price": order.average_fill_price },
+      }),
+    );
+  }
+  return nodes;
 }
 
 function statusCell(order) {
@@ -50,7 +59,9 @@ function statusCell(order) {
       attributes: { "data-status": order.status },
     }),
   ];
-  if (order.status_detail) nodes.push(element("br"), element("span", { text: order.status_detail, className: "muted" }));
+  if (order.status_detail) {
+    nodes.push(element("br"), element("span", { text: order.status_detail, className: "muted", attributes: { "data-status-detail": "" } }));
+  }
   return nodes;
 }
 

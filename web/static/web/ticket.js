@@ -1,6 +1,7 @@
 // The order ticket: choices that follow the exchange and market, a live fee quote, and submission.
 import { announce, api, showNotice } from "./app.js";
 import { authorizeFee } from "./fee.js";
+import { outcomePrice } from "./prices.js";
 
 const QUOTE_DELAY_MILLISECONDS = 250;
 const form = document.getElementById("ticket");
@@ -47,12 +48,25 @@ function fillOrderTypes() {
   toggleExpiration();
 }
 
+function showOutcomePrice() {
+  const outcome = fields.outcome.value;
+  const price = outcomePrice(currentMarket(), outcome);
+  marketHint.textContent = price === null ? "" : `Current price of ${outcome}: ${price}`;
+  // Pre-fill the limit with that price, unless the person has typed a price of their own.
+  const untouched = !fields.price.value.trim() || fields.price.value === fields.price.dataset.prefilled;
+  if (price !== null && untouched && fields.price.value !== price) {
+    fields.price.value = price;
+    fields.price.dataset.prefilled = price;
+    scheduleQuote();
+  }
+}
+
 function fillOutcomes() {
   const market = currentMarket();
   const chosen = fields.outcome.value;
   const outcomes = market ? market.outcomes : [];
   fields.outcome.replaceChildren(...outcomes.map((outcome) => option(outcome, outcome, outcome === chosen)));
-  marketHint.textContent = market && market.price !== null ? `Current price ${market.price}` : "";
+  showOutcomePrice();
 }
 
 async function fillMarkets() {
@@ -179,9 +193,14 @@ fields.exchange.addEventListener("change", async () => {
   scheduleQuote();
 });
 fields.market_id.addEventListener("change", fillOutcomes);
+fields.outcome.addEventListener("change", showOutcomePrice);
 fields.order_type.addEventListener("change", toggleExpiration);
 fields.price.addEventListener("input", scheduleQuote);
 fields.size.addEventListener("input", scheduleQuote);
 form.addEventListener("submit", submit);
+// The server pre-filled the price of the outcome it selected: treat it as ours to replace.
+if (fields.price.value && fields.price.value === outcomePrice(currentMarket(), fields.outcome.value)) {
+  fields.price.dataset.prefilled = fields.price.value;
+}
 toggleExpiration();
 scheduleQuote();
