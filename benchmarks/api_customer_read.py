@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import free_port, recreate_database, wait_until_up
+from harness import GUNICORN_NO_CONTROL_SOCKET, free_port, recreate_database, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/bench_customers"
@@ -47,6 +47,9 @@ def server_environment(database_url: str) -> dict[str, str]:
             "LOG_LEVEL": "WARNING",
             "VAR_DIR": str(ROOT / "var" / "bench"),
             "CELERY_BROKER_URL": "memory://",  # nothing is enqueued here; never touch a real broker
+            # Debug off needs a Parsec key; nothing here calls Parsec, and nothing may leave the machine.
+            "PARSEC_API_KEY": "pk_benchmark_unused",
+            "PARSEC_BASE_URL": "http://127.0.0.1:9/unused",
         }
     )
     return env
@@ -93,6 +96,7 @@ def start_server(env: dict[str, str], port: int) -> subprocess.Popen:
         str(THREADS),
         "--log-level",
         "warning",
+        *GUNICORN_NO_CONTROL_SOCKET,
     ]
     return subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
 

@@ -14,6 +14,9 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+# gunicorn's control socket defaults to one path for every gunicorn of the user (~/.gunicorn/): a benchmark
+# server must not take over, or be reached through, the socket of `make run` or of another benchmark.
+GUNICORN_NO_CONTROL_SOCKET = ["--no-control-socket"]
 
 
 def recreate_database(database_url: str) -> None:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import free_port, recreate_database, wait_until_up  # noqa: F401  (the scripts use bench.*)
+from harness import GUNICORN_NO_CONTROL_SOCKET, free_port, recreate_database, wait_until_up  # noqa: F401  (the scripts use bench.*)
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -46,6 +46,8 @@ def environment(*, database_url: str, broker_url: str, port: int, **extra: str) 
             "ALLOWED_HOSTS": "127.0.0.1",
             "SITE_URL": site,
             "PARSEC_SIMULATOR": "1",
+            # Debug off: the simulator runs only with a key of its own, never the documented one.
+            "PARSEC_SIMULATOR_API_KEY": "pk_sim_bench_" + secrets.token_urlsafe(16),
             "PARSEC_BASE_URL": f"{site}/sim/api/v1",
             "PARSEC_SIM_LATENCY_SECONDS": "0",
             "LOG_LEVEL": "WARNING",
@@ -129,6 +131,7 @@ def gunicorn(
         "120",
         "--log-level",
         "warning",
+        *GUNICORN_NO_CONTROL_SOCKET,
     ]
     return processes.start(command, env, log=ROOT / "var" / "bench-orders-gunicorn.log")
 

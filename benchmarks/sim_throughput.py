@@ -217,6 +217,7 @@ def main() -> int:
             "60",
             "--log-level",
             "warning",
+            "--no-control-socket",  # never the per-user default socket `make run` may hold
         ],
         cwd=ROOT,
         env=env,

@@ -2,12 +2,17 @@
 
 import os
 
-from celery import Celery
+from billiard import pool as billiard_pool
+from celery import Celery, signals
 from kombu import Queue
 from kombu.transport import TRANSPORT_ALIASES
 
-# filesystem:// (the embedded default) uses our atomic variant of kombu's transport: see broker.py.
+from workers.steps import WorkerHeartbeatStep
+
+# filesystem:// (the embedded default) uses our atomic variant of kombu's transport, and redis:// one
+# that survives a lost connection: see broker.py.
 TRANSPORT_ALIASES["filesystem"] = "builder_platform.broker:Transport"
+TRANSPORT_ALIASES["redis"] = "builder_platform.broker:RedisTransport"
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "builder_platform.settings")
 
@@ -27,9 +32,35 @@ app.conf.update(
     result_backend=None,
     task_default_queue="default",
     broker_connection_retry_on_startup=True,
+    # Reconnect for as long as the broker is away: the default gives up after 100 attempts (about
+    # 45 minutes) and the worker then exits.
+    broker_connection_retry=True,
+    broker_connection_max_retries=None,
     worker_hijack_root_logger=False,
     timezone="UTC",
 )
+
+
+# How long a stopping worker waits for its pool's shared job-queue lock before it stops without it.
+POOL_LOCK_WAIT_SECONDS = 1.0
+
+
+def _help_stuff_finish_bounded(inqueue, task_handler, _pool) -> None:
+    """billiard's pool shutdown step, with a bounded wait for the job queue's read lock.
+
+    With a transport that has no event loop (the filesystem broker), the prefork pool's children share
+    one job queue and an idle child blocks on it holding its read lock. A child killed then (SIGKILL,
+    the OOM killer) never releases it, and billiard's shutdown waited for that lock forever: the worker
+    said "Warm shutdown" and hung until it was killed. The lock only guards draining jobs nobody will
+    run any more, so after a short wait the shutdown goes on without it.
+    """
+    if not inqueue._rlock.acquire(timeout=POOL_LOCK_WAIT_SECONDS):
+        return
+    while task_handler.is_alive() and inqueue._reader.poll():
+        inqueue._reader.recv()
+
+
+billiard_pool.Pool._help_stuff_finish = staticmethod(_help_stuff_finish_bounded)
 
 
 def configure_queues() -> None:
@@ -40,3 +71,13 @@ def configure_queues() -> None:
 
 configure_queues()
 app.autodiscover_tasks()
+# Each worker keeps a heartbeat row fresh while it consumes; /readyz and the admin read it.
+app.steps["consumer"].add(WorkerHeartbeatStep)
+
+
+@signals.celeryd_init.connect
+@signals.beat_init.connect
+def _create_runtime_folders(**kwargs) -> None:
+    from builder_platform.folders import runtime_folders_create
+
+    runtime_folders_create()

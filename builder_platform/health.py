@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 
 from django.conf import settings
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
 from kombu import Connection
+
+from workers.selectors import worker_last_seen_at
 
 logger = logging.getLogger(__name__)
 
@@ -40,8 +43,22 @@ def _broker_ready() -> str | None:
     return None
 
 
+def _workers_ready() -> str | None:
+    """Whether a worker consumed recently: without one, orders are accepted and never sent."""
+    try:
+        last_seen = worker_last_seen_at()
+    except DatabaseError:
+        return "worker liveness unknown (database unreachable)"
+    if last_seen is None:
+        return "no worker has been seen yet"
+    age = (timezone.now() - last_seen).total_seconds()
+    if age > settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS:
+        return f"no worker has been seen for {int(age)} s"
+    return None
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ready(), "broker": _broker_ready()}
+    checks = {"database": _database_ready(), "broker": _broker_ready(), "workers": _workers_ready()}
     failing = [name for name, problem in checks.items() if problem]
     body = {
         "status": "ready" if not failing else "unavailable",

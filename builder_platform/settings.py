@@ -8,8 +8,9 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+# Runtime files (SQLite, broker folders, static files, beat schedule). Nothing here creates folders:
+# builder_platform.folders does, when a process starts (manage.py, WSGI, Celery).
 VAR_DIR = Path(os.environ.get("VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
 
 
 def env_str(name: str, default: str = "") -> str:
@@ -61,10 +62,21 @@ def env_list(name: str, default: list[str]) -> list[str]:
 DEVELOPMENT_SECRET_KEY = "django-insecure-development-only-key-never-use-in-production"  # noqa: S105
 DEBUG = env_bool("DJANGO_DEBUG", True)
 SECRET_KEY = env_str("DJANGO_SECRET_KEY", DEVELOPMENT_SECRET_KEY)
+# Django's own check (security.W009) asks for at least 50 characters and 5 different ones.
+SECRET_KEY_MIN_LENGTH = 50
+SECRET_KEY_MIN_UNIQUE_CHARACTERS = 5
 if not DEBUG and SECRET_KEY in {"", DEVELOPMENT_SECRET_KEY}:
     raise ImproperlyConfigured(
         "DJANGO_SECRET_KEY must be set to a long random value when DJANGO_DEBUG is off; "
         "refusing to start with a missing or development key."
+    )
+if not DEBUG and (
+    len(SECRET_KEY) < SECRET_KEY_MIN_LENGTH or len(set(SECRET_KEY)) < SECRET_KEY_MIN_UNIQUE_CHARACTERS
+):
+    raise ImproperlyConfigured(
+        f"DJANGO_SECRET_KEY is too weak: use at least {SECRET_KEY_MIN_LENGTH} characters with at least "
+        f"{SECRET_KEY_MIN_UNIQUE_CHARACTERS} different ones (for example: python -c "
+        '"import secrets; print(secrets.token_urlsafe(50))").'
     )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:
@@ -91,6 +103,7 @@ INSTALLED_APPS = [
     "fees",
     "orders",
     "web",
+    "workers",
 ]
 
 MIDDLEWARE = [
@@ -153,8 +166,7 @@ USE_TZ = True
 # Times with their seconds everywhere they are shown (admin lists, inlines, detail pages).
 FORMAT_MODULE_PATH = "builder_platform.formats"
 STATIC_URL = "static/"
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)  # whitenoise warns at start-up when it is missing
+STATIC_ROOT = VAR_DIR / "staticfiles"  # created at process start: whitenoise warns when it is missing
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
@@ -163,11 +175,35 @@ WHITENOISE_USE_FINDERS = True  # serve app static files without collectstatic in
 
 # --- Security (production) ------------------------------------------------------------------------
 
+
+def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
+    """ "X-Forwarded-Proto: https" -> ("HTTP_X_FORWARDED_PROTO", "https"); "off" -> None."""
+    raw = env_str(name, "X-Forwarded-Proto: https")
+    if raw.lower() in {"off", "none", "false", "0"}:
+        return None
+    header, separator, value = raw.partition(":")
+    if not separator or not header.strip() or not value.strip():
+        raise ImproperlyConfigured(
+            f'{name} must look like "X-Forwarded-Proto: https" or be "off", not {raw!r}.'
+        )
+    return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
+
+
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
-    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Trust the proxy's header saying the request came over HTTPS. Only behind a proxy that sets it
+    # (and strips it from clients): turn it off otherwise.
+    SECURE_PROXY_SSL_HEADER = env_proxy_ssl_header("SECURE_PROXY_SSL_HEADER")
     SECURE_CONTENT_TYPE_NOSNIFF = True
+    SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)
+    # Load balancers probe over plain HTTP: a redirect would read as "down".
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$"]
+    SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000)  # a year, as browsers' preload lists ask
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+    SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
+    if SECURE_HSTS_SECONDS < 0:
+        raise ImproperlyConfigured("SECURE_HSTS_SECONDS must be 0 (off) or a positive number of seconds.")
 SESSION_COOKIE_HTTPONLY = True
 # Admin messages can carry a freshly minted API key: keep them server-side, not in a signed cookie.
 MESSAGE_STORAGE = "django.contrib.messages.storage.session.SessionStorage"
@@ -233,9 +269,23 @@ API_KEY_TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this ofte
 # --- Parsec ------------------------------------------------------------------------------------------
 
 PARSEC_API_KEY = env_str("PARSEC_API_KEY")
-# The embedded simulator is the venue unless a real Parsec key is configured.
-PARSEC_SIMULATOR = env_bool("PARSEC_SIMULATOR", not PARSEC_API_KEY)
-PARSEC_SIMULATOR_API_KEY = env_str("PARSEC_SIMULATOR_API_KEY", "pk_sim_embedded_builder_key")
+# The simulator's documented builder key: fine on a laptop, never on a server anyone can reach (it
+# would let anyone who knows a customer id list and cancel its orders, or set its fee to 0).
+PARSEC_SIMULATOR_DEFAULT_API_KEY = "pk_sim_embedded_builder_key"
+# In debug the embedded simulator is the venue unless a real Parsec key is configured; with debug off
+# it runs only when asked for explicitly, with a key of its own.
+PARSEC_SIMULATOR = env_bool("PARSEC_SIMULATOR", DEBUG and not PARSEC_API_KEY)
+PARSEC_SIMULATOR_API_KEY = env_str("PARSEC_SIMULATOR_API_KEY", PARSEC_SIMULATOR_DEFAULT_API_KEY)
+if not DEBUG and PARSEC_SIMULATOR and PARSEC_SIMULATOR_API_KEY == PARSEC_SIMULATOR_DEFAULT_API_KEY:
+    raise ImproperlyConfigured(
+        "PARSEC_SIMULATOR_API_KEY must be set to a secret of your own when the simulator runs with "
+        "DJANGO_DEBUG off; the documented default key is public."
+    )
+if not DEBUG and not PARSEC_SIMULATOR and not PARSEC_API_KEY:
+    raise ImproperlyConfigured(
+        "PARSEC_API_KEY must be set when DJANGO_DEBUG is off (the embedded simulator is off in production; "
+        "to run it on purpose set PARSEC_SIMULATOR=true and PARSEC_SIMULATOR_API_KEY)."
+    )
 PARSEC_BASE_URL = env_str(
     "PARSEC_BASE_URL", f"{SITE_URL}/sim/api/v1" if PARSEC_SIMULATOR else "https://api.parsecapi.com/api/v1"
 ).rstrip("/")
@@ -248,11 +298,28 @@ PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only;
 # Embedded simulator (read only while PARSEC_SIMULATOR is on). Its escrow is a local stand-in: the
 # addresses are fixed, made-up values, not Parsec's contracts.
 PARSEC_SIM_SEED = env_int("PARSEC_SIM_SEED", 7)  # prices, book depth and random faults derive from it
+
+
+def env_fault_rates(name: str) -> dict[str, float]:
+    """ "error-503=0.02,rate-limit=0.01" -> {"error-503": 0.02, "rate-limit": 0.01}; each rate from 0 to 1."""
+    rates: dict[str, float] = {}
+    for item in env_list(name, []):
+        fault, separator, raw_rate = item.partition("=")
+        try:
+            rate = float(raw_rate)
+        except ValueError:
+            rate = -1.0
+        if not separator or not fault.strip() or not 0 <= rate <= 1:
+            raise ImproperlyConfigured(
+                f"{name} must be a comma-separated list of fault=rate with rates from 0 to 1 (for example "
+                f'"error-503=0.02,rate-limit=0.01"), not {item!r}.'
+            )
+        rates[fault.strip()] = rate
+    return rates
+
+
 # Random faults per request, e.g. "error-503=0.02,rate-limit=0.01,apply-then-drop=0.005".
-PARSEC_SIM_FAULT_RATES = {
-    name.strip(): float(rate)
-    for name, _, rate in (item.partition("=") for item in env_list("PARSEC_SIM_FAULT_RATES", []))
-}
+PARSEC_SIM_FAULT_RATES = env_fault_rates("PARSEC_SIM_FAULT_RATES")
 PARSEC_SIM_LATENCY_SECONDS = env_float("PARSEC_SIM_LATENCY_SECONDS", 0.5)
 PARSEC_SIM_HOLD_SECONDS = env_float("PARSEC_SIM_HOLD_SECONDS", 30.0)  # > the client's read timeout
 PARSEC_SIM_RETRY_AFTER_SECONDS = env_int("PARSEC_SIM_RETRY_AFTER_SECONDS", 1)
@@ -282,10 +349,8 @@ PARSEC_SIM_AFFILIATE_ADDRESS = env_str(
 
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+BROKER_FILESYSTEM_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    BROKER_FILESYSTEM_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
-    for folder in ("queue", "processed", "control"):
-        (BROKER_FILESYSTEM_DIR / folder).mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FILESYSTEM_DIR / "queue"),
         "data_folder_out": str(BROKER_FILESYSTEM_DIR / "queue"),
@@ -309,6 +374,16 @@ CELERY_TASK_ROUTES = {
     "orders.purge_idempotency_keys": {"queue": "default"},
     "fees.*": {"queue": "default"},
 }
+
+# A worker touches its heartbeat row this often while it consumes; /readyz answers 503 when no worker
+# was seen for WORKER_HEARTBEAT_MAX_AGE_SECONDS.
+WORKER_HEARTBEAT_INTERVAL_SECONDS = env_float("WORKER_HEARTBEAT_INTERVAL_SECONDS", 10.0)
+WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60)
+if not 0 < WORKER_HEARTBEAT_INTERVAL_SECONDS < WORKER_HEARTBEAT_MAX_AGE_SECONDS:
+    raise ImproperlyConfigured(
+        "WORKER_HEARTBEAT_INTERVAL_SECONDS must be positive and shorter than "
+        "WORKER_HEARTBEAT_MAX_AGE_SECONDS."
+    )
 
 # --- Fees ------------------------------------------------------------------------------------------------
 

@@ -46,6 +46,7 @@ from parsec.contract import (
     validate_create_order,
     validate_order_for_market,
 )
+from workers.selectors import worker_alive_since
 
 logger = logging.getLogger(__name__)
 
@@ -441,6 +442,33 @@ def order_give_up_at(order: Order) -> datetime:
     return order.created_at + timedelta(seconds=settings.ORDER_SUBMIT_GIVE_UP_SECONDS)
 
 
+def _give_up_reason(order: Order, *, now: datetime) -> tuple[str, str]:
+    """Why a queued order is past its give-up time: the cause recorded in its event, and a sentence.
+
+    `no_worker` when it was never tried and every worker alive now started after it was created: it
+    waited because no worker ran (the broker was away, or the workers had died), not because Parsec
+    refused it.
+    """
+    limit = (
+        "its fee authorization's deadline"
+        if order.fee_authorization_id is not None
+        else f"{settings.ORDER_SUBMIT_GIVE_UP_SECONDS} s after it was created (ORDER_SUBMIT_GIVE_UP_SECONDS)"
+    )
+    waited = int((now - order.created_at).total_seconds())
+    if order.submit_attempts == 0:
+        running_since = worker_alive_since(now=now)
+        if running_since is None or running_since > order.created_at:
+            return "no_worker", (
+                f"No worker was running to send the order: it waited {waited} s and the platform gives "
+                f"up at {limit}."
+            )
+        return "not_sent_in_time", (
+            f"The order waited {waited} s behind other work and was never sent; "
+            f"the platform gives up at {limit}."
+        )
+    return "deadline_passed", f"Parsec could not be reached in time; the platform gives up at {limit}."
+
+
 # --- Final states without Parsec ------------------------------------------------------------------------
 
 
@@ -549,7 +577,8 @@ def order_submit(
         return SubmitResult("not_claimed", retry_at=order.next_attempt_at)
     give_up_at = order_give_up_at(order)
     if now >= give_up_at:
-        order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause="deadline_passed", now=now)
+        cause, message = _give_up_reason(order, now=now)
+        order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause=cause, now=now, error_message=message)
         return SubmitResult("failed")
     if not order.customer.parsec_customer_id:
         order_fail(

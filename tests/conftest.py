@@ -6,6 +6,12 @@ from rest_framework.test import APIClient
 from builder_platform.celery import app as celery_app
 
 
+def pytest_configure(config) -> None:
+    from builder_platform.folders import runtime_folders_create
+
+    runtime_folders_create()
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -4,6 +4,7 @@ from pathlib import Path
 from queue import Empty
 
 import pytest
+from django.conf import settings
 from kombu import Connection
 
 import builder_platform.celery  # noqa: F401 - registers our filesystem transport
@@ -64,3 +65,56 @@ def test_a_file_still_being_written_is_not_read(folders, tmp_path):
     (tmp_path / "queue" / ".partial-1_abc.submission.msg").write_bytes(b'{"body": "trunc')
     with Connection("filesystem://", transport_options=folders) as connection, pytest.raises(Empty):
         connection.default_channel._get("submission")
+
+
+# --- Redis: a connection collected after a broker cut closes without an unrecoverable error ------------
+# Needs a Redis server, which CI's mode has (CELERY_BROKER_URL=redis://...); the embedded mode has none,
+# and its broker's outage is covered by tests/orders/test_order_broker_outage.py in both modes.
+
+if settings.CELERY_BROKER_URL.startswith("redis://"):
+
+    def test_a_redis_connection_collected_after_a_cut_closes_without_an_attribute_error():
+        """The worker's sequence on a lost connection (collect, then close), in the state that killed it.
+
+        The task channel has an unacknowledged message and a BRPOP in flight, and another channel has an
+        auto-delete fanout queue (as Celery's pidbox does), so collect() leaves the task channel open and
+        the close that follows restores its message through a transport already detached.
+        """
+        from urllib.parse import urlsplit, urlunsplit
+
+        from kombu import Exchange, Queue
+        from kombu.common import ignore_errors
+        from tcp_proxy import TcpProxy
+
+        parts = urlsplit(settings.CELERY_BROKER_URL)
+        proxy = TcpProxy(target_host=parts.hostname or "127.0.0.1", target_port=parts.port or 6379)
+        port = proxy.start()
+        userinfo = parts.netloc.rpartition("@")[0]
+        netloc = f"{userinfo}@127.0.0.1:{port}" if userinfo else f"127.0.0.1:{port}"
+        connection = Connection(urlunsplit(parts._replace(netloc=netloc)))
+        try:
+            connection.connect()
+            assert type(connection.transport).__module__ == "builder_platform.broker"
+            channel = connection.default_channel
+            queue = Queue("tests-broker-cut", routing_key="tests-broker-cut")
+            queue(channel).declare()
+            queue(channel).purge()
+            connection.Producer(channel=channel).publish({"n": 1}, routing_key="tests-broker-cut")
+            received = []
+            connection.Consumer(
+                queue, channel=channel, callbacks=[lambda body, message: received.append(1)]
+            ).consume()
+            connection.drain_events(timeout=5)
+            assert received == [1]  # delivered, not acknowledged
+            fanout = Queue(
+                "tests-broker-cut-fanout", Exchange("tests-broker-cut-bcast", type="fanout"), auto_delete=True
+            )
+            connection.Consumer(fanout, channel=connection.channel()).consume()
+            channel._brpop_start()  # the event loop leaves a BRPOP waiting
+
+            proxy.cut()
+            connection.collect(socket_timeout=1)
+            ignore_errors(connection, connection.close)  # raised AttributeError: ... 'hostname'
+        finally:
+            proxy.stop()
+        assert channel.closed  # closed for good; the worker then opens a new connection

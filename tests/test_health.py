@@ -1,9 +1,18 @@
 """The liveness and readiness probes."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connections
+from django.utils import timezone
 
 from builder_platform import health
+from workers.services import worker_heartbeat_touch
+
+
+@pytest.fixture
+def live_worker(db) -> None:
+    worker_heartbeat_touch(hostname="celery@test", pid=1, now=timezone.now(), restarted=True)
 
 
 def test_healthz_answers_ok_without_touching_anything(client):
@@ -12,11 +21,31 @@ def test_healthz_answers_ok_without_touching_anything(client):
     assert response.json() == {"status": "ok"}
 
 
-@pytest.mark.django_db
-def test_readyz_reports_ready_when_database_and_broker_answer(client):
+def test_readyz_reports_ready_when_database_broker_and_a_worker_answer(client, live_worker):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok"}
+    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
+
+
+@pytest.mark.django_db
+def test_readyz_is_unavailable_while_no_worker_was_ever_seen(client):
+    response = client.get("/readyz")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["workers"] == "no worker has been seen yet"
+    assert body["code"] == "service_unavailable"
+
+
+def test_readyz_says_how_long_no_worker_has_been_seen(client, settings, live_worker):
+    settings.WORKER_HEARTBEAT_MAX_AGE_SECONDS = 60
+    worker_heartbeat_touch(hostname="celery@test", pid=1, now=timezone.now() - timedelta(seconds=125))
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["workers"].startswith("no worker has been seen for 12")  # 125 s, and counting
+    assert "no worker has been seen for" in body["error"]
 
 
 def _unreachable_database():
@@ -28,8 +57,7 @@ def _unreachable_database():
     return connections["default"].__class__(settings_dict, alias="unreachable")
 
 
-@pytest.mark.django_db
-def test_readyz_names_the_database_when_it_is_down(client, monkeypatch):
+def test_readyz_names_the_database_when_it_is_down(client, monkeypatch, live_worker):
     monkeypatch.setattr(health, "connection", _unreachable_database())
     response = client.get("/readyz")
     assert response.status_code == 503
@@ -40,10 +68,9 @@ def test_readyz_names_the_database_when_it_is_down(client, monkeypatch):
     assert "database unreachable" in body["error"]
 
 
-@pytest.mark.django_db
-def test_readyz_names_the_broker_when_it_is_down(client, settings):
+def test_readyz_names_the_broker_when_it_is_down(client, settings, live_worker):
     settings.CELERY_BROKER_URL = "redis://127.0.0.1:1/0"  # nothing listens on port 1
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["checks"] == {"database": "ok", "broker": "broker unreachable"}
+    assert body["checks"] == {"database": "ok", "broker": "broker unreachable", "workers": "ok"}

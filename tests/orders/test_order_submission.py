@@ -13,6 +13,7 @@ from orders_support import in_doubt, place, unavailable
 from orders import services, tasks
 from orders.models import Order, OrderEvent
 from parsec.client import ParsecRejected
+from workers.services import worker_heartbeat_touch
 
 pytestmark = pytest.mark.django_db
 
@@ -124,6 +125,43 @@ def test_an_order_found_past_its_give_up_time_fails_without_being_sent(
     assert submit(order, now=timezone.now() + timedelta(seconds=6)).outcome == "failed"
     assert scripted_parsec.count("create_order") == 0
     assert Order.objects.get(pk=order.pk).status == S.FAILED
+
+
+def test_an_order_that_waited_with_no_worker_running_fails_saying_no_worker(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    order = place(trader)
+    later = order.created_at + timedelta(seconds=6)
+    # The worker that finally picks it up started after the order was created: none ran meanwhile.
+    worker_heartbeat_touch(hostname="celery@late", pid=7, now=later, restarted=True)
+
+    assert submit(order, now=later).outcome == "failed"
+
+    order.refresh_from_db()
+    assert history(order)[-1] == (S.QUEUED, S.FAILED, "no_worker")
+    assert order.last_error_code == "no_worker"
+    assert "No worker was running" in order.last_error_message
+    assert "ORDER_SUBMIT_GIVE_UP_SECONDS" in order.last_error_message
+    assert scripted_parsec.count("create_order") == 0
+
+
+def test_an_order_that_waited_behind_other_work_while_a_worker_ran_says_so(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    worker_heartbeat_touch(
+        hostname="celery@busy", pid=7, now=timezone.now() - timedelta(seconds=1), restarted=True
+    )
+    order = place(trader)
+    later = order.created_at + timedelta(seconds=6)
+    worker_heartbeat_touch(hostname="celery@busy", pid=7, now=later)
+
+    assert submit(order, now=later).outcome == "failed"
+
+    order.refresh_from_db()
+    assert history(order)[-1] == (S.QUEUED, S.FAILED, "not_sent_in_time")
+    assert "behind other work" in order.last_error_message
 
 
 def test_a_lost_answer_leaves_the_order_unknown_and_asks_for_reconciliation(
