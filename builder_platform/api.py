@@ -39,15 +39,21 @@ def error_body(*, code: str, message: str, fields: dict | None = None) -> dict[s
     return body
 
 
+def _printable(text: Any) -> str:
+    # DRF's sentences quote the input ('"\ud800" is not a valid choice.'); a lone surrogate in them
+    # could not be encoded as UTF-8, so the answer itself would fail. It is written as its escape.
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _flatten(detail: Any) -> Any:
     """DRF's ErrorDetail lists become plain strings (one sentence per field) or nested dicts."""
     if isinstance(detail, dict):
-        return {str(key): _flatten(value) for key, value in detail.items()}
+        return {_printable(key): _flatten(value) for key, value in detail.items()}
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
-            return " ".join(str(item) for item in detail)
+            return " ".join(_printable(item) for item in detail)
         return [_flatten(item) for item in detail]
-    return str(detail)
+    return _printable(detail)
 
 
 # DRF exception class -> (our code, fallback sentence)
