@@ -23,6 +23,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from builder_platform.api import ApiError, CreatedCursorPagination, error_body
+from builder_platform.inputs import TextField
 from orders import exchanges, idempotency, selectors, services
 from orders.models import Fill, Order, OrderEvent
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
@@ -186,7 +187,7 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
 
 
 class FeeAuthorizationInputSerializer(serializers.Serializer):
-    signature = serializers.CharField(max_length=200, help_text="0x followed by 130 hex digits (r, s, v).")
+    signature = TextField(max_length=200, help_text="0x followed by 130 hex digits (r, s, v).")
 
 
 def _render(data: Any) -> bytes:
