@@ -262,3 +262,13 @@ def test_a_huge_exponent_in_an_order_is_refused_without_writing_it_out(partner_o
 
     assert response.status_code == 400
     assert "size" in response.json()["fields"]
+
+
+def test_a_parsec_400_for_a_partners_mistake_reaches_the_partner_as_a_400_not_an_outage(
+    parsec_sim, partner_client
+):
+    # The cursor goes to Parsec as it came; the simulator refuses it over HTTP, through the real client.
+    response = partner_client.get("/api/v1/markets?exchange=kalshi&cursor=not-a-cursor")
+
+    assert response.status_code == 400
+    assert response.json() == {"error": "cursor is not one this API returned", "code": "bad_request"}
