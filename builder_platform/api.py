@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
 from django.utils.dateparse import parse_datetime
-from rest_framework import exceptions, serializers
+from rest_framework import exceptions
 from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -43,15 +43,21 @@ def error_body(*, code: str, message: str, fields: dict | None = None) -> dict[s
     return body
 
 
+def _printable(text: Any) -> str:
+    # DRF's sentences quote the input ('"\ud800" is not a valid choice.'); a lone surrogate in them
+    # could not be encoded as UTF-8, so the answer itself would fail. It is written as its escape.
+    return str(text).encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def _flatten(detail: Any) -> Any:
     """DRF's ErrorDetail lists become plain strings (one sentence per field) or nested dicts."""
     if isinstance(detail, dict):
-        return {str(key): _flatten(value) for key, value in detail.items()}
+        return {_printable(key): _flatten(value) for key, value in detail.items()}
     if isinstance(detail, list):
         if all(not isinstance(item, dict | list) for item in detail):
-            return " ".join(str(item) for item in detail)
+            return " ".join(_printable(item) for item in detail)
         return [_flatten(item) for item in detail]
-    return str(detail)
+    return _printable(detail)
 
 
 # DRF exception class -> (our code, fallback sentence)
@@ -120,16 +126,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
 
     set_rollback()
     return Response(body, status=exc.status_code, headers=headers)
-
-
-class StrictCharField(serializers.CharField):
-    """A JSON string and nothing else: DRF's CharField turns 42 into "42", which the schema says is not
-    a string (and an id that arrives as a number has usually lost its leading zeros on the way)."""
-
-    def to_internal_value(self, data):
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 def cursor_of(url: str | None) -> str | None:

@@ -18,6 +18,7 @@ from django.views import defaults
 from django.views.csrf import csrf_failure as django_csrf_failure
 
 from builder_platform.api import error_body
+from builder_platform.inputs import request_text_problem
 
 # Answers under these prefixes are JSON, whatever went wrong. The simulator's unknown paths answer
 # JSON too (its clients are HTTP clients), but only the handlers cover it: its own errors carry
@@ -87,7 +88,8 @@ def _content_length(request: HttpRequest) -> int | None:
 
 
 class JsonErrorsMiddleware:
-    """Under /api/ and /app/: refuse a foreign Host and an oversized body up front, in JSON, and turn
+    """Under /api/ and /app/: refuse a foreign Host, an oversized body and unprintable or overlong text in
+    the path, query or headers (builder_platform.inputs) up front, in JSON, and turn
     any non-JSON error page a framework produced (Django's debug 404, a 405 from require_POST, ...)
     into the error shape. Installed first, so it also sees what other middleware answered."""
 
@@ -110,6 +112,13 @@ class JsonErrorsMiddleware:
             # Refused before anything reads the body; Django itself would answer 400 only once a view
             # read it, and DRF's parsers read the stream without looking at the limit at all.
             return _json(413, "request_too_large", too_large_sentence(length))
+        text = request_text_problem(request)
+        if text is not None:
+            # One rule for the path, every query parameter and the headers we read, before any view.
+            field, sentence = text
+            return JsonResponse(
+                error_body(code="validation_error", message=sentence, fields={field: sentence}), status=400
+            )
         response = self.get_response(request)
         if response.status_code < 400 or "json" in response.get("Content-Type", ""):
             return response

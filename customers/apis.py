@@ -19,9 +19,9 @@ from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
     CreatedCursorPagination,
-    StrictCharField,
     query_parameters_check,
 )
+from builder_platform.inputs import TextField
 from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
@@ -145,7 +145,7 @@ class CustomerOutputSerializer(serializers.Serializer):
 )
 class CustomerCreateInputSerializer(serializers.Serializer):
     # Not trimmed: a partner's id with stray spaces is refused, not silently changed.
-    external_id = StrictCharField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
+    external_id = TextField(max_length=services.EXTERNAL_ID_MAX_LENGTH, trim_whitespace=False)
     email = serializers.EmailField(required=False, allow_null=True, allow_blank=True)
 
     def validate_external_id(self, value: str) -> str:
@@ -348,9 +348,9 @@ class WalletChallengeCreateApi(APIView):
 @extend_schema_serializer(component_name="WalletLinkRequest")
 class WalletLinkInputSerializer(serializers.Serializer):
     address = AddressField()
-    message = serializers.CharField(max_length=4000, trim_whitespace=False)
+    message = TextField(max_length=4000, multiline=True, trim_whitespace=False)
     # Checked by the service, which answers a specific code for each way a signature can be wrong.
-    signature = serializers.CharField(max_length=1000, trim_whitespace=False)
+    signature = TextField(max_length=1000, trim_whitespace=False)
     replace_signer = serializers.BooleanField(
         required=False,
         default=False,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.http import StreamingHttpResponse
@@ -93,6 +94,10 @@ class FeeStatementSerializer(serializers.Serializer):
     customers = FeeStatementCustomerSerializer(many=True)
 
 
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date.max - timedelta(days=1)
+
+
 class StatementQuerySerializer(serializers.Serializer):
     start = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="First UTC day, YYYY-MM-DD.")
     end = serializers.DateField(input_formats=["%Y-%m-%d"], help_text="Last UTC day (included), YYYY-MM-DD.")
@@ -104,6 +109,13 @@ class StatementQuerySerializer(serializers.Serializer):
     )
 
     def validate(self, attrs: dict) -> dict:
+        # The ledger has nothing before the Unix epoch, and the last day must have a next day (the
+        # period ends at the midnight after it): 9999-12-31 has none.
+        for name in ("start", "end"):
+            if not EARLIEST_DAY <= attrs[name] <= LATEST_DAY:
+                raise serializers.ValidationError(
+                    {name: f"Use a date from {EARLIEST_DAY.isoformat()} to {LATEST_DAY.isoformat()}."}
+                )
         period = selectors.StatementPeriod(start=attrs["start"], end=attrs["end"])
         if period.end < period.start:
             raise serializers.ValidationError({"end": "end must be on or after start."})
@@ -154,15 +166,24 @@ def _csv_amounts(row: dict) -> list:
 
 
 def statement_csv_lines(*, partner: Partner, period: selectors.StatementPeriod) -> Iterator[str]:
-    """The header, one line per exchange, then one per customer, with each kind in base units and USDC."""
-    writer = csv.writer(_Line())
-    yield writer.writerow(CSV_HEADER)
-    for row in selectors.fee_statement_exchange_totals(partner=partner, period=period):
-        yield writer.writerow(["exchange", row["exchange"], "", "", *_csv_amounts(row)])
-    # Streamed from a database cursor: a chunk of customers in memory at a time, however many there are.
+    """The header, one line per exchange, then one per customer, with each kind in base units and USDC.
+
+    The exchange totals are read here, before the first line is made: a query that fails must fail
+    before the response starts (a 200 cut off mid-body reads as a complete, shorter file).
+    """
+    exchanges = selectors.fee_statement_exchange_totals(partner=partner, period=period)
     customers = selectors.fee_statement_customer_totals(partner=partner, period=period)
-    for row in customers.iterator(chunk_size=2000):
-        yield writer.writerow(["customer", "", str(row["id"]), row["external_id"], *_csv_amounts(row)])
+    writer = csv.writer(_Line())
+
+    def lines() -> Iterator[str]:
+        yield writer.writerow(CSV_HEADER)
+        for row in exchanges:
+            yield writer.writerow(["exchange", row["exchange"], "", "", *_csv_amounts(row)])
+        # Streamed from a database cursor: a chunk of customers in memory at a time, however many.
+        for row in customers.iterator(chunk_size=2000):
+            yield writer.writerow(["customer", "", str(row["id"]), row["external_id"], *_csv_amounts(row)])
+
+    return lines()
 
 
 class FeeStatementApi(APIView):

@@ -38,6 +38,7 @@ from builder_platform.api import (
     page_size_parse,
     query_parameters_check,
 )
+from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
 from fees.models import FeeAuthorization
 from orders import exchanges, idempotency, selectors, services
@@ -325,7 +326,7 @@ class OrderDetailOutputSerializer(OrderOutputSerializer):
 
 @extend_schema_serializer(component_name="FeeAuthorizationRequest")
 class FeeAuthorizationInputSerializer(serializers.Serializer):
-    signature = serializers.CharField(
+    signature = TextField(
         max_length=200,
         help_text="The eth_signTypedData_v4 signature of the order's typed data: 0x followed by 130 hex "
         "digits (r, s, v).",

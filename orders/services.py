@@ -23,6 +23,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerUnavailable
 
+from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner
 from orders import fee_axis, selectors
 from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
@@ -56,6 +57,8 @@ BUILDER_FIELDS = ("fee_auth", "payer_address", "signer_address", "affiliate")
 PARAMS_FIELDS = ("order_type", "expiration")
 OUTCOME_MAX_LENGTH = Order._meta.get_field("outcome").max_length
 PARSEC_STATUSES = frozenset(status.value for status in OrderStatus)
+# Text the order row keeps: held to the platform's text rule, at most its column's length.
+TEXT_FIELDS = ("market_id", "outcome")
 # How long a claim blocked by an identical intent in flight waits before it is tried again.
 INTENT_BUSY_RETRY_SECONDS = 5
 # Work that asks for a reconcile of one customer (a lost answer, a fill on arrival, a cancel) waits this
@@ -127,6 +130,10 @@ def order_enqueue_reconcile(*, customer_id: uuid.UUID | str, exchange: str) -> N
 # --- Intake ----------------------------------------------------------------------------------------
 
 
+def _column_length(name: str) -> int:
+    return Order._meta.get_field(name).max_length
+
+
 def _decimal_places(value: Decimal) -> int:
     exponent = value.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 0
@@ -153,6 +160,11 @@ def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderR
                     code="bad_request",
                     field=name,
                 )
+        for name in TEXT_FIELDS:
+            value = body.get(name)
+            problem = isinstance(value, str) and text_problem(value, max_length=_column_length(name))
+            if problem:
+                raise OrderError(f"{name} {problem}", code="bad_request", field=name)
     try:
         request = validate_create_order(exchange, body, now=int(now.timestamp()))
     except ContractError as error:

@@ -244,6 +244,16 @@ class Fill:
 # JSON with exact decimals
 # --------------------------------------------------------------------------------------------------
 
+# py_ecc (imported with eth-account) raises the recursion limit to 100,000, so the C JSON decoder can
+# recurse until the thread's stack overflows: a body of 50,000 "[" killed the server process. JSON is
+# refused past this depth before it is decoded; nothing Parsec or a partner sends nests beyond a few.
+MAX_JSON_NESTING = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_NOT_BRACKETS = bytes(byte for byte in range(256) if byte not in b"[]{}")
+_OPENING = ord("[")
+# Decimals whose exponent is larger than this are written in exponent form, not digit by digit.
+MAX_PLAIN_EXPONENT = 100
+
 
 def encode_json(value: Any) -> str:
     """JSON text in which a Decimal is written as a number, digit for digit (never through float)."""
@@ -256,6 +266,10 @@ def encode_json(value: Any) -> str:
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError("JSON has no representation for NaN or infinite decimals")
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and abs(exponent) > MAX_PLAIN_EXPONENT:
+            # Still exact, in exponent form: written out, 1e999999999 would be a billion digits.
+            return str(value)
         return format(value, "f")
     if isinstance(value, int):
         return str(int(value))
@@ -271,8 +285,30 @@ def encode_json(value: Any) -> str:
     raise TypeError(f"cannot encode {type(value).__name__} as JSON")
 
 
+def json_nesting_too_deep(text: str | bytes, *, limit: int = MAX_JSON_NESTING) -> bool:
+    """True when arrays and objects in `text` nest deeper than `limit` (strings are not counted)."""
+    if isinstance(text, str):
+        text = text.encode("utf-8", "surrogatepass")
+    if text.count(b"[") + text.count(b"{") <= limit:
+        return False  # the common case, at C speed
+    # Only the brackets outside strings matter; deleting everything else runs at C speed too.
+    brackets = _JSON_STRING.sub(b"", text).translate(None, _NOT_BRACKETS)
+    brackets = brackets.replace(b"{", b"[").replace(b"}", b"]")
+    if b"[" * (limit + 1) in brackets:
+        return True  # the usual attack: a long run of openings
+    depth = 0
+    for byte in brackets:
+        depth += 1 if byte == _OPENING else -1
+        if depth > limit:
+            return True
+    return False
+
+
 def decode_json(text: str | bytes) -> Any:
-    """Parse JSON keeping every non-integer number as a Decimal."""
+    """Parse JSON keeping every non-integer number as a Decimal; nesting beyond MAX_JSON_NESTING is a
+    ValueError, like any other malformed JSON."""
+    if json_nesting_too_deep(text):
+        raise ValueError(f"the JSON nests arrays or objects deeper than {MAX_JSON_NESTING} levels")
     return json.loads(text, parse_float=Decimal)
 
 

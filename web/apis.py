@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -23,8 +22,8 @@ from orders.services import (
     order_create,
     order_fee_authorization_submit,
 )
-from parsec.client import ParsecError
-from parsec.contract import FEE_ESCROW_EXCHANGES
+from parsec.client import ParsecError, ParsecRejected, decode_json
+from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
 from web import markets as market_data
 from web import selectors
 from web.presenters import account_json, fee_request_json, order_json, plain_number, usdc_display
@@ -66,7 +65,7 @@ def read_json(request: HttpRequest) -> dict[str, Any]:
         )
     try:
         # Decimal for numbers with a point: prices and sizes must never pass through float.
-        body = json.loads(request.body or b"{}", parse_float=Decimal)
+        body = decode_json(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         raise BadBody("The request body is not valid JSON.") from None
     if not isinstance(body, dict):
@@ -151,11 +150,19 @@ def account_status(request: HttpRequest) -> JsonResponse:
 def markets_for_ticket(request: HttpRequest) -> JsonResponse:
     """Tradable markets of one exchange, for the order ticket's market list."""
     exchange = request.GET.get("exchange", "")
+    if exchange and exchange not in EXCHANGES:
+        # A mistake in the request, not an outage: said before Parsec is asked.
+        message = f"There is no exchange called {exchange!r}; use one of {', '.join(EXCHANGES)}."
+        return error_response(
+            status=400, code="exchange_not_found", message=message, fields={"exchange": message}
+        )
     try:
         listing = market_data.market_listing(
             exchange=exchange, search=None, cursor=None, limit=market_data.TICKET_MARKETS_LIMIT
         )
-    except ParsecError:
+    except ParsecError as error:
+        if isinstance(error, ParsecRejected) and error.status == 400:
+            return error_response(status=400, code=error.code, message=error.message)
         return error_response(
             status=503,
             code="markets_unavailable",
@@ -360,6 +367,12 @@ def order_fee_authorization(request: HttpRequest, order_id: str) -> JsonResponse
     return JsonResponse(_order_payload(_customer_order(request, order_id)))
 
 
+def _too_precise(value: Decimal) -> bool:
+    # The contract's limit for prices and sizes; past it the fee arithmetic would have to round.
+    exponent = value.normalize().as_tuple().exponent
+    return isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES
+
+
 @require_GET
 @json_requires_customer
 def quote(request: HttpRequest) -> JsonResponse:
@@ -369,7 +382,13 @@ def quote(request: HttpRequest) -> JsonResponse:
     fields: dict[str, str] = {}
     price = _ticket_number(request.GET, "price", fields)
     size = _ticket_number(request.GET, "size", fields)
-    if fields or not (0 < price < 1) or size <= 0:
+    if (
+        fields
+        or not (0 < price < 1)
+        or not (0 < size < MAX_SIZE)
+        or _too_precise(price)
+        or _too_precise(size)
+    ):
         return error_response(
             status=400, code="bad_request", message="Enter a price between 0 and 1 and a size to see the fee."
         )
