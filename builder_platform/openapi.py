@@ -73,12 +73,22 @@ STATUS_MEANINGS = {
 }
 
 
+TEXT_RULE_400 = (
+    "Also any path, query parameter or header that is not printable text of a sensible length "
+    "(validation_error)."
+)
+
+
 def error_responses(details: dict[int, str] | None = None) -> dict[int, OpenApiResponse]:
     """The Error responses of one operation: 401 always (every operation needs a key), plus `details`.
 
     `details` maps each other status the operation answers to what causes it there (its codes).
     """
-    statuses = {401: "", **(details or {})}
+    # 400 on every operation too: the text rule (builder_platform.inputs) refuses a path, query parameter
+    # or header with NUL, control characters or an overlong value before any view runs.
+    statuses = {400: TEXT_RULE_400, 401: "", **(details or {})}
+    if details and 400 in details:
+        statuses[400] = f"{details[400]} {TEXT_RULE_400}"
     return {
         status: OpenApiResponse(
             ErrorSerializer,

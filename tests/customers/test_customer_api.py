@@ -57,11 +57,11 @@ def test_email_is_optional(partner_client, customer_tasks):
     [
         ({}, "external_id", "This field is required."),
         ({"external_id": ""}, "external_id", "This field may not be blank."),
-        ({"external_id": "x" * 129}, "external_id", "Ensure this field has no more than 128 characters."),
+        ({"external_id": "x" * 129}, "external_id", "must be at most 128 characters long"),
         ({"external_id": " user-1"}, "external_id", "Remove the spaces at the start or end."),
         ({"external_id": "user-1 "}, "external_id", "Remove the spaces at the start or end."),
-        ({"external_id": "user\n1"}, "external_id", "Use printable characters only"),
-        ({"external_id": "user\x071"}, "external_id", "Use printable characters only"),
+        ({"external_id": "user\n1"}, "external_id", "printable characters only"),
+        ({"external_id": "user\x071"}, "external_id", "printable characters only"),
         ({"external_id": "user-1", "email": "not an email"}, "email", "Enter a valid email address."),
     ],
 )
