@@ -15,6 +15,8 @@ from rest_framework.pagination import Cursor, CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from builder_platform.failures import DomainError
+
 
 class ApiError(exceptions.APIException):
     """An expected failure with its HTTP status, a machine code and a sentence a partner can act on."""
@@ -80,6 +82,14 @@ _CODES: list[tuple[type[exceptions.APIException], str, str]] = [
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's exception handler, answering every error in the platform's one shape."""
+    if isinstance(exc, DomainError):
+        exc = ApiError(
+            status_code=exc.status,
+            code=exc.code,
+            message=exc.message,
+            fields=exc.fields,
+            retry_after=exc.retry_after,
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
