@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import DatabaseError, connection
@@ -57,8 +58,45 @@ def _workers_ready() -> str | None:
     return None
 
 
+def _submission_ready(*, workers_problem: str | None) -> str | None:
+    """Whether orders due to be sent are being sent.
+
+    A worker can be seen (its consumer touches the heartbeat) while its pool runs nothing, and beat can
+    die while workers idle: either way due orders pile up. The oldest order queued and due for longer
+    than ORDER_SUBMISSION_STALL_SECONDS says so. Orders backing off (a refusal, Parsec unavailable) are
+    not due until their next attempt, so a venue outage does not count here.
+    """
+    if workers_problem:
+        return None  # the workers check already says why nothing is sent
+    from orders.models import Order  # wiring reads the orders table; orders never import this module
+
+    stall = settings.ORDER_SUBMISSION_STALL_SECONDS
+    now = timezone.now()
+    try:
+        oldest = (
+            Order.objects.filter(
+                status=Order.Status.QUEUED, next_attempt_at__lte=now - timedelta(seconds=stall)
+            )
+            .order_by("next_attempt_at")
+            .values_list("next_attempt_at", flat=True)
+            .first()
+        )
+    except DatabaseError:
+        return "submission unknown (database unreachable)"
+    if oldest is None:
+        return None
+    waited = int((now - oldest).total_seconds())
+    return f"orders due to be sent have waited {waited} s (workers seen, nothing sent)"
+
+
 def readyz(request: HttpRequest) -> JsonResponse:
-    checks = {"database": _database_ready(), "broker": _broker_ready(), "workers": _workers_ready()}
+    workers = _workers_ready()
+    checks = {
+        "database": _database_ready(),
+        "broker": _broker_ready(),
+        "workers": workers,
+        "submission": _submission_ready(workers_problem=workers),
+    }
     failing = [name for name, problem in checks.items() if problem]
     body = {
         "status": "ready" if not failing else "unavailable",

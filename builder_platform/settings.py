@@ -379,6 +379,9 @@ CELERY_TASK_ROUTES = {
 # was seen for WORKER_HEARTBEAT_MAX_AGE_SECONDS.
 WORKER_HEARTBEAT_INTERVAL_SECONDS = env_float("WORKER_HEARTBEAT_INTERVAL_SECONDS", 10.0)
 WORKER_HEARTBEAT_MAX_AGE_SECONDS = env_int("WORKER_HEARTBEAT_MAX_AGE_SECONDS", 60)
+# /readyz answers 503 when an order has been queued and due this long without being sent (workers seen
+# but their pool runs nothing, or beat gone): the sweep re-enqueues after ORDER_OUTBOX_STALE_SECONDS.
+ORDER_SUBMISSION_STALL_SECONDS = env_int("ORDER_SUBMISSION_STALL_SECONDS", 120)
 if not 0 < WORKER_HEARTBEAT_INTERVAL_SECONDS < WORKER_HEARTBEAT_MAX_AGE_SECONDS:
     raise ImproperlyConfigured(
         "WORKER_HEARTBEAT_INTERVAL_SECONDS must be positive and shorter than "

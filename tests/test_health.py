@@ -1,6 +1,7 @@
 """The liveness and readiness probes."""
 
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import connections
@@ -24,7 +25,12 @@ def test_healthz_answers_ok_without_touching_anything(client):
 def test_readyz_reports_ready_when_database_broker_and_a_worker_answer(client, live_worker):
     response = client.get("/readyz")
     assert response.status_code == 200, response.json()
-    assert response.json()["checks"] == {"database": "ok", "broker": "ok", "workers": "ok"}
+    assert response.json()["checks"] == {
+        "database": "ok",
+        "broker": "ok",
+        "workers": "ok",
+        "submission": "ok",
+    }
 
 
 @pytest.mark.django_db
@@ -73,4 +79,59 @@ def test_readyz_names_the_broker_when_it_is_down(client, settings, live_worker):
     response = client.get("/readyz")
     assert response.status_code == 503
     body = response.json()
-    assert body["checks"] == {"database": "ok", "broker": "broker unreachable", "workers": "ok"}
+    assert body["checks"] == {
+        "database": "ok",
+        "broker": "broker unreachable",
+        "workers": "ok",
+        "submission": "ok",
+    }
+
+
+def _queued_order(*, due_seconds_ago: float, price: str = "0.5"):
+    from factories import make_customer, make_partner
+
+    from orders.models import Order
+
+    partner = make_partner()
+    customer = make_customer(partner=partner)
+    due = timezone.now() - timedelta(seconds=due_seconds_ago)
+    return Order.objects.create(
+        partner=partner,
+        customer=customer,
+        exchange="kalshi",
+        market_id="KXTEST",
+        outcome="Yes",
+        side="buy",
+        price=Decimal(price),
+        size=Decimal(10),
+        status=Order.Status.QUEUED,
+        next_attempt_at=due,
+        created_at=due,
+        updated_at=due,
+    )
+
+
+def test_readyz_says_when_due_orders_are_not_being_sent(client, settings, live_worker):
+    settings.ORDER_SUBMISSION_STALL_SECONDS = 120
+    _queued_order(due_seconds_ago=300)
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 503
+    body = response.json()
+    assert body["checks"]["workers"] == "ok"
+    assert body["checks"]["submission"].startswith(
+        "orders due to be sent have waited 30"
+    )  # 300 s, and counting
+    assert "nothing sent" in body["error"]
+
+
+def test_readyz_ignores_orders_not_yet_due_or_recently_due(client, settings, live_worker):
+    settings.ORDER_SUBMISSION_STALL_SECONDS = 120
+    _queued_order(due_seconds_ago=-600)  # backing off: its next attempt is in ten minutes
+    _queued_order(due_seconds_ago=30, price="0.4")
+
+    response = client.get("/readyz")
+
+    assert response.status_code == 200, response.json()
+    assert response.json()["checks"]["submission"] == "ok"
