@@ -15,6 +15,7 @@ from typing import Any
 from hypothesis import HealthCheck, Phase, given, settings
 from schemathesis import GenerationMode
 from schemathesis.core.failures import Failure, FailureGroup
+from schemathesis.core.parameters import ParameterLocation
 from schemathesis.specs.openapi import checks as openapi_checks
 
 # Every check that compares an answer with the schema or with what the request deserved. Left out:
@@ -96,7 +97,10 @@ def _run(operation, mode, overrides, base_url, api_key, max_examples, seed, repo
         suppress_health_check=list(HealthCheck),
     )
     def one(case) -> None:
-        headers = {"X-API-Key": api_key}
+        # The key is added to every request, except where a negative case mutated the headers: there the
+        # mutation (often "X-API-Key missing") is what is under test, and adding the key would undo it.
+        header_mutated = case.meta is not None and case.meta.is_negative_at(ParameterLocation.HEADER)
+        headers = {} if header_mutated else {"X-API-Key": api_key}
         response = case.call(base_url=base_url, headers=headers)
         report.requests += 1
         report.statuses[response.status_code] += 1
