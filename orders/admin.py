@@ -15,8 +15,10 @@ from django.utils.html import format_html
 
 from customers.admin import short_text
 from fees.money import usdc_text
-from orders import dashboard, reconciliation, services
+from orders import dashboard
+from orders.errors import OrderError
 from orders.models import Fill, IdempotencyKey, Order, OrderEvent
+from orders.services import cancel, in_doubt, reconcile, staff
 from parsec.client import ParsecError
 
 
@@ -54,7 +56,7 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            found = OrderEvent.objects.filter(cause=reconciliation.DUPLICATE_CAUSE).values("order_id")
+            found = OrderEvent.objects.filter(cause=in_doubt.DUPLICATE_CAUSE).values("order_id")
             return queryset.filter(id__in=found)
         return queryset
 
@@ -145,7 +147,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _record(self, request: HttpRequest, order: Order, *, action: str, outcome: str, now) -> None:
         """Who did what, in the admin log and in the order's own history."""
-        services.order_staff_action_record(
+        staff.order_staff_action_record(
             order_id=order.id,
             action=action,
             staff_user=staff_label(request),
@@ -164,8 +166,8 @@ class OrderAdmin(admin.ModelAdmin):
         done, refused = 0, 0
         for order in queryset.select_related("fee_authorization"):
             try:
-                services.order_cancel_request(order=order, now=now)
-            except services.OrderError as error:
+                cancel.order_cancel_request(order=order, now=now)
+            except OrderError as error:
                 refused += 1
                 self._record(request, order, action="cancel", outcome=f"refused, {error.message}", now=now)
                 continue
@@ -196,7 +198,7 @@ class OrderAdmin(admin.ModelAdmin):
         problems: dict[tuple, str] = {}
         for customer_id, exchange in pairs:
             try:
-                reconciliation.reconcile_customer_exchange(
+                reconcile.reconcile_customer_exchange(
                     customer_id=customer_id, exchange=exchange, now=timezone.now()
                 )
             except ParsecError as error:
@@ -216,12 +218,12 @@ class OrderAdmin(admin.ModelAdmin):
         now = timezone.now()
         resent = 0
         for order in queryset.select_related("fee_authorization"):
-            problem = services.order_resend_check(order, now=now)
+            problem = in_doubt.order_resend_check(order, now=now)
             if problem:
                 self.message_user(request, f"Not resending {order.id}: {problem}.", messages.WARNING)
                 self._record(request, order, action="resend", outcome=f"refused, {problem}", now=now)
                 continue
-            sent = services.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
+            sent = in_doubt.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
             resent += sent
             outcome = "sent again" if sent else "not sent, the order moved on meanwhile"
             self._record(request, order, action="resend", outcome=outcome, now=now)

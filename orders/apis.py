@@ -41,8 +41,10 @@ from builder_platform.api import (
 from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
 from fees.models import FeeAuthorization
-from orders import exchanges, idempotency, selectors, services
+from orders import exchanges, idempotency, selectors
+from orders.errors import OrderError
 from orders.models import Fill, Order, OrderEvent
+from orders.services import cancel, fee_authorization, intake, staff
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
 from parsec.contract import EXCHANGES, MAX_MARKET_ID_LENGTH, MIN_GTD_LEAD_SECONDS, ORDER_TYPES
 
@@ -244,7 +246,7 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: OrderEvent) -> dict:
         data = super().to_representation(instance)
-        if instance.cause.startswith(services.STAFF_ACTION_CAUSE_PREFIX):
+        if instance.cause.startswith(staff.STAFF_ACTION_CAUSE_PREFIX):
             # Partners see that the platform's staff acted and what came of it, never who: staff
             # identities are for the admin's own records.
             data["detail"] = {"outcome": instance.detail.get("outcome", "")}
@@ -391,7 +393,7 @@ class OrderCreateInputSerializer(ClosedSerializer):
         max_length=MAX_MARKET_ID_LENGTH, help_text="The exchange's own market id, as GET /markets lists it."
     )
     outcome = serializers.CharField(
-        max_length=services.OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
+        max_length=intake.OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
     )
     side = serializers.ChoiceField(choices=Order.Side.choices)
     price = PriceField(
@@ -419,7 +421,7 @@ def _order_not_found() -> ApiError:
     return ApiError(status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No order with this id.")
 
 
-def _refusal(error: services.OrderError) -> ApiError:
+def _refusal(error: OrderError) -> ApiError:
     fields = {error.field: error.message} if error.field else None
     return ApiError(status_code=error.status, code=error.code, message=error.message, fields=fields)
 
@@ -599,7 +601,7 @@ class OrderListCreateApi(APIView):
                     status_code=400, code="bad_request", message="The request body is not valid JSON."
                 ) from None
             try:
-                services.order_create(
+                intake.order_create(
                     partner=partner,
                     customer_id=customer_id,
                     exchange=exchange,
@@ -607,7 +609,7 @@ class OrderListCreateApi(APIView):
                     now=now,
                     on_created=complete,
                 )
-            except services.OrderError as error:
+            except OrderError as error:
                 raise _refusal(error) from None
             return _json_response(answer[0], 201)
         except ApiError as error:  # ours, and the fees service's (FeeError is one)
@@ -663,8 +665,8 @@ class OrderDetailApi(APIView):
     def delete(self, request: Request, order_id: str) -> Response:
         order = _partner_order(request, order_id)
         try:
-            order = services.order_cancel_request(order=order, now=timezone.now())
-        except services.OrderError as error:
+            order = cancel.order_cancel_request(order=order, now=timezone.now())
+        except OrderError as error:
             raise _refusal(error) from None
         order = _partner_order(request, order_id)
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED)
@@ -699,10 +701,10 @@ class OrderFeeAuthorizationApi(APIView):
         serializer = FeeAuthorizationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         try:
-            services.order_fee_authorization_submit(
+            fee_authorization.order_fee_authorization_submit(
                 order=order, signature=serializer.validated_data["signature"], now=timezone.now()
             )
-        except services.OrderError as error:
+        except OrderError as error:
             raise _refusal(error) from None
         # The fees service's refusals (a bad signature, ...) are ApiErrors: they answer as they are.
         return Response(

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 from orders_support import KALSHI_MARKET, make_trader, order_body, polymarket_market, wait_until
 
-from orders import reconciliation, services
 from orders.models import Order, OrderEvent
+from orders.services import in_doubt, reconcile, reconcile_schedule, sweep
 from parsec import conf
 from parsec.client import ParsecClient, ParsecError, decode_json
 from parsec.sim.models import SimOrder
@@ -57,10 +57,10 @@ def fault_on_create(parsec_sim, settings, monkeypatch):
 
 
 def reconcile_all() -> None:
-    for customer_id, exchange in list(reconciliation.reconcile_pairs()):
+    for customer_id, exchange in list(reconcile_schedule.reconcile_pairs()):
         # A read that failed changes nothing; the next pass retries.
         with contextlib.suppress(ParsecError):
-            reconciliation.reconcile_customer_exchange(
+            reconcile.reconcile_customer_exchange(
                 customer_id=customer_id, exchange=exchange, now=timezone.now()
             )
 
@@ -69,7 +69,7 @@ def drive_until_settled(timeout: float) -> None:
     """What beat would do: sweep the outbox and reconcile, until no order is in flight or in doubt."""
     deadline = time.monotonic() + timeout
     while True:
-        services.orders_outbox_sweep(now=timezone.now())
+        sweep.orders_outbox_sweep(now=timezone.now())
         reconcile_all()
         if not Order.objects.filter(status__in=[S.QUEUED, S.SUBMITTING, S.UNKNOWN]).exists():
             return
@@ -144,7 +144,7 @@ def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopt
     )
     wait_until(lambda: Order.objects.get(pk=created["id"]).status == S.UNKNOWN, timeout=10)
     # As if every listing had missed it: send it again, with the same escrow order id.
-    assert services.order_resend(order_id=created["id"], cause="test_resend", now=timezone.now())
+    assert in_doubt.order_resend(order_id=created["id"], cause="test_resend", now=timezone.now())
     wait_until(
         lambda: OrderEvent.objects.filter(order_id=created["id"], cause="escrow_order_id_used").exists(),
         timeout=10,

@@ -21,8 +21,9 @@ from hypothesis.stateful import (
 )
 from orders_support import ScriptedParsec, in_doubt, make_trader, place, unavailable
 
-from orders import reconciliation, services
+from orders.errors import OrderError
 from orders.models import Order, OrderEvent
+from orders.services import cancel, reconcile, submission, sweep
 from orders.transitions import is_allowed
 from parsec import conf
 from parsec.client import ParsecRejected
@@ -69,7 +70,7 @@ class OrderLifecycle(RuleBasedStateMachine):
                 "lost_not_applied": in_doubt(applied=False),
             }[outcome]
         ]
-        services.order_submit(
+        submission.order_submit(
             order_id=order_id, now=self.clock + timedelta(hours=1), backoff=lambda a, r: 1.0
         )
         self.parsec.create_outcomes = []
@@ -101,25 +102,25 @@ class OrderLifecycle(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([1, 30, 120]))
     def reconcile(self, seconds: int) -> None:
         self.tick(seconds)
-        reconciliation.reconcile_customer_exchange(
+        reconcile.reconcile_customer_exchange(
             customer_id=self.trader.customer.id, exchange="kalshi", now=self.clock
         )
 
     @rule(seconds=st.sampled_from([1, 90, 700]))
     def sweep(self, seconds: int) -> None:
         self.tick(seconds)
-        services.orders_outbox_sweep(now=self.clock)
+        sweep.orders_outbox_sweep(now=self.clock)
 
     @precondition(lambda self: self.order_ids)
     @rule(index=st.integers(min_value=0))
     def cancel(self, index: int) -> None:
         order = Order.objects.get(pk=self.order_ids[index % len(self.order_ids)])
         if order.is_final:
-            with pytest.raises(services.OrderError, match="already"):
-                services.order_cancel_request(order=order, now=self.clock)
+            with pytest.raises(OrderError, match="already"):
+                cancel.order_cancel_request(order=order, now=self.clock)
         else:
-            services.order_cancel_request(order=order, now=self.clock)
-        services.order_cancel_at_parsec(order_id=order.id, now=self.clock)
+            cancel.order_cancel_request(order=order, now=self.clock)
+        cancel.order_cancel_at_parsec(order_id=order.id, now=self.clock)
 
     @invariant()
     def lifecycle_holds(self) -> None:

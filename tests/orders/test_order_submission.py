@@ -10,8 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 from orders_support import in_doubt, place, unavailable
 
-from orders import services, tasks
+from orders import tasks
 from orders.models import Order, OrderEvent
+from orders.services import submission, sweep
+from orders.transitions import order_transition
 from parsec.client import ParsecRejected
 from workers.services import worker_heartbeat_touch
 
@@ -24,8 +26,8 @@ def no_wait(attempts: int, retry_after: float | None) -> float:
     return max(1.0, retry_after or 0.0)
 
 
-def submit(order: Order, *, now=None, backoff=no_wait) -> services.SubmitResult:
-    return services.order_submit(order_id=order.id, now=now or timezone.now(), backoff=backoff)
+def submit(order: Order, *, now=None, backoff=no_wait) -> submission.SubmitResult:
+    return submission.order_submit(order_id=order.id, now=now or timezone.now(), backoff=backoff)
 
 
 def history(order: Order) -> list[tuple[str, str, str]]:
@@ -225,8 +227,8 @@ def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parse
     enqueued.clear()
     later = timezone.now() + timedelta(seconds=31)
 
-    report = services.orders_outbox_sweep(now=later)
-    again = services.orders_outbox_sweep(now=later)
+    report = sweep.orders_outbox_sweep(now=later)
+    again = sweep.orders_outbox_sweep(now=later)
 
     assert report.requeued == 1
     assert again.requeued == 0
@@ -241,9 +243,9 @@ def test_the_sweep_requeues_no_more_than_its_budget_while_the_queue_is_backed_up
     enqueued.clear()
     later = timezone.now() + timedelta(seconds=31)
 
-    held = services.orders_outbox_sweep(now=later, requeue_limit=0)
-    one = services.orders_outbox_sweep(now=later, requeue_limit=1)
-    rest = services.orders_outbox_sweep(now=later)
+    held = sweep.orders_outbox_sweep(now=later, requeue_limit=0)
+    one = sweep.orders_outbox_sweep(now=later, requeue_limit=1)
+    rest = sweep.orders_outbox_sweep(now=later)
 
     assert (held.requeued, one.requeued, rest.requeued) == (0, 1, 2)
     assert sorted(args[0] for _, args in enqueued) == sorted(str(order.id) for order in orders)
@@ -256,7 +258,7 @@ def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
     order = place(trader)
     now = timezone.now()
     # A worker claimed it and died before recording Parsec's answer.
-    assert services.order_transition(
+    assert order_transition(
         order_id=order.id,
         from_statuses=[S.QUEUED],
         to_status=S.SUBMITTING,
@@ -265,8 +267,8 @@ def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
         submitting_since=now,
     )
 
-    assert services.orders_outbox_sweep(now=now + timedelta(seconds=30)).lease_expired == 0
-    report = services.orders_outbox_sweep(now=now + timedelta(seconds=61))
+    assert sweep.orders_outbox_sweep(now=now + timedelta(seconds=30)).lease_expired == 0
+    report = sweep.orders_outbox_sweep(now=now + timedelta(seconds=61))
 
     order.refresh_from_db()
     assert report.lease_expired == 1
@@ -278,7 +280,7 @@ def test_a_claim_respects_its_condition(trader, enqueued):
     order = place(trader)
     later = timezone.now() + timedelta(hours=1)
     Order.objects.filter(pk=order.pk).update(next_attempt_at=later)
-    claimed = services.order_transition(
+    claimed = order_transition(
         order_id=order.id,
         from_statuses=[S.QUEUED],
         to_status=S.SUBMITTING,

@@ -7,8 +7,8 @@ import uuid
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from orders import reconciliation
 from orders.models import Order
+from orders.services import reconcile, reconcile_schedule
 from parsec.client import ParsecError
 
 BAR_WIDTH = 30
@@ -28,7 +28,7 @@ class Command(BaseCommand):
         parser.add_argument("--customer", help="Only this customer (our customer id).")
 
     def handle(self, *args, customer: str | None = None, **options) -> None:
-        pairs = reconciliation.reconcile_pairs()
+        pairs = reconcile_schedule.reconcile_pairs()
         if customer:
             try:
                 pairs = pairs.filter(customer_id=uuid.UUID(customer))
@@ -41,7 +41,7 @@ class Command(BaseCommand):
         failures = 0
         for done, (customer_id, exchange) in enumerate(pairs, start=1):
             try:
-                report = reconciliation.reconcile_customer_exchange(
+                report = reconcile.reconcile_customer_exchange(
                     customer_id=customer_id, exchange=exchange, now=timezone.now()
                 )
             except ParsecError as error:
