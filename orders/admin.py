@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -13,11 +11,12 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from builder_platform.values import plain_number
 from customers.admin import short_text
 from fees.money import usdc_text
 from orders import dashboard
 from orders.errors import OrderError
-from orders.models import Fill, IdempotencyKey, Order, OrderEvent
+from orders.models import Fill, IdempotencyKey, Order, OrderEvent, ReconcileState
 from orders.services import cancel, in_doubt, reconcile, staff
 from parsec.client import ParsecError
 
@@ -59,11 +58,6 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
             found = OrderEvent.objects.filter(cause=in_doubt.DUPLICATE_CAUSE).values("order_id")
             return queryset.filter(id__in=found)
         return queryset
-
-
-def plain_number(value: Decimal) -> str:
-    """A stored decimal without its padding zeros (0.575000 -> "0.575"), exactly."""
-    return f"{value.normalize():f}"
 
 
 def staff_label(request: HttpRequest) -> str:
@@ -175,7 +169,11 @@ class OrderAdmin(admin.ModelAdmin):
             self._record(request, order, action="cancel", outcome="cancel requested", now=now)
         self.message_user(request, f"Cancel requested for {done} order(s).", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} order(s) were already final.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{refused} order(s) not cancelled: already final, or changing state (try again).",
+                messages.WARNING,
+            )
         return None
 
     def _cancel_confirmation(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
@@ -264,4 +262,53 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class RefusedFilter(admin.SimpleListFilter):
+    """Pairs whose listing Parsec refuses (reconciliation backs off): an operator's cue to look."""
+
+    title = "refused by Parsec"
+    parameter_name = "refused"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(refusals__gt=0)
+        return queryset
+
+
+@admin.register(ReconcileState)
+class ReconcileStateAdmin(admin.ModelAdmin):
+    """Per (customer, exchange): when reconciliation last ran, and Parsec's refusal if it refuses."""
+
+    list_display = [
+        "customer",
+        "exchange",
+        "reconciled_at",
+        "refusals",
+        "last_error_code",
+        "error",
+        "retry_at",
+    ]
+    list_filter = [RefusedFilter, "exchange", "last_error_code"]
+    search_fields = ["=customer__id", "customer__external_id"]
+    list_select_related = ["customer"]
+    ordering = ["-refusals", "-refused_at"]
+    readonly_fields = [field.name for field in ReconcileState._meta.fields]
+
+    @admin.display(description="Parsec's refusal")
+    def error(self, state: ReconcileState) -> str:
+        message = state.last_error_message
+        return message if len(message) <= 80 else message[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

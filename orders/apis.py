@@ -33,37 +33,24 @@ from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
     CreatedCursorPagination,
-    error_body,
+    filtered_page,
     page_body,
     page_size_parse,
     query_parameters_check,
 )
 from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
+from builder_platform.values import plain_decimal
 from fees.models import FeeAuthorization
 from orders import exchanges, idempotency, selectors
 from orders.errors import OrderError
 from orders.models import Fill, Order, OrderEvent
-from orders.services import cancel, fee_authorization, intake, staff
+from orders.services import cancel, fee_authorization, intake
+from orders.vocabulary import STAFF_ACTION_CAUSE_PREFIX, OrderErrorCode
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json, encode_json
 from parsec.contract import EXCHANGES, MAX_MARKET_ID_LENGTH, MIN_GTD_LEAD_SECONDS, ORDER_TYPES
 
-CUSTOMER_HEADER = "X-Builder-Customer-Id"
-# Refusals that a later state can change (a customer not ready or disabled, a partner fee the escrow no
-# longer allows, a rate limit): not stored under the Idempotency-Key, so a retry with it can succeed.
-# Every other 4xx depends on the request alone and is replayed as stored.
-TRANSIENT_REFUSAL_STATUSES = frozenset({409, 429})
-# Retry-After of a 409 for an Idempotency-Key in flight: an order's intake takes well under a second.
-IN_FLIGHT_RETRY_AFTER_SECONDS = 1
-
-
-def plain_number(value: Decimal) -> Decimal:
-    """100.000000 -> 100, 0.650000 -> 0.65: the same number, written as a person would."""
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        normalized = normalized.quantize(Decimal(1))
-    return normalized
+CUSTOMER_HEADER = intake.CUSTOMER_HEADER
 
 
 class ExactJSONRenderer(JSONRenderer):
@@ -92,7 +79,7 @@ class DecimalJSONParser(JSONParser):
 @extend_schema_field(EXACT_NUMBER)
 class ExactNumberField(serializers.Field):
     def to_representation(self, value: Decimal) -> Decimal:
-        return plain_number(value)
+        return plain_decimal(value)
 
 
 def _unix(value: Any) -> int | None:
@@ -246,7 +233,7 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
 
     def to_representation(self, instance: OrderEvent) -> dict:
         data = super().to_representation(instance)
-        if instance.cause.startswith(staff.STAFF_ACTION_CAUSE_PREFIX):
+        if instance.cause.startswith(STAFF_ACTION_CAUSE_PREFIX):
             # Partners see that the platform's staff acted and what came of it, never who: staff
             # identities are for the admin's own records.
             data["detail"] = {"outcome": instance.detail.get("outcome", "")}
@@ -421,20 +408,11 @@ def _order_not_found() -> ApiError:
     return ApiError(status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No order with this id.")
 
 
-def _refusal(error: OrderError) -> ApiError:
-    fields = {error.field: error.message} if error.field else None
-    return ApiError(status_code=error.status, code=error.code, message=error.message, fields=fields)
-
-
 def _partner_order(request: Request, order_id: str, *, detail: bool = False) -> Order:
     order = selectors.order_get(partner=request.auth.partner, order_id=order_id, detail=detail)
     if order is None:
         raise _order_not_found()
     return order
-
-
-class _ClaimLost(Exception):
-    """The idempotency key was taken over while this request worked: its order must not be kept."""
 
 
 CUSTOMER_HEADER_PARAMETER = OpenApiParameter(
@@ -495,17 +473,13 @@ class OrderListCreateApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        query_parameters_check(
-            request.query_params, allowed={*selectors.OrderFilter.base_filters, *PAGE_PARAMETERS}
+        return filtered_page(
+            request=request,
+            view=self,
+            filterset_class=selectors.OrderFilter,
+            queryset=selectors.order_list(partner=request.auth.partner),
+            serializer_class=OrderOutputSerializer,
         )
-        filterset = selectors.OrderFilter(
-            request.query_params, queryset=selectors.order_list(partner=request.auth.partner)
-        )
-        if not filterset.is_valid():
-            raise serializers.ValidationError(filterset.errors)
-        paginator = CreatedCursorPagination()
-        page = paginator.paginate_queryset(filterset.qs, request, view=self)
-        return paginator.get_paginated_response(OrderOutputSerializer(page, many=True).data)
 
     @extend_schema(
         operation_id="orders_create",
@@ -542,97 +516,41 @@ class OrderListCreateApi(APIView):
         ),
     )
     def post(self, request: Request) -> HttpResponse:
-        now = timezone.now()
-        partner = request.auth.partner
-        key = request.headers.get(idempotency.KEY_HEADER)
-        problem = idempotency.idempotency_key_problem(key)
-        if problem:
-            raise ApiError(status_code=400, code="idempotency_key_invalid", message=problem)
+        now, partner = timezone.now(), request.auth.partner
+        key = idempotency.idempotency_key_check(request.headers.get(idempotency.KEY_HEADER))
         query_parameters_check(request.query_params, allowed={"exchange"})
         exchange = request.query_params.get("exchange", "")
         customer_id = request.headers.get(CUSTOMER_HEADER, "").strip()
-        raw_body = request.body
-        # The body is decoded below, not through request.data: the same rule as every other endpoint
-        # (a body must be sent as application/json) has to be applied here by hand.
-        if raw_body and request.negotiator.select_parser(request, request.parsers) is None:
-            raise UnsupportedMediaType(request.content_type)
         fingerprint = idempotency.request_fingerprint(
-            exchange=exchange, customer_id=customer_id, body=raw_body
+            exchange=exchange, customer_id=customer_id, body=_json_body_bytes(request)
         )
-
-        claim = idempotency.idempotency_key_claim(partner=partner, key=key, fingerprint=fingerprint, now=now)
-        record = claim.record
-        if not claim.claimed:
-            if record.fingerprint != fingerprint:
-                raise ApiError(
-                    status_code=422,
-                    code="idempotency_key_reused",
-                    message="This Idempotency-Key was used for a different request; use a new key.",
-                )
-            if record.state != record.State.COMPLETED:
-                raise ApiError(
-                    status_code=409,
-                    code="idempotency_key_in_flight",
-                    message="A request with this Idempotency-Key is still being processed; retry shortly.",
-                    retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
-                )
-            return _json_response(
-                bytes(record.response_body or b""),
-                record.response_status or 500,
-                {**record.response_headers, idempotency.REPLAYED_HEADER: "true"},
+        run = idempotency.IdempotentRequest.begin(partner=partner, key=key, fingerprint=fingerprint, now=now)
+        if run.replay is not None:
+            return _json_response(run.replay.body, run.replay.status, run.replay.headers)
+        with run.answering():
+            prepared = intake.order_create_prepare(
+                partner=partner, customer_id=customer_id, exchange=exchange, body=_decoded(request), now=now
             )
+            with run.committing():
+                order = intake.order_create_commit(intake=prepared)
+                content = _render(OrderOutputSerializer(order).data)
+                run.complete(status=201, body=content, order_id=order.id)
+        return _json_response(content, 201)
 
-        answer: list[bytes] = []
 
-        def complete(order: Order) -> None:
-            # Inside the order's own transaction: a replay can never miss an order that exists.
-            content = _render(OrderOutputSerializer(order).data)
-            if not idempotency.idempotency_key_complete(
-                record=record, status=201, body=content, headers={}, order_id=order.id, now=now
-            ):
-                raise _ClaimLost
-            answer.append(content)
+def _json_body_bytes(request: Request) -> bytes:
+    """The raw body, held to the one body rule (JSON only) by hand: it is decoded here, not as request.data,
+    so that the Idempotency-Key compares the bytes the partner sent."""
+    if request.body and request.negotiator.select_parser(request, request.parsers) is None:
+        raise UnsupportedMediaType(request.content_type)
+    return request.body
 
-        try:
-            try:
-                body = decode_json(raw_body) if raw_body else None
-            except ValueError:
-                raise ApiError(
-                    status_code=400, code="bad_request", message="The request body is not valid JSON."
-                ) from None
-            try:
-                intake.order_create(
-                    partner=partner,
-                    customer_id=customer_id,
-                    exchange=exchange,
-                    body=body,
-                    now=now,
-                    on_created=complete,
-                )
-            except OrderError as error:
-                raise _refusal(error) from None
-            return _json_response(answer[0], 201)
-        except ApiError as error:  # ours, and the fees service's (FeeError is one)
-            content = _render(error_body(code=error.error_code, message=error.message, fields=error.fields))
-            if error.status_code >= 500 or error.status_code in TRANSIENT_REFUSAL_STATUSES:
-                # Not the request's final answer: the same key may be sent again and succeed.
-                idempotency.idempotency_key_release(record=record)
-            else:
-                # Final refusals are answers too: the same request gets the same refusal.
-                idempotency.idempotency_key_complete(
-                    record=record, status=error.status_code, body=content, headers={}, order_id=None, now=now
-                )
-            return _json_response(content, error.status_code)
-        except _ClaimLost:
-            raise ApiError(
-                status_code=409,
-                code="idempotency_key_in_flight",
-                message="Another request took over this Idempotency-Key; retry to read its answer.",
-                retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
-            ) from None
-        except BaseException:
-            idempotency.idempotency_key_release(record=record)
-            raise
+
+def _decoded(request: Request) -> Any:
+    try:
+        return decode_json(request.body) if request.body else None
+    except ValueError:
+        raise OrderError("The request body is not valid JSON.", code=OrderErrorCode.BAD_REQUEST) from None
 
 
 class OrderDetailApi(APIView):
@@ -656,7 +574,11 @@ class OrderDetailApi(APIView):
         responses={
             202: OrderOutputSerializer,
             **error_responses(
-                {404: "No order with this id.", 409: "The order is already final (order_final)."}
+                {
+                    404: "No order with this id.",
+                    409: "The order is already final (order_final), or it kept changing state while the "
+                    "cancel was being recorded (cancel_contended): send the cancel again.",
+                }
             ),
         },
         description="Cancels an order never sent at once; a live one is cancelled at Parsec shortly after "
@@ -664,10 +586,7 @@ class OrderDetailApi(APIView):
     )
     def delete(self, request: Request, order_id: str) -> Response:
         order = _partner_order(request, order_id)
-        try:
-            order = cancel.order_cancel_request(order=order, now=timezone.now())
-        except OrderError as error:
-            raise _refusal(error) from None
+        order = cancel.order_cancel_request(order=order, now=timezone.now())
         order = _partner_order(request, order_id)
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED)
 
@@ -700,13 +619,10 @@ class OrderFeeAuthorizationApi(APIView):
         order = _partner_order(request, order_id)
         serializer = FeeAuthorizationInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            fee_authorization.order_fee_authorization_submit(
-                order=order, signature=serializer.validated_data["signature"], now=timezone.now()
-            )
-        except OrderError as error:
-            raise _refusal(error) from None
-        # The fees service's refusals (a bad signature, ...) are ApiErrors: they answer as they are.
+        # Refusals (OrderError, the fees service's FeeError) answer in the error shape as they are.
+        fee_authorization.order_fee_authorization_submit(
+            order=order, signature=serializer.validated_data["signature"], now=timezone.now()
+        )
         return Response(
             OrderOutputSerializer(_partner_order(request, order_id)).data, status=status.HTTP_202_ACCEPTED
         )

@@ -306,11 +306,8 @@ def _order_place(request: HttpRequest) -> JsonResponse:
             body=parsec_body,
             now=timezone.now(),
         )
-    except OrderError as error:
+    except OrderError as error:  # the fee's refusals too (escrow config unreachable, wallets missing)
         return _order_error_response(error)
-    except FeeError as error:  # the fee could not be requested: escrow config unreachable, wallets missing
-        message = NOT_READY_MESSAGE if error.code == "customer_not_ready" else error.message
-        return error_response(status=error.status, code=error.code, message=message)
     return JsonResponse(
         _order_payload(selectors.customer_order_get(customer=customer, order_id=order.pk)), status=201
     )

@@ -1,12 +1,14 @@
-"""Time limits of an order: its fee deadline, when it is given up, and why (pure policy, no writes)."""
+"""Time limits of an order: its fee deadline, its give-up time and why, the submit backoff (pure policy)."""
 
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta
 
 from django.conf import settings
 
 from orders.models import Order
+from orders.vocabulary import EventCause
 from workers.selectors import worker_alive_since
 
 
@@ -42,12 +44,29 @@ def give_up_reason(order: Order, *, now: datetime) -> tuple[str, str]:
     if order.submit_attempts == 0:
         running_since = worker_alive_since(now=now)
         if running_since is None or running_since > order.created_at:
-            return "no_worker", (
+            return EventCause.NO_WORKER, (
                 f"No worker was running to send the order: it waited {waited} s and the platform gives "
                 f"up at {limit}."
             )
-        return "not_sent_in_time", (
+        return EventCause.NOT_SENT_IN_TIME, (
             f"The order waited {waited} s behind other work and was never sent; "
             f"the platform gives up at {limit}."
         )
-    return "deadline_passed", f"Parsec could not be reached in time; the platform gives up at {limit}."
+    return (
+        EventCause.DEADLINE_PASSED,
+        f"Parsec could not be reached in time; the platform gives up at {limit}.",
+    )
+
+
+def submit_backoff_seconds(attempts: int, retry_after: float | None) -> float:
+    """Seconds before sending again after Parsec was unavailable: exponential, jittered, at least Retry-After.
+
+    Full jitter between half and all of the doubled delay spreads out a burst of orders that failed
+    together, so they do not all come back at the same instant.
+    """
+    ceiling = min(
+        settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS,
+        settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1),
+    )
+    delay = random.uniform(ceiling / 2, ceiling)
+    return max(delay, retry_after or 0.0)

@@ -8,7 +8,6 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from django.db import transaction
 from django.db.models import Sum
@@ -20,12 +19,15 @@ from parsec.client import Fill as ParsecFill
 logger = logging.getLogger(__name__)
 
 
-def order_fills_record(
-    *, by_parsec_id: dict[str, Order], fills: Iterable[ParsecFill], now: datetime, report: Any
-) -> None:
+def order_fills_record(*, by_parsec_id: dict[str, Order], fills: Iterable[ParsecFill], now: datetime) -> int:
+    """Record the fills Parsec listed that are new, for the orders given; returns how many were recorded.
+
+    The only place Fill rows are inserted. An order's fills are recorded with their fee distribution in
+    one savepoint, and its filled amount never lags them.
+    """
     relevant = [fill for fill in fills if fill.order_id in by_parsec_id]
     if not relevant:
-        return
+        return 0
     existing = set(
         Fill.objects.filter(fill_id__in=[fill.fill_id for fill in relevant]).values_list("fill_id", flat=True)
     )
@@ -34,13 +36,14 @@ def order_fills_record(
         if fill.fill_id not in existing:
             new_by_order[by_parsec_id[fill.order_id].id].append(fill)
     if not new_by_order:
-        return
+        return 0
     totals = dict(
         Fill.objects.filter(order_id__in=list(new_by_order))
         .values("order_id")
         .annotate(total=Sum("size"))
         .values_list("order_id", "total")
     )
+    recorded = 0
     for order in {by_parsec_id[fill.order_id] for fill in relevant}:
         new = new_by_order.get(order.id)
         if not new:
@@ -55,7 +58,8 @@ def order_fills_record(
         except fee_axis.LedgerConflict as error:
             logger.error("fills of order %s not recorded: %s", order.id, error.message)
             continue
-        report.new_fills += len(new)
+        recorded += len(new)
+    return recorded
 
 
 def _record_order_fills(*, order: Order, new: list[ParsecFill], recorded: Decimal, now: datetime) -> None:

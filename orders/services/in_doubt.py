@@ -6,7 +6,6 @@ import logging
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -14,19 +13,21 @@ from django.db.models import Q
 
 from customers.models import Customer
 from orders import fee_axis
-from orders.models import Order, OrderEvent
+from orders.models import PARSEC_LIVE_STATUSES, Order, OrderEvent
 from orders.services.deadlines import order_give_up_at
 from orders.services.parsec_state import order_record_accepted
 from orders.services.queueing import order_enqueue_submit
+from orders.services.reconcile_report import ReconcileReport
 from orders.services.settlement import order_fail
+from orders.services.transition_fields import misses_cleared
 from orders.transitions import order_transition
+from orders.vocabulary import EventCause
 from parsec.client import Order as ParsecOrder
 
 logger = logging.getLogger(__name__)
 
 S = Order.Status
-DUPLICATE_CAUSE = "duplicate_at_parsec"
-_PARSEC_LIVE = frozenset({"pending", "open", "partially_filled"})
+DUPLICATE_CAUSE = EventCause.DUPLICATE_AT_PARSEC  # the admin's "found twice at Parsec" filter reads it
 
 
 def _matches_intent(order: Order, candidate: ParsecOrder, *, skew: timedelta) -> bool:
@@ -64,7 +65,7 @@ def late_arrivals_record(
     claimed: set[str],
     skew: timedelta,
     now: datetime,
-    report: Any,
+    report: ReconcileReport,
 ) -> None:
     """Parsec orders none of ours claims that match an intent of ours sent before.
 
@@ -93,18 +94,30 @@ def late_arrivals_record(
     for order in waiting:
         found = first_match(order, unclaimed, claimed, skew=skew)
         if found is not None and order_record_accepted(
-            order=order, answer=found, from_statuses=[S.QUEUED], cause="adopted_late_arrival"
+            order=order, answer=found, from_statuses=[S.QUEUED], cause=EventCause.ADOPTED_LATE_ARRIVAL
         ):
             claimed.add(found.id)
             report.adopted += 1
     sent_again = [order for order in orders if order.parsec_order_id and order.submit_attempts > 1]
-    if not sent_again:
-        return
+    if sent_again:
+        report.duplicates += _duplicates_record(sent_again, unclaimed, claimed, skew=skew, now=now)
+
+
+def _duplicates_record(
+    sent_again: list[Order],
+    unclaimed: list[ParsecOrder],
+    claimed: set[str],
+    *,
+    skew: timedelta,
+    now: datetime,
+) -> list[str]:
+    """Note each late arrival matching an order placed again; returns the Parsec ids still live."""
     noted = set(
         OrderEvent.objects.filter(
-            order_id__in=[order.id for order in sent_again], cause=DUPLICATE_CAUSE
+            order_id__in=[order.id for order in sent_again], cause=EventCause.DUPLICATE_AT_PARSEC
         ).values_list("detail__parsec_order_id", flat=True)
     )
+    live = []
     for order in sent_again:
         while (duplicate := first_match(order, unclaimed, claimed, skew=skew)) is not None:
             claimed.add(duplicate.id)
@@ -113,7 +126,7 @@ def late_arrivals_record(
                     order_id=order.id,
                     from_status=order.status,
                     to_status=order.status,
-                    cause=DUPLICATE_CAUSE,
+                    cause=EventCause.DUPLICATE_AT_PARSEC,
                     detail={"parsec_order_id": duplicate.id, "parsec_status": duplicate.status},
                     created_at=now,
                 )
@@ -123,12 +136,16 @@ def late_arrivals_record(
                     order.parsec_order_id,
                     duplicate.id,
                 )
-            if duplicate.status in _PARSEC_LIVE:
-                report.duplicates.append(duplicate.id)
+            if duplicate.status in PARSEC_LIVE_STATUSES:
+                live.append(duplicate.id)
+    return live
 
 
-def miss_record(order: Order, *, now: datetime, report: Any) -> None:
-    """A listing without this order in doubt; after enough of them over the grace period, act."""
+def miss_record(order: Order, *, now: datetime) -> bool:
+    """A listing without this order in doubt; after enough of them over the grace period, act.
+
+    Returns True when the order was sent again.
+    """
     misses = order.reconcile_misses + 1
     first_miss_at = order.first_miss_at or now
     Order.objects.filter(id=order.id, status=S.UNKNOWN).update(
@@ -137,26 +154,25 @@ def miss_record(order: Order, *, now: datetime, report: Any) -> None:
     order.reconcile_misses, order.first_miss_at = misses, first_miss_at
     grace = timedelta(seconds=settings.ORDER_RECONCILE_RESEND_GRACE_SECONDS)
     if misses < settings.ORDER_RECONCILE_MISSES_BEFORE_RESEND or now - first_miss_at < grace:
-        return
+        return False
     # Parsec has, by now, shown no such order repeatedly: it never arrived.
     if order.cancel_requested_at is not None:
         if order_transition(
             order_id=order.id,
             from_statuses=[S.UNKNOWN],
             to_status=S.CANCELLED,
-            cause="cancelled_not_at_parsec",
+            cause=EventCause.CANCELLED_NOT_AT_PARSEC,
             now=now,
             detail={"misses": misses},
             condition=Q(parsec_order_id__isnull=True),
             settled_at=now,
         ):
             fee_axis.fee_never_pulled(fee_authorization=order.fee_authorization, now=now)
-        return
+        return False
     if now >= order_give_up_at(order):
-        order_fail(order_id=order.id, from_statuses=[S.UNKNOWN], cause="not_at_parsec", now=now)
-        return
-    if order_resend(order_id=order.id, cause="resent_not_at_parsec", now=now):
-        report.resent += 1
+        order_fail(order_id=order.id, from_statuses=[S.UNKNOWN], cause=EventCause.NOT_AT_PARSEC, now=now)
+        return False
+    return order_resend(order_id=order.id, cause=EventCause.RESENT_NOT_AT_PARSEC, now=now)
 
 
 def order_resend(*, order_id: uuid.UUID | str, cause: str, now: datetime) -> bool:
@@ -170,8 +186,7 @@ def order_resend(*, order_id: uuid.UUID | str, cause: str, now: datetime) -> boo
             now=now,
             condition=Q(parsec_order_id__isnull=True),
             next_attempt_at=now,
-            reconcile_misses=0,
-            first_miss_at=None,
+            **misses_cleared(),
         )
         if requeued:
             order_enqueue_submit(order_id=order_id)

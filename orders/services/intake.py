@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from orders.errors import OrderError
 from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
 from orders.models import PRICE_DECIMAL_PLACES, SIZE_DECIMAL_PLACES, SIZE_LIMIT, Order, OrderEvent
 from orders.services.queueing import order_enqueue_submit
+from orders.vocabulary import EventCause, OrderErrorCode
 from parsec.client import ParsecRejected, ParsecUnavailable
 from parsec.contract import ContractError, OrderRequest, validate_create_order, validate_order_for_market
 
@@ -26,6 +28,7 @@ PARAMS_FIELDS = ("order_type", "expiration")
 OUTCOME_MAX_LENGTH = Order._meta.get_field("outcome").max_length
 # Text the order row keeps: held to the platform's text rule, at most its column's length.
 TEXT_FIELDS = ("market_id", "outcome")
+CUSTOMER_HEADER = "X-Builder-Customer-Id"  # where the partner names the customer (our id)
 
 
 def _column_length(name: str) -> int:
@@ -47,7 +50,7 @@ def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderR
             raise OrderError(
                 f"{name} belongs inside params, not at the top level of the body: send "
                 f'"params": {{"{name}": ...}} instead',
-                code="bad_request",
+                code=OrderErrorCode.BAD_REQUEST,
                 field=name,
             )
         for name in BUILDER_FIELDS:
@@ -55,14 +58,14 @@ def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderR
                 raise OrderError(
                     f"{name} is set by the platform from the customer's wallets and fee authorization; "
                     "remove it from the body",
-                    code="bad_request",
+                    code=OrderErrorCode.BAD_REQUEST,
                     field=name,
                 )
         for name in TEXT_FIELDS:
             value = body.get(name)
             problem = isinstance(value, str) and text_problem(value, max_length=_column_length(name))
             if problem:
-                raise OrderError(f"{name} {problem}", code="bad_request", field=name)
+                raise OrderError(f"{name} {problem}", code=OrderErrorCode.BAD_REQUEST, field=name)
     try:
         request = validate_create_order(exchange, body, now=int(now.timestamp()))
     except ContractError as error:
@@ -73,27 +76,31 @@ def order_request_validate(*, exchange: str, body: Any, now: datetime) -> OrderR
     if _decimal_places(request.price) > PRICE_DECIMAL_PLACES:
         raise OrderError(
             f"price must have at most {PRICE_DECIMAL_PLACES} digits after the decimal point",
-            code="bad_request",
+            code=OrderErrorCode.BAD_REQUEST,
             field="price",
         )
     if _decimal_places(request.size) > SIZE_DECIMAL_PLACES:
         raise OrderError(
             f"size must have at most {SIZE_DECIMAL_PLACES} digits after the decimal point",
-            code="bad_request",
+            code=OrderErrorCode.BAD_REQUEST,
             field="size",
         )
     if request.size >= SIZE_LIMIT:
-        raise OrderError(f"size must be below {SIZE_LIMIT:,.0f}", code="bad_request", field="size")
+        raise OrderError(
+            f"size must be below {SIZE_LIMIT:,.0f}", code=OrderErrorCode.BAD_REQUEST, field="size"
+        )
     # Texts that fit their columns: PostgreSQL refuses a longer outcome and any NUL character.
     limits = {"market_id": Order._meta.get_field("market_id").max_length, "outcome": OUTCOME_MAX_LENGTH}
     for name, limit in limits.items():
         text = getattr(request, name)
         if len(text) > limit:
             raise OrderError(
-                f"{name} must be at most {limit} characters long", code="bad_request", field=name
+                f"{name} must be at most {limit} characters long", code=OrderErrorCode.BAD_REQUEST, field=name
             )
         if "\x00" in text:
-            raise OrderError(f"{name} must not contain NUL characters", code="bad_request", field=name)
+            raise OrderError(
+                f"{name} must not contain NUL characters", code=OrderErrorCode.BAD_REQUEST, field=name
+            )
     return request
 
 
@@ -112,68 +119,103 @@ def customer_readiness_problems(customer: Customer) -> list[str]:
     return problems
 
 
+@dataclass(frozen=True)
+class OrderIntake:
+    """A partner's order that passed every check, ready to be stored by order_create_commit."""
+
+    partner: Partner
+    customer: Customer
+    request: OrderRequest
+    now: datetime
+
+
 def order_create(
-    *,
-    partner: Partner,
-    customer_id: str | None,
-    exchange: str,
-    body: Any,
-    now: datetime,
-    on_created: Callable[[Order], None] | None = None,
+    *, partner: Partner, customer_id: str | None, exchange: str, body: Any, now: datetime
 ) -> Order:
     """Validate a partner's order and store it: awaiting its fee authorization, or queued to be sent.
 
-    Raises OrderError (with the HTTP status Parsec would answer), or the fees service's FeeError, before
-    anything is stored. What may need HTTP (Parsec's /exchanges, a stale escrow config) runs before the
-    transaction; `on_created` runs inside it, so what it writes commits with the order or not at all.
+    Both steps, for a caller without an Idempotency-Key to keep (the web app). Raises OrderError, with
+    the HTTP status Parsec would answer, before anything is stored.
     """
+    intake = order_create_prepare(
+        partner=partner, customer_id=customer_id, exchange=exchange, body=body, now=now
+    )
+    return order_create_commit(intake=intake)
+
+
+def order_create_prepare(
+    *, partner: Partner, customer_id: str | None, exchange: str, body: Any, now: datetime
+) -> OrderIntake:
+    """Every check of a new order, and the reads that may need HTTP (Parsec's /exchanges, the market, a
+    stale escrow config), before any transaction. Raises OrderError; stores nothing."""
     request = order_request_validate(exchange=exchange, body=body, now=now)
+    customer = _trading_customer(partner=partner, customer_id=customer_id)
+    _exchange_check(exchange)
+    order_market_check(request=request)
+    with fee_axis.fee_refusals_as_order_errors():
+        fee_axis.fee_config_ready(partner=partner, exchange=request.exchange, now=now)
+    return OrderIntake(partner=partner, customer=customer, request=request, now=now)
+
+
+def order_create_commit(*, intake: OrderIntake) -> Order:
+    """Store a prepared order with its fee authorization and first event: database writes only.
+
+    Runs inside the caller's transaction when there is one (the idempotency runner's, which stores the
+    answer with it). Raises OrderError when the fee can no longer be requested (a partner fee the
+    escrow no longer allows).
+    """
+    with transaction.atomic(), fee_axis.fee_refusals_as_order_errors():
+        return _order_insert(
+            partner=intake.partner, customer=intake.customer, request=intake.request, now=intake.now
+        )
+
+
+def _trading_customer(*, partner: Partner, customer_id: str | None) -> Customer:
+    """The partner's customer the order is for, able to trade now."""
     if not customer_id:
         raise OrderError(
             "send the customer's id (ours) in the X-Builder-Customer-Id header",
-            code="missing_parameter",
-            field="X-Builder-Customer-Id",
+            code=OrderErrorCode.MISSING_PARAMETER,
+            field=CUSTOMER_HEADER,
         )
     customer = selectors.trading_customer_get(partner=partner, customer_id=customer_id)
     if customer is None:
         raise OrderError(
-            "No customer with this id.", code="not_found", status=404, field="X-Builder-Customer-Id"
+            "No customer with this id.", code=OrderErrorCode.NOT_FOUND, status=404, field=CUSTOMER_HEADER
         )
     if customer.status == Customer.Status.DISABLED:
         raise OrderError(
             "This customer is disabled, so it cannot place orders; its partner can enable it again "
             f"with PATCH /api/v1/customers/{customer.id} and status active.",
-            code="customer_disabled",
+            code=OrderErrorCode.CUSTOMER_DISABLED,
             status=409,
         )
     problems = customer_readiness_problems(customer)
     if problems:
         raise OrderError(
             "The customer cannot trade yet: " + "; ".join(problems) + ".",
-            code="customer_not_ready",
+            code=OrderErrorCode.CUSTOMER_NOT_READY,
             status=409,
         )
+    return customer
+
+
+def _exchange_check(exchange: str) -> None:
+    """Parsec's /exchanges (cached) must say that orders can be created there."""
     try:
         tradable = exchange_can_trade(exchange)
     except (ParsecUnavailable, ParsecRejected):
         raise OrderError(
             "Parsec's list of exchanges cannot be read right now; retry shortly.",
-            code="service_unavailable",
+            code=OrderErrorCode.SERVICE_UNAVAILABLE,
             status=503,
         ) from None
     if not tradable:
         raise OrderError(
             f"{exchange} does not allow creating orders at Parsec (data only)",
-            code="not_supported",
+            code=OrderErrorCode.NOT_SUPPORTED,
             status=501,
         )
-    order_market_check(request=request)
-    fee_axis.fee_config_ready(partner=partner, exchange=request.exchange, now=now)
-    with transaction.atomic():
-        order = _order_insert(partner=partner, customer=customer, request=request, now=now)
-        if on_created is not None:
-            on_created(order)
-    return order
 
 
 def order_market_check(*, request: OrderRequest) -> None:
@@ -196,14 +238,14 @@ def order_market_check(*, request: OrderRequest) -> None:
         raise OrderError(
             f"There is no market {request.market_id} on {request.exchange}; "
             "take market_id from GET /api/v1/markets.",
-            code="market_not_found",
+            code=OrderErrorCode.MARKET_NOT_FOUND,
             status=404,
             field="market_id",
         )
     if market["status"] not in TRADABLE_MARKET_STATUSES:
         raise OrderError(
             f"Market {request.market_id} is {market['status']}: it takes no orders.",
-            code="bad_request",
+            code=OrderErrorCode.BAD_REQUEST,
             field="market_id",
         )
     try:
@@ -225,7 +267,7 @@ def order_market_check(*, request: OrderRequest) -> None:
 def _market_unavailable() -> OrderError:
     return OrderError(
         "Parsec cannot be asked about this market right now, so the order cannot be checked; retry shortly.",
-        code="service_unavailable",
+        code=OrderErrorCode.SERVICE_UNAVAILABLE,
         status=503,
     )
 
@@ -253,7 +295,9 @@ def _order_insert(*, partner: Partner, customer: Customer, request: OrderRequest
         created_at=now,
         updated_at=now,
     )
-    OrderEvent.objects.create(order=order, from_status="", to_status=status, cause="created", created_at=now)
+    OrderEvent.objects.create(
+        order=order, from_status="", to_status=status, cause=EventCause.CREATED, created_at=now
+    )
     if status == S.QUEUED:
         order_enqueue_submit(order_id=order.id)
     return order

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
@@ -10,15 +11,26 @@ from django.db.models import Q
 from django.utils import timezone
 
 from orders import fee_axis
-from orders.models import Order
+from orders.models import PARSEC_STATUSES, Order
 from orders.services.queueing import order_enqueue_cancel, order_enqueue_reconcile
 from orders.services.settlement import order_settle_if_complete
+from orders.services.transition_fields import error_fields, misses_cleared
 from orders.transitions import order_transition
+from orders.vocabulary import EventCause
 from parsec.client import Order as ParsecOrder
-from parsec.contract import OrderStatus
 
 S = Order.Status
-PARSEC_STATUSES = frozenset(status.value for status in OrderStatus)
+
+
+@dataclass(frozen=True)
+class ParsecStateWritten:
+    """What a service wrote on the order from Parsec's answer: callers take it, never recompute it."""
+
+    status: str
+    filled: Decimal
+    parsec_order_id: str
+
+
 # Live statuses only move forward; an answer that says otherwise is older than what we know.
 _LIVE_RANK = {S.PENDING: 0, S.OPEN: 1, S.PARTIALLY_FILLED: 2}
 
@@ -38,14 +50,20 @@ def order_record_accepted(
     order: Order,
     answer: ParsecOrder,
     from_statuses: list[str],
-    cause: str = "parsec_accepted",
-) -> bool:
+    cause: str = EventCause.PARSEC_ACCEPTED,
+) -> ParsecStateWritten | None:
     """Parsec has this order (its create answered, or a listing showed it): adopt its id and state.
 
-    `order` must come with its fee_authorization loaded.
+    Returns what was written, or None when another writer got there first. `order` must come with its
+    fee_authorization loaded.
     """
     now = answered_at()
-    status = parsec_status_of(answer)
+    written = ParsecStateWritten(
+        status=parsec_status_of(answer),
+        filled=min(max(answer.filled, Decimal(0)), order.size),
+        parsec_order_id=answer.id,
+    )
+    status = written.status
     with transaction.atomic():
         adopted = order_transition(
             order_id=order.id,
@@ -56,16 +74,14 @@ def order_record_accepted(
             detail={"parsec_order_id": answer.id, "parsec_status": answer.status},
             condition=Q(parsec_order_id__isnull=True),
             parsec_order_id=answer.id,
-            filled=min(max(answer.filled, Decimal(0)), order.size),
+            filled=written.filled,
             submitting_since=None,
             next_attempt_at=None,
-            reconcile_misses=0,
-            first_miss_at=None,
-            last_error_code="",
-            last_error_message="",
+            **misses_cleared(),
+            **error_fields("", ""),
         )
         if not adopted:
-            return False
+            return None
         fee_axis.fee_accepted(fee_authorization=order.fee_authorization, now=now)
         if status in Order.FINAL_STATUSES:
             order_settle_if_complete(order_id=order.id, now=now)
@@ -74,31 +90,31 @@ def order_record_accepted(
         elif Order.objects.filter(id=order.id, cancel_requested_at__isnull=False).exists():
             # Read now: the cancel may have been asked while the create was on its way.
             order_enqueue_cancel(order_id=order.id)
-    return True
+    return written
 
 
 def order_apply_parsec_state(
     *, order: Order, answer: ParsecOrder, cause: str, now: datetime, settle: bool = True
-) -> bool:
+) -> ParsecStateWritten | None:
     """Bring a live order we know by its Parsec id to the status and filled amount Parsec reports.
 
-    ``settle=False`` leaves closing the fee of an order that became final to the caller (reconciliation
-    does it once its fills are recorded).
+    Returns what was written (None: nothing changed). ``settle=False`` leaves closing the fee of an
+    order that became final to the caller (reconciliation does it once its fills are recorded).
     """
     status = parsec_status_of(answer)
     filled = min(max(answer.filled, order.filled), order.size)  # filled never goes back
     if _LIVE_RANK.get(status, 99) < _LIVE_RANK.get(order.status, 99):
         status = order.status  # an older picture of a live order (a listing read before the cancel)
+    written = ParsecStateWritten(status=status, filled=filled, parsec_order_id=order.parsec_order_id)
     if status == order.status:
         if filled == order.filled:
-            return False
-        return bool(
-            Order.objects.filter(id=order.id, status=order.status, filled__lt=filled).update(
-                filled=filled, updated_at=now
-            )
+            return None
+        updated = Order.objects.filter(id=order.id, status=order.status, filled__lt=filled).update(
+            filled=filled, updated_at=now
         )
+        return written if updated else None
     if order.status not in Order.LIVE_STATUSES:
-        return False
+        return None
     changed = order_transition(
         order_id=order.id,
         from_statuses=[order.status],
@@ -108,6 +124,8 @@ def order_apply_parsec_state(
         detail={"parsec_status": answer.status, "filled": str(filled)},
         filled=filled,
     )
-    if changed and settle and status in Order.FINAL_STATUSES:
+    if not changed:
+        return None
+    if settle and status in Order.FINAL_STATUSES:
         order_settle_if_complete(order_id=order.id, now=now)
-    return changed
+    return written

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import uuid
 
-from django.core.cache import cache
 from django.utils import timezone
 
 from builder_platform import enqueue
-
-# Work that asks for a reconcile of one customer (a lost answer, a fill on arrival, a cancel) waits this
-# long, so a burst of such orders shares one reconcile run.
-RECONCILE_SOON_SECONDS = 1.0
+from orders.services.reconcile_schedule import RECONCILE_SOON_SECONDS, reconcile_soon_claim
 
 
 def order_enqueue_submit(*, order_id: uuid.UUID | str) -> None:
@@ -24,7 +20,7 @@ def order_enqueue_cancel(*, order_id: uuid.UUID | str) -> None:
 
 def order_enqueue_reconcile(*, customer_id: uuid.UUID | str, exchange: str) -> None:
     """Reconcile this customer soon; requests within a second share one run (beat covers any miss)."""
-    if cache.add(f"orders:reconcile-soon:{customer_id}:{exchange}", True, timeout=RECONCILE_SOON_SECONDS):
+    if reconcile_soon_claim(customer_id=customer_id, exchange=exchange, now=timezone.now()):
         enqueue.enqueue_on_commit(
             "orders.reconcile_customer",
             str(customer_id),
@@ -35,5 +31,5 @@ def order_enqueue_reconcile(*, customer_id: uuid.UUID | str, exchange: str) -> N
 
 
 def _sent_at() -> list[str]:
-    # The moment the message leaves: a run that started after it covers it.
+    # The moment the message leaves: a run that started after it covers it (reconcile_covered).
     return [timezone.now().isoformat()]

@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -23,10 +22,12 @@ from orders.models import Fill, Order
 from orders.services.cancel import CANCEL_RESEND_AFTER_SECONDS
 from orders.services.fills import order_fills_record
 from orders.services.in_doubt import first_match, late_arrivals_record, miss_record
-from orders.services.parsec_state import order_apply_parsec_state, order_record_accepted, parsec_status_of
+from orders.services.parsec_state import ParsecStateWritten, order_apply_parsec_state, order_record_accepted
 from orders.services.queueing import order_enqueue_cancel
+from orders.services.reconcile_report import ReconcileReport
 from orders.services.reconcile_schedule import reconcile_scope
 from orders.services.settlement import order_settle_if_complete
+from orders.vocabulary import EventCause
 from parsec import conf
 from parsec.client import Fill as ParsecFill
 from parsec.client import Order as ParsecOrder
@@ -37,20 +38,6 @@ logger = logging.getLogger(__name__)
 S = Order.Status
 MAX_LISTING_PAGES = 10  # a customer with thousands of recent orders is read in bounded pages
 MAX_FILL_MARKETS = 10  # per-market fill listings when the first page of fills was not enough
-
-
-@dataclass
-class ReconcileReport:
-    orders: int = 0
-    parsec_requests: int = 0
-    adopted: int = 0
-    updated: int = 0
-    new_fills: int = 0
-    settled: int = 0
-    missed: int = 0
-    resent: int = 0
-    duplicates: list[str] = field(default_factory=list)  # Parsec ids of live duplicates to cancel
-    details: list[str] = field(default_factory=list)
 
 
 def _list_orders(
@@ -194,29 +181,8 @@ def _apply(
     claimed = set(
         Order.objects.filter(parsec_order_id__in=list(listing)).values_list("parsec_order_id", flat=True)
     )
-
     # 1. Orders in doubt: adopt the Parsec order matching their intent, or count a miss.
-    for order in orders:
-        if order.status != S.UNKNOWN:
-            continue
-        found = first_match(order, listing.values(), claimed, skew=skew)
-        if found is not None:
-            if order_record_accepted(
-                order=order, answer=found, from_statuses=[S.UNKNOWN], cause="adopted_from_listing"
-            ):
-                claimed.add(found.id)
-                order.parsec_order_id = found.id
-                order.status = parsec_status_of(found)
-                order.filled = min(found.filled, order.size)
-                report.adopted += 1
-            continue
-        if order.updated_at >= listed_from:
-            # It became unknown (or was counted by another pass) after this listing was asked for: the
-            # listing proves nothing about it, and only real evidence may lead to sending it again.
-            continue
-        report.missed += 1
-        miss_record(order, now=now, report=report)
-
+    _resolve_in_doubt(orders, listing, claimed, skew=skew, listed_from=listed_from, now=now, report=report)
     # 1b. Orders at Parsec that none of ours claims: a send in doubt that arrived late.
     unclaimed = [item for item in listing.values() if item.id not in claimed]
     if unclaimed:
@@ -230,28 +196,76 @@ def _apply(
             now=now,
             report=report,
         )
-
     # 2. Orders Parsec knows: status and filled amount.
     by_parsec_id = {order.parsec_order_id: order for order in orders if order.parsec_order_id}
+    _follow_parsec(by_parsec_id, listing, now=now, report=report)
+    # 3. Fills: new rows, and the fee distributed for each.
+    report.new_fills += order_fills_record(by_parsec_id=by_parsec_id, fills=fills, now=now)
+    # 4. Final orders whose fills now add up: close their fee.
+    for order in by_parsec_id.values():
+        if order.status in Order.FINAL_STATUSES and order.settled_at is None:
+            report.settled += order_settle_if_complete(order_id=order.id, now=now)
+
+
+def _take(order: Order, written: ParsecStateWritten) -> None:
+    """The order as the service wrote it: the rest of the pass reads these, never a recomputed copy."""
+    order.status, order.filled, order.parsec_order_id = (
+        written.status,
+        written.filled,
+        written.parsec_order_id,
+    )
+
+
+def _resolve_in_doubt(
+    orders: list[Order],
+    listing: dict[str, ParsecOrder],
+    claimed: set[str],
+    *,
+    skew: timedelta,
+    listed_from: datetime,
+    now: datetime,
+    report: ReconcileReport,
+) -> None:
+    for order in orders:
+        if order.status != S.UNKNOWN:
+            continue
+        found = first_match(order, listing.values(), claimed, skew=skew)
+        if found is not None:
+            written = order_record_accepted(
+                order=order,
+                answer=found,
+                from_statuses=[S.UNKNOWN],
+                cause=EventCause.ADOPTED_FROM_LISTING,
+            )
+            if written is not None:
+                claimed.add(found.id)
+                _take(order, written)
+                report.adopted += 1
+            continue
+        if order.updated_at >= listed_from:
+            # It became unknown (or was counted by another pass) after this listing was asked for: the
+            # listing proves nothing about it, and only real evidence may lead to sending it again.
+            continue
+        report.missed += 1
+        report.resent += miss_record(order, now=now)
+
+
+def _follow_parsec(
+    by_parsec_id: dict[str, Order], listing: dict[str, ParsecOrder], *, now: datetime, report: ReconcileReport
+) -> None:
     for parsec_id, order in by_parsec_id.items():
         answer = listing.get(parsec_id)
         if answer is None or order.status not in Order.LIVE_STATUSES:
             continue
-        if order_apply_parsec_state(order=order, answer=answer, cause="reconciled", now=now, settle=False):
+        written = order_apply_parsec_state(
+            order=order, answer=answer, cause=EventCause.RECONCILED, now=now, settle=False
+        )
+        if written is not None:
             report.updated += 1
-            order.status = parsec_status_of(answer)
-            order.filled = min(max(answer.filled, order.filled), order.size)
+            _take(order, written)
         if (
             order.status in Order.LIVE_STATUSES
             and order.cancel_requested_at is not None
             and now - order.cancel_requested_at > timedelta(seconds=CANCEL_RESEND_AFTER_SECONDS)
         ):
             order_enqueue_cancel(order_id=order.id)
-
-    # 3. Fills: new rows, and the fee distributed for each.
-    order_fills_record(by_parsec_id=by_parsec_id, fills=fills, now=now, report=report)
-
-    # 4. Final orders whose fills now add up: close their fee.
-    for order in by_parsec_id.values():
-        if order.status in Order.FINAL_STATUSES and order.settled_at is None:
-            report.settled += order_settle_if_complete(order_id=order.id, now=now)

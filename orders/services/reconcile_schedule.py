@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from datetime import datetime, timedelta
 
+from django.conf import settings
+from django.db import IntegrityError, transaction
 from django.db.models import Q, QuerySet
 
 from orders.models import Order, ReconcileState
+from orders.services.transition_fields import error_fields
+from parsec.client import ParsecRejected
+
+logger = logging.getLogger(__name__)
+
+# Work that asks for a reconcile of one customer (a lost answer, a fill on arrival, a cancel) waits this
+# long, so a burst of such orders shares one reconcile run.
+RECONCILE_SOON_SECONDS = 1.0
+# A pair whose listing Parsec refuses is tried again after the beat interval, doubling per refusal in a
+# row up to this (a refusal is a 4xx: a key or an end-user Parsec no longer accepts, fixed by a person).
+RECONCILE_REFUSED_MAX_BACKOFF = timedelta(hours=1)
 
 
 def reconcile_scope() -> Q:
@@ -48,7 +62,8 @@ def reconcile_fan_out(*, now: datetime, stale_after: timedelta) -> list[tuple[uu
             and (state.reconciled_at is None or state.reconciled_at < state.enqueued_at)
             and state.enqueued_at > now - stale_after
         )
-        if not waiting:
+        backing_off = state is not None and state.retry_at is not None and state.retry_at > now
+        if not waiting and not backing_off:
             due.append((state.reconciled_at if state and state.reconciled_at else never, pair))
     due.sort(key=lambda item: item[0])
     chosen = [pair for _, pair in due]
@@ -64,9 +79,109 @@ def reconcile_fan_out(*, now: datetime, stale_after: timedelta) -> list[tuple[uu
     return chosen
 
 
-def reconcile_done(*, customer_id: uuid.UUID | str, exchange: str, now: datetime) -> None:
-    """A run happened (whatever it found): the pair may be queued again."""
-    ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).update(reconciled_at=now)
+def reconcile_done(
+    *, customer_id: uuid.UUID | str, exchange: str, now: datetime, succeeded: bool = False
+) -> None:
+    """A run happened (whatever it found): the pair may be queued again.
+
+    `succeeded`: Parsec answered its listings, so a refusal recorded before is over.
+    """
+    fields = {"reconciled_at": now}
+    if succeeded:
+        fields.update(refusals=0, refused_at=None, retry_at=None, **error_fields("", ""))
+    ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).update(**fields)
+
+
+def reconcile_refused(
+    *, customer_id: uuid.UUID | str, exchange: str, error: ParsecRejected, now: datetime
+) -> ReconcileState:
+    """Parsec refused to list this pair's orders: record it, back off, and say so in one log line.
+
+    Beat skips the pair until `retry_at`; the admin lists it with the refusal (Reconcile states).
+    """
+    with transaction.atomic():
+        state = _state_for_update(customer_id=customer_id, exchange=exchange)
+        state.refusals += 1
+        interval = timedelta(seconds=settings.ORDER_RECONCILE_INTERVAL_SECONDS)
+        backoff = min(RECONCILE_REFUSED_MAX_BACKOFF, interval * 2 ** (state.refusals - 1))
+        state.refused_at, state.retry_at, state.reconciled_at = now, now + backoff, now
+        for name, value in error_fields(error.code, error.message).items():
+            setattr(state, name, value)
+        state.save(
+            update_fields=[
+                "refusals",
+                "refused_at",
+                "retry_at",
+                "reconciled_at",
+                "last_error_code",
+                "last_error_message",
+            ]
+        )
+    logger.warning(
+        "reconcile of customer %s on %s refused by Parsec (%s %s), %d time(s) in a row; next try after "
+        "%s: %s",
+        customer_id,
+        exchange,
+        error.status,
+        error.code,
+        state.refusals,
+        state.retry_at.isoformat(),
+        error.message,
+    )
+    return state
+
+
+def reconcile_backing_off(*, customer_id: uuid.UUID | str, exchange: str, now: datetime) -> bool:
+    """True while a pair whose listing Parsec refused waits for its next try."""
+    return ReconcileState.objects.filter(
+        customer_id=customer_id, exchange=exchange, retry_at__gt=now
+    ).exists()
+
+
+def reconcile_soon_claim(*, customer_id: uuid.UUID | str, exchange: str, now: datetime) -> bool:
+    """True when this request is the one that sends the pair's "reconcile soon" message.
+
+    Requests within RECONCILE_SOON_SECONDS of the last one share its message, across processes: the
+    claim is a conditional update of the pair's row. A row another transaction is claiming right now
+    is skipped, not waited for (its message covers this request; waiting could deadlock with it).
+    """
+    window_start = now - timedelta(seconds=RECONCILE_SOON_SECONDS)
+    with transaction.atomic():
+        state = (
+            ReconcileState.objects.select_for_update(skip_locked=True)
+            .filter(customer_id=customer_id, exchange=exchange)
+            .only("id", "soon_requested_at")
+            .first()
+        )
+        if state is not None:
+            if state.soon_requested_at is not None and state.soon_requested_at > window_start:
+                return False
+            return bool(
+                ReconcileState.objects.filter(pk=state.pk)
+                .filter(Q(soon_requested_at__isnull=True) | Q(soon_requested_at__lte=window_start))
+                .update(soon_requested_at=now)
+            )
+    if ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).exists():
+        return False  # locked by a request being claimed right now
+    try:
+        with transaction.atomic():
+            ReconcileState.objects.create(customer_id=customer_id, exchange=exchange, soon_requested_at=now)
+    except IntegrityError:
+        return False  # another request created it a moment ago, and sends
+    return True
+
+
+def _state_for_update(*, customer_id: uuid.UUID | str, exchange: str) -> ReconcileState:
+    state = (
+        ReconcileState.objects.select_for_update().filter(customer_id=customer_id, exchange=exchange).first()
+    )
+    if state is not None:
+        return state
+    try:
+        with transaction.atomic():
+            return ReconcileState.objects.create(customer_id=customer_id, exchange=exchange)
+    except IntegrityError:
+        return ReconcileState.objects.select_for_update().get(customer_id=customer_id, exchange=exchange)
 
 
 def reconcile_covered(*, customer_id: uuid.UUID | str, exchange: str, since: datetime) -> bool:

@@ -12,6 +12,7 @@ from django.db.models import Sum
 
 from orders import fee_axis
 from orders.models import Order
+from orders.services.transition_fields import ended_fields, error_fields
 from orders.transitions import order_transition
 
 logger = logging.getLogger(__name__)
@@ -37,11 +38,8 @@ def order_fail(
             cause=cause,
             now=now,
             detail={"code": error_code} if error_code else None,
-            submitting_since=None,
-            next_attempt_at=None,
-            settled_at=now,
-            last_error_code=error_code or cause,
-            last_error_message=error_message[:2000],
+            **ended_fields(now=now),
+            **error_fields(error_code or cause, error_message),
         )
         if failed:
             order = Order.objects.select_related("fee_authorization").get(id=order_id)

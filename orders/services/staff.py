@@ -8,8 +8,7 @@ from datetime import datetime
 from django.db import transaction
 
 from orders.models import Order, OrderEvent
-
-STAFF_ACTION_CAUSE_PREFIX = "staff_"
+from orders.vocabulary import STAFF_ACTION_CAUSE_PREFIX, EventCause
 
 
 @transaction.atomic
@@ -32,7 +31,7 @@ def order_staff_action_record(
         order_id=order_id,
         from_status=status,
         to_status=status,
-        cause=f"{STAFF_ACTION_CAUSE_PREFIX}{action}",
+        cause=EventCause(f"{STAFF_ACTION_CAUSE_PREFIX}{action}"),
         detail={"staff_user": staff_user, "staff_user_id": staff_user_id, "outcome": outcome[:500]},
         created_at=now,
     )

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -14,28 +12,42 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
 from orders import fee_axis
-from orders.models import Order
-from orders.services.deadlines import fee_deadline, give_up_reason, order_give_up_at
+from orders.models import Order, OrderEvent
+from orders.services.deadlines import fee_deadline, give_up_reason, order_give_up_at, submit_backoff_seconds
 from orders.services.parsec_state import answered_at, order_record_accepted
 from orders.services.queueing import order_enqueue_reconcile
 from orders.services.settlement import order_fail
+from orders.services.transition_fields import ended_fields, error_fields, in_doubt_fields
 from orders.transitions import order_transition
+from orders.vocabulary import EventCause, SubmitOutcome
 from parsec import conf
 from parsec.client import ParsecInDoubt, ParsecRejected, ParsecUnavailable
-from parsec.contract import FeeAuth, OrderRequest
+from parsec.contract import ErrorCode, FeeAuth, OrderRequest
 
 S = Order.Status
 # How long a claim blocked by an identical intent in flight waits before it is tried again.
 INTENT_BUSY_RETRY_SECONDS = 5
-# Parsec's words when an escrow order id is presented twice: the escrow refuses the second use, which
-# proves the first create arrived.
-_ESCROW_ID_REUSED = re.compile(r"order_id.*already used|already used.*order", re.IGNORECASE)
+# Refusals of a create that name a cause other than the order's escrow id: our own key (401, 403), an
+# unknown exchange or market (404), an exchange that does not take this order (501). Any other refusal
+# (Parsec answers a reused escrow order id with a plain 400 bad_request, in words that are no contract)
+# could be the escrow refusing an id an earlier send of the order already used.
+_REFUSALS_NOT_ABOUT_THE_ESCROW_ID = frozenset(
+    {
+        (401, ErrorCode.UNAUTHORIZED),
+        (401, ErrorCode.AUTHENTICATION_FAILED),
+        (401, ErrorCode.CREDENTIALS_REQUIRED),
+        (403, ErrorCode.UNAUTHORIZED),
+        (404, ErrorCode.EXCHANGE_NOT_FOUND),
+        (404, ErrorCode.MARKET_NOT_FOUND),
+        (501, ErrorCode.NOT_SUPPORTED),
+    }
+)
 
 
 @dataclass(frozen=True)
 class SubmitResult:
-    outcome: str  # not_claimed, busy, accepted, rejected, retry, failed, unknown
-    retry_at: datetime | None = None
+    outcome: SubmitOutcome
+    retry_at: datetime | None = None  # when the order may be tried again (retry, busy, not yet due)
 
 
 def _builder_fields(order: Order) -> dict[str, str]:
@@ -89,40 +101,70 @@ def _order_for_submit(order_id: uuid.UUID | str) -> Order | None:
     )
 
 
-def order_submit(
-    *, order_id: uuid.UUID | str, now: datetime, backoff: Callable[[int, float | None], float]
-) -> SubmitResult:
+def order_submit(*, order_id: uuid.UUID | str, now: datetime) -> SubmitResult:
     """Claim a queued order, send it to Parsec once, and record what Parsec answered.
 
-    ``backoff(attempts, retry_after)`` is the caller's retry policy: seconds until the next attempt
-    after Parsec was unavailable. Safe to call twice: only one caller wins the claim.
+    After Parsec was unavailable the order goes back to the queue with a backoff (deadlines), until
+    its give-up time. Safe to call twice: only one caller wins the claim.
     """
     order = _order_for_submit(order_id)
     if order is None or order.status != S.QUEUED:
-        return SubmitResult("not_claimed")
+        return SubmitResult(SubmitOutcome.NOT_CLAIMED)
     if order.next_attempt_at is not None and order.next_attempt_at > now:
-        return SubmitResult("not_claimed", retry_at=order.next_attempt_at)
+        return SubmitResult(SubmitOutcome.NOT_CLAIMED, retry_at=order.next_attempt_at)
     give_up_at = order_give_up_at(order)
+    refused = _refuse_before_sending(order, now=now, give_up_at=give_up_at)
+    if refused is not None:
+        return refused
+    claim = _claim(order, now=now)
+    if claim is not None:
+        return claim
+    try:
+        answer = conf.get_client().create_order(
+            exchange=order.exchange,
+            customer_id=order.customer.parsec_customer_id,
+            body=order_parsec_body(order),
+        )
+    except ParsecRejected as error:
+        return _record_rejected(order=order, error=error)
+    except ParsecUnavailable as error:
+        return _record_unavailable(order=order, error=error, give_up_at=give_up_at)
+    except ParsecInDoubt as error:
+        return _record_in_doubt(order=order, cause=EventCause.ANSWER_LOST, message=error.message)
+    # Still ours in the common case; in doubt if the sweep thought this worker dead meanwhile.
+    order_record_accepted(order=order, answer=answer, from_statuses=[S.SUBMITTING]) or order_record_accepted(
+        order=order, answer=answer, from_statuses=[S.UNKNOWN]
+    )
+    return SubmitResult(SubmitOutcome.ACCEPTED)
+
+
+def _refuse_before_sending(order: Order, *, now: datetime, give_up_at: datetime) -> SubmitResult | None:
+    """Fail an order that must not be sent any more (past its give-up time, no Parsec account)."""
     if now >= give_up_at:
         cause, message = give_up_reason(order, now=now)
         order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause=cause, now=now, error_message=message)
-        return SubmitResult("failed")
+        return SubmitResult(SubmitOutcome.FAILED)
     if not order.customer.parsec_customer_id:
         order_fail(
             order_id=order.id,
             from_statuses=[S.QUEUED],
-            cause="customer_not_provisioned",
+            cause=EventCause.CUSTOMER_NOT_PROVISIONED,
             now=now,
             error_message="The customer has no Parsec account.",
         )
-        return SubmitResult("failed")
+        return SubmitResult(SubmitOutcome.FAILED)
+    return None
+
+
+def _claim(order: Order, *, now: datetime) -> SubmitResult | None:
+    """Move the order to submitting (None: this caller won and sends it), else why not."""
     builder_fields = _builder_fields(order)
     try:
         claimed = order_transition(
             order_id=order.id,
             from_statuses=[S.QUEUED],
             to_status=S.SUBMITTING,
-            cause="claimed",
+            cause=EventCause.CLAIMED,
             now=now,
             detail={"attempt": order.submit_attempts + 1},
             condition=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
@@ -135,104 +177,97 @@ def order_submit(
         # An identical intent of this customer is in flight; wait until it is resolved.
         retry_at = now + timedelta(seconds=INTENT_BUSY_RETRY_SECONDS)
         Order.objects.filter(id=order.id, status=S.QUEUED).update(next_attempt_at=retry_at, updated_at=now)
-        return SubmitResult("busy", retry_at=retry_at)
+        return SubmitResult(SubmitOutcome.BUSY, retry_at=retry_at)
     if not claimed:
-        return SubmitResult("not_claimed")
-
+        return SubmitResult(SubmitOutcome.NOT_CLAIMED)
     # What the claim wrote, without reading the row again.
     order.status, order.submit_attempts = S.SUBMITTING, order.submit_attempts + 1
     for name, value in builder_fields.items():
         setattr(order, name, value)
-    body = order_parsec_body(order)
-    try:
-        answer = conf.get_client().create_order(
-            exchange=order.exchange, customer_id=order.customer.parsec_customer_id, body=body
-        )
-    except ParsecRejected as error:
-        return _record_rejected(order=order, error=error)
-    except ParsecUnavailable as error:
-        return _record_unavailable(order=order, error=error, give_up_at=give_up_at, backoff=backoff)
-    except ParsecInDoubt as error:
-        _record_in_doubt(order=order, cause="answer_lost", message=error.message)
-        return SubmitResult("unknown")
-    # Still ours in the common case; in doubt if the sweep thought this worker dead meanwhile.
-    order_record_accepted(order=order, answer=answer, from_statuses=[S.SUBMITTING]) or order_record_accepted(
-        order=order, answer=answer, from_statuses=[S.UNKNOWN]
+    return None
+
+
+def refusal_may_be_escrow_id_reuse(*, status: int, code: str, escrow_id_may_be_used: bool) -> bool:
+    """Whether Parsec's refusal of a create could be the escrow refusing an escrow order id already used.
+
+    Decided on the status and code alone, never on Parsec's wording. Only an id an earlier send may have
+    presented can be reused; then any refusal not known to name another cause may be the escrow's, and
+    proves nothing final: that earlier send may be live at Parsec.
+    """
+    if not escrow_id_may_be_used:
+        return False
+    return (status, code) not in _REFUSALS_NOT_ABOUT_THE_ESCROW_ID
+
+
+def _escrow_id_may_be_used(order: Order) -> bool:
+    # A fee-bearing order whose earlier send ended in doubt (lost answer, dead worker) may have used it.
+    return (
+        order.fee_authorization_id is not None
+        and order.submit_attempts > 1
+        and OrderEvent.objects.filter(order_id=order.id, to_status=S.UNKNOWN).exists()
     )
-    return SubmitResult("accepted")
 
 
 def _record_rejected(*, order: Order, error: ParsecRejected) -> SubmitResult:
-    if order.fee_authorization_id is not None and _ESCROW_ID_REUSED.search(error.message or ""):
-        # The escrow has seen this authorization: an earlier send arrived. Find that order.
-        _record_in_doubt(order=order, cause="escrow_order_id_used", message=error.message)
-        return SubmitResult("unknown")
+    if refusal_may_be_escrow_id_reuse(
+        status=error.status, code=error.code, escrow_id_may_be_used=_escrow_id_may_be_used(order)
+    ):
+        # Reconciliation finds the earlier send, or after its misses sends the order again.
+        return _record_in_doubt(order=order, cause=EventCause.ESCROW_ORDER_ID_USED, message=error.message)
     now = answered_at()
     with transaction.atomic():
         rejected = order_transition(
             order_id=order.id,
             from_statuses=[S.SUBMITTING],
             to_status=S.REJECTED,
-            cause="parsec_rejected",
+            cause=EventCause.PARSEC_REJECTED,
             now=now,
             detail={"status": error.status, "code": error.code},
-            submitting_since=None,
-            next_attempt_at=None,
-            settled_at=now,
-            last_error_code=error.code[:64],
-            last_error_message=error.message[:2000],
+            **ended_fields(now=now),
+            **error_fields(error.code, error.message),
         )
         if rejected:
             fee_axis.fee_never_pulled(fee_authorization=order.fee_authorization, now=now)
-    return SubmitResult("rejected")
+    return SubmitResult(SubmitOutcome.REJECTED)
 
 
-def _record_unavailable(
-    *,
-    order: Order,
-    error: ParsecUnavailable,
-    give_up_at: datetime,
-    backoff: Callable[[int, float | None], float],
-) -> SubmitResult:
+def _record_unavailable(*, order: Order, error: ParsecUnavailable, give_up_at: datetime) -> SubmitResult:
     now = answered_at()
-    retry_at = now + timedelta(seconds=backoff(order.submit_attempts, error.retry_after))
+    retry_at = now + timedelta(seconds=submit_backoff_seconds(order.submit_attempts, error.retry_after))
     if retry_at >= give_up_at:
         order_fail(
             order_id=order.id,
             from_statuses=[S.SUBMITTING],
-            cause="gave_up",
+            cause=EventCause.GAVE_UP,
             now=now,
             error_code=error.code,
             error_message=error.message,
         )
-        return SubmitResult("failed")
+        return SubmitResult(SubmitOutcome.FAILED)
     requeued = order_transition(
         order_id=order.id,
         from_statuses=[S.SUBMITTING],
         to_status=S.QUEUED,
-        cause="parsec_unavailable",
+        cause=EventCause.PARSEC_UNAVAILABLE,
         now=now,
         detail={"status": error.status, "code": error.code, "retry_at": retry_at.isoformat()},
         submitting_since=None,
         next_attempt_at=retry_at,
-        last_error_code=error.code[:64],
-        last_error_message=error.message[:2000],
+        **error_fields(error.code, error.message),
     )
-    return SubmitResult("retry", retry_at=retry_at) if requeued else SubmitResult("not_claimed")
+    if not requeued:
+        return SubmitResult(SubmitOutcome.NOT_CLAIMED)
+    return SubmitResult(SubmitOutcome.RETRY, retry_at=retry_at)
 
 
-def _record_in_doubt(*, order: Order, cause: str, message: str) -> None:
-    now = answered_at()
+def _record_in_doubt(*, order: Order, cause: EventCause, message: str) -> SubmitResult:
     order_transition(
         order_id=order.id,
         from_statuses=[S.SUBMITTING],
         to_status=S.UNKNOWN,
         cause=cause,
-        now=now,
-        submitting_since=None,
-        reconcile_misses=0,
-        first_miss_at=None,
-        last_error_code=cause,
-        last_error_message=message[:2000],
+        now=answered_at(),
+        **in_doubt_fields(cause=cause, message=message),
     )
     order_enqueue_reconcile(customer_id=order.customer_id, exchange=order.exchange)
+    return SubmitResult(SubmitOutcome.UNKNOWN)

@@ -30,7 +30,7 @@ def admin_client(client):
 
 
 def submit(order: Order) -> str:
-    return submission.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0).outcome
+    return submission.order_submit(order_id=order.id, now=timezone.now()).outcome
 
 
 def test_the_changelist_filters_and_searches_in_a_bounded_number_of_queries(

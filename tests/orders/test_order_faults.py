@@ -131,9 +131,20 @@ def test_each_fault_on_create_lands_in_the_right_state_and_ends_with_one_order_a
     assert_no_loss_and_no_duplicate()
 
 
-def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopted(
-    fault_on_create, sim_trader, celery_worker
+@pytest.mark.parametrize(
+    "wording",
+    [
+        "fee_auth.order_id was already used: each escrow order id pays for one order only",
+        # Parsec may reword it at any time: the decision rests on the status and code, not the words.
+        "Escrow authorization 0x… has been consumed by a previous request",
+    ],
+)
+def test_a_resend_refused_for_a_used_escrow_order_id_stays_in_doubt_and_is_adopted(
+    fault_on_create, sim_trader, celery_worker, monkeypatch, wording
 ):
+    from parsec.sim import services as sim_services
+
+    monkeypatch.setattr(sim_services, "ESCROW_ORDER_ID_REUSED_MESSAGE", wording)
     fault_on_create.append("apply-then-drop")
     response = sim_trader.post_order(order_body(polymarket_market()), exchange="polymarket")
     created = decode_json(response.content)
@@ -154,6 +165,7 @@ def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopt
 
     order = Order.objects.get(pk=created["id"])
     assert order.status == S.OPEN
+    assert not OrderEvent.objects.filter(order=order, to_status=S.REJECTED).exists()
     assert SimOrder.objects.count() == 1
     assert_no_loss_and_no_duplicate()
 

@@ -70,9 +70,7 @@ class OrderLifecycle(RuleBasedStateMachine):
                 "lost_not_applied": in_doubt(applied=False),
             }[outcome]
         ]
-        submission.order_submit(
-            order_id=order_id, now=self.clock + timedelta(hours=1), backoff=lambda a, r: 1.0
-        )
+        submission.order_submit(order_id=order_id, now=self.clock + timedelta(hours=1))
         self.parsec.create_outcomes = []
 
     @precondition(lambda self: self.parsec.orders)

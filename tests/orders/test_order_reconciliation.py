@@ -25,9 +25,7 @@ S = Order.Status
 
 
 def submit(order: Order, *, now=None) -> str:
-    return submission.order_submit(
-        order_id=order.id, now=now or timezone.now(), backoff=lambda a, r: 1.0
-    ).outcome
+    return submission.order_submit(order_id=order.id, now=now or timezone.now()).outcome
 
 
 def reconcile(trader, *, now=None, exchange="kalshi") -> reconciliation.ReconcileReport:

@@ -12,7 +12,7 @@ from orders_support import in_doubt, place, unavailable
 
 from orders import tasks
 from orders.models import Order, OrderEvent
-from orders.services import submission, sweep
+from orders.services import deadlines, submission, sweep
 from orders.transitions import order_transition
 from parsec.client import ParsecRejected
 from workers.services import worker_heartbeat_touch
@@ -22,12 +22,8 @@ pytestmark = pytest.mark.django_db
 S = Order.Status
 
 
-def no_wait(attempts: int, retry_after: float | None) -> float:
-    return max(1.0, retry_after or 0.0)
-
-
-def submit(order: Order, *, now=None, backoff=no_wait) -> submission.SubmitResult:
-    return submission.order_submit(order_id=order.id, now=now or timezone.now(), backoff=backoff)
+def submit(order: Order, *, now=None) -> submission.SubmitResult:
+    return submission.order_submit(order_id=order.id, now=now or timezone.now())
 
 
 def history(order: Order) -> list[tuple[str, str, str]]:
@@ -107,10 +103,12 @@ def test_unavailable_parsec_puts_the_order_back_with_a_backoff_honouring_retry_a
 
 def test_retries_stop_at_the_give_up_time_and_the_order_fails(trader, scripted_parsec, enqueued, settings):
     settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS = 60.0  # the first retry would fall past the give-up time
+    settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS = 60.0
     scripted_parsec.create_outcomes = [unavailable()]
     order = place(trader)
 
-    result = submit(order, backoff=lambda attempts, retry_after: 60.0)
+    result = submit(order)
 
     order.refresh_from_db()
     assert result.outcome == "failed"
@@ -216,9 +214,9 @@ def test_the_backoff_grows_with_jitter_and_never_undercuts_retry_after(settings,
     settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS = 1.0
     settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS = 60.0
     ceiling = min(60.0, 2 ** (attempts - 1))
-    delays = [tasks.submit_backoff_seconds(attempts, None) for _ in range(50)]
+    delays = [deadlines.submit_backoff_seconds(attempts, None) for _ in range(50)]
     assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
-    assert tasks.submit_backoff_seconds(attempts, 120.0) == 120.0
+    assert deadlines.submit_backoff_seconds(attempts, 120.0) == 120.0
 
 
 def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parsec, enqueued, settings):
@@ -290,3 +288,24 @@ def test_a_claim_respects_its_condition(trader, enqueued):
     )
     assert claimed is False
     assert Order.objects.get(pk=order.pk).status == S.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "may_be_used", "in_doubt"),
+    [
+        (400, "bad_request", True, True),  # how Parsec refuses a reused escrow order id, whatever its words
+        (409, "conflict", True, True),  # a code the contract does not name: cannot be classified
+        (402, "insufficient_funds", True, True),  # the first send may hold the balance
+        (404, "market_not_found", True, False),
+        (501, "not_supported", True, False),
+        (403, "unauthorized", True, False),
+        (400, "bad_request", False, False),  # a first send: its escrow id cannot have been used
+    ],
+)
+def test_a_refusal_is_in_doubt_only_when_it_may_be_the_escrow_refusing_a_used_id(
+    status, code, may_be_used, in_doubt
+):
+    assert (
+        submission.refusal_may_be_escrow_id_reuse(status=status, code=code, escrow_id_may_be_used=may_be_used)
+        is in_doubt
+    )

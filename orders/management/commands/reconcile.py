@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from builder_platform.values import uuid_or_none
 from orders.models import Order
 from orders.services import reconcile, reconcile_schedule
 from parsec.client import ParsecError
@@ -30,10 +29,10 @@ class Command(BaseCommand):
     def handle(self, *args, customer: str | None = None, **options) -> None:
         pairs = reconcile_schedule.reconcile_pairs()
         if customer:
-            try:
-                pairs = pairs.filter(customer_id=uuid.UUID(customer))
-            except ValueError:
-                raise CommandError(f"{customer!r} is not a customer id (a UUID).") from None
+            customer_id = uuid_or_none(customer)
+            if customer_id is None:
+                raise CommandError(f"{customer!r} is not a customer id (a UUID).")
+            pairs = pairs.filter(customer_id=customer_id)
             if not Order.objects.filter(customer_id=customer).exists():
                 raise CommandError(f"No orders for customer {customer}.")
         pairs = list(pairs)
