@@ -18,6 +18,7 @@ from orders import dashboard
 from orders.errors import OrderError
 from orders.models import Fill, IdempotencyKey, Order, OrderEvent, ReconcileState
 from orders.services import cancel, in_doubt, reconcile, staff
+from orders.vocabulary import EventCause
 from parsec.client import ParsecError
 
 
@@ -221,7 +222,7 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Not resending {order.id}: {problem}.", messages.WARNING)
                 self._record(request, order, action="resend", outcome=f"refused, {problem}", now=now)
                 continue
-            sent = in_doubt.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
+            sent = in_doubt.order_resend(order_id=order.id, cause=EventCause.RESENT_BY_ADMIN, now=now)
             resent += sent
             outcome = "sent again" if sent else "not sent, the order moved on meanwhile"
             self._record(request, order, action="resend", outcome=outcome, now=now)
