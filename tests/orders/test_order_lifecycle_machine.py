@@ -25,6 +25,7 @@ from orders.errors import OrderError
 from orders.models import Order, OrderEvent
 from orders.services import cancel, reconcile, submission, sweep
 from orders.transitions import is_allowed
+from orders.vocabulary import EventCause
 from parsec import conf
 from parsec.client import ParsecRejected
 
@@ -124,12 +125,11 @@ class OrderLifecycle(RuleBasedStateMachine):
     def lifecycle_holds(self) -> None:
         if not self.order_ids:
             return
-        for from_status, to_status in (
-            OrderEvent.objects.filter(order_id__in=self.order_ids)
-            .exclude(cause="created")
-            .values_list("from_status", "to_status")
-        ):
+        events = OrderEvent.objects.filter(order_id__in=self.order_ids)
+        for from_status, to_status in events.exclude(cause="created").values_list("from_status", "to_status"):
             assert is_allowed(from_status, to_status), (from_status, to_status)
+        # Every cause written is a word of the vocabulary, never a free string.
+        assert set(events.values_list("cause", flat=True)) <= set(EventCause)
         for order in Order.objects.filter(pk__in=self.order_ids):
             assert Decimal(0) <= order.filled <= order.size
             if order.pk in self.final_seen:
