@@ -124,7 +124,7 @@ def one_pass():
     from django.db import connection
     from django.utils import timezone
 
-    from orders import reconciliation
+    from orders.services import reconcile, reconcile_schedule
 
     queries = 0
 
@@ -136,8 +136,8 @@ def one_pass():
     totals = {"requests": 0, "orders": 0, "updated": 0, "new_fills": 0, "pairs": 0}
     began = time.monotonic()
     with connection.execute_wrapper(count):
-        for customer_id, exchange in list(reconciliation.reconcile_pairs()):
-            report = reconciliation.reconcile_customer_exchange(
+        for customer_id, exchange in list(reconcile_schedule.reconcile_pairs()):
+            report = reconcile.reconcile_customer_exchange(
                 customer_id=customer_id, exchange=exchange, now=timezone.now()
             )
             totals["pairs"] += 1

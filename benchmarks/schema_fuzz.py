@@ -37,7 +37,7 @@ from django.utils import timezone
 from customers import services
 from customers.models import Customer, Wallet
 from eth_account import Account
-from orders import services as order_services
+from orders.services import intake
 from parsec.conf import get_client
 
 partner = services.partner_create(name="Fuzz partner")
@@ -53,7 +53,7 @@ Customer.objects.filter(pk=customer.pk).update(
 )
 for address, role in ((signer.address, Wallet.Role.SIGNER), (safe.safe_address, Wallet.Role.PAYER)):
     Wallet.objects.create(customer=customer, address=address, role=role, verified_at=now)
-order = order_services.order_create(
+order = intake.order_create(
     partner=partner, customer_id=str(customer.id), exchange="kalshi",
     body={"market_id": "KXFEDDECISION-26JAN-C25", "outcome": "Yes", "side": "buy", "price": 0.01, "size": 10},
     now=timezone.now(),

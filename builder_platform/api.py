@@ -299,3 +299,17 @@ def page_schema(item_schema: dict, *, forward_only: bool = False) -> dict:
             },
         },
     }
+
+
+def filtered_page(
+    *, request: Any, view: Any, filterset_class: Any, queryset: Any, serializer_class: Any
+) -> Response:
+    """One page of a list endpoint: only known parameters, filters checked (400 naming the bad one),
+    then the view's cursor pagination, in the page shape."""
+    query_parameters_check(request.query_params, allowed={*filterset_class.base_filters, *PAGE_PARAMETERS})
+    filterset = filterset_class(request.query_params, queryset=queryset)
+    if not filterset.is_valid():
+        raise exceptions.ValidationError(filterset.errors)
+    paginator = view.pagination_class()
+    page = paginator.paginate_queryset(filterset.qs, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True).data)

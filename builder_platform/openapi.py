@@ -112,7 +112,7 @@ class ClosedSerializerExtension(OpenApiSerializerExtension):
         return schema
 
 
-# A Decimal written digit for digit as a JSON number (orders.apis.ExactJSONRenderer): a client that
+# A Decimal written digit for digit as a JSON number (orders.serializers.ExactJSONRenderer): a client that
 # parses it as a float still reads a number; one that wants the exact digits parses it as a decimal.
 EXACT_NUMBER = {
     "type": "number",

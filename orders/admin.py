@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
 from django.db.models import QuerySet
@@ -13,10 +11,14 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from builder_platform.values import plain_number
 from customers.admin import short_text
 from fees.money import usdc_text
-from orders import dashboard, reconciliation, services
-from orders.models import Fill, IdempotencyKey, Order, OrderEvent
+from orders import dashboard
+from orders.errors import OrderError
+from orders.models import Fill, IdempotencyKey, Order, OrderEvent, ReconcileState
+from orders.services import cancel, in_doubt, reconcile, staff
+from orders.vocabulary import EventCause
 from parsec.client import ParsecError
 
 
@@ -54,14 +56,9 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
 
     def queryset(self, request, queryset):
         if self.value() == "yes":
-            found = OrderEvent.objects.filter(cause=reconciliation.DUPLICATE_CAUSE).values("order_id")
+            found = OrderEvent.objects.filter(cause=in_doubt.DUPLICATE_CAUSE).values("order_id")
             return queryset.filter(id__in=found)
         return queryset
-
-
-def plain_number(value: Decimal) -> str:
-    """A stored decimal without its padding zeros (0.575000 -> "0.575"), exactly."""
-    return f"{value.normalize():f}"
 
 
 def staff_label(request: HttpRequest) -> str:
@@ -145,7 +142,7 @@ class OrderAdmin(admin.ModelAdmin):
 
     def _record(self, request: HttpRequest, order: Order, *, action: str, outcome: str, now) -> None:
         """Who did what, in the admin log and in the order's own history."""
-        services.order_staff_action_record(
+        staff.order_staff_action_record(
             order_id=order.id,
             action=action,
             staff_user=staff_label(request),
@@ -164,8 +161,8 @@ class OrderAdmin(admin.ModelAdmin):
         done, refused = 0, 0
         for order in queryset.select_related("fee_authorization"):
             try:
-                services.order_cancel_request(order=order, now=now)
-            except services.OrderError as error:
+                cancel.order_cancel_request(order=order, now=now)
+            except OrderError as error:
                 refused += 1
                 self._record(request, order, action="cancel", outcome=f"refused, {error.message}", now=now)
                 continue
@@ -173,7 +170,11 @@ class OrderAdmin(admin.ModelAdmin):
             self._record(request, order, action="cancel", outcome="cancel requested", now=now)
         self.message_user(request, f"Cancel requested for {done} order(s).", messages.SUCCESS)
         if refused:
-            self.message_user(request, f"{refused} order(s) were already final.", messages.WARNING)
+            self.message_user(
+                request,
+                f"{refused} order(s) not cancelled: already final, or changing state (try again).",
+                messages.WARNING,
+            )
         return None
 
     def _cancel_confirmation(self, request: HttpRequest, queryset: QuerySet[Order]) -> HttpResponse:
@@ -196,7 +197,7 @@ class OrderAdmin(admin.ModelAdmin):
         problems: dict[tuple, str] = {}
         for customer_id, exchange in pairs:
             try:
-                reconciliation.reconcile_customer_exchange(
+                reconcile.reconcile_customer_exchange(
                     customer_id=customer_id, exchange=exchange, now=timezone.now()
                 )
             except ParsecError as error:
@@ -216,12 +217,12 @@ class OrderAdmin(admin.ModelAdmin):
         now = timezone.now()
         resent = 0
         for order in queryset.select_related("fee_authorization"):
-            problem = services.order_resend_check(order, now=now)
+            problem = in_doubt.order_resend_check(order, now=now)
             if problem:
                 self.message_user(request, f"Not resending {order.id}: {problem}.", messages.WARNING)
                 self._record(request, order, action="resend", outcome=f"refused, {problem}", now=now)
                 continue
-            sent = services.order_resend(order_id=order.id, cause="resent_by_admin", now=now)
+            sent = in_doubt.order_resend(order_id=order.id, cause=EventCause.RESENT_BY_ADMIN, now=now)
             resent += sent
             outcome = "sent again" if sent else "not sent, the order moved on meanwhile"
             self._record(request, order, action="resend", outcome=outcome, now=now)
@@ -262,4 +263,53 @@ class IdempotencyKeyAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class RefusedFilter(admin.SimpleListFilter):
+    """Pairs whose listing Parsec refuses (reconciliation backs off): an operator's cue to look."""
+
+    title = "refused by Parsec"
+    parameter_name = "refused"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Yes")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(refusals__gt=0)
+        return queryset
+
+
+@admin.register(ReconcileState)
+class ReconcileStateAdmin(admin.ModelAdmin):
+    """Per (customer, exchange): when reconciliation last ran, and Parsec's refusal if it refuses."""
+
+    list_display = [
+        "customer",
+        "exchange",
+        "reconciled_at",
+        "refusals",
+        "last_error_code",
+        "error",
+        "retry_at",
+    ]
+    list_filter = [RefusedFilter, "exchange", "last_error_code"]
+    search_fields = ["=customer__id", "customer__external_id"]
+    list_select_related = ["customer"]
+    ordering = ["-refusals", "-refused_at"]
+    readonly_fields = [field.name for field in ReconcileState._meta.fields]
+
+    @admin.display(description="Parsec's refusal")
+    def error(self, state: ReconcileState) -> str:
+        message = state.last_error_message
+        return message if len(message) <= 80 else message[:79] + "…"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -6,16 +6,35 @@ so the order and its fee authorization (and ledger) never disagree.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 
 from fees import services as fees
 from fees.models import FeeAuthorization
+from orders.errors import OrderError
 
 # A ledger write the fees service refuses (it would break the ledger's invariants): left for the next pass.
 LedgerConflict = fees.FeeLedgerError
-# A refused fee signature (an ApiError with its code and status).
+# A refusal of the fees service (a bad signature, a fee the escrow no longer allows, no escrow config).
 FeeError = fees.FeeError
+
+
+@contextmanager
+def fee_refusals_as_order_errors() -> Iterator[None]:
+    """The fees service's refusals, raised on as OrderError with the same code, status and sentence.
+
+    So a caller of an order service catches one type (the fee's part of an order is still the order's).
+    """
+    try:
+        yield
+    except LedgerConflict:
+        raise
+    except FeeError as error:
+        raise OrderError(
+            error.message, code=error.code, status=error.status, fields=getattr(error, "fields", None)
+        ) from error
 
 
 def fee_config_ready(*, partner, exchange: str, now: datetime) -> None:
@@ -41,7 +60,7 @@ def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | No
 
 
 def fee_signed(*, fee_authorization_id: int, signature: str, now: datetime) -> None:
-    """Verify the customer's signature of the PullFee; raises the fees service's FeeError (an ApiError)."""
+    """Verify the customer's signature of the PullFee; raises the fees service's FeeError."""
     fees.fee_authorization_verify(fee_authorization_id=fee_authorization_id, signature=signature, now=now)
 
 

@@ -1,10 +1,15 @@
-"""Idempotency-Key on order creation: claim by INSERT, answer once, replay the stored answer after."""
+"""Idempotency-Key on order creation: claim by INSERT, answer once, replay the stored answer after.
+
+IdempotentRequest runs a request under its key; the functions below it are its steps.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,8 +17,12 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
+from builder_platform.api import ApiError, error_body
+from builder_platform.failures import DomainError
 from customers.models import Partner
+from orders.errors import OrderError
 from orders.models import IdempotencyKey
+from orders.vocabulary import OrderErrorCode
 from parsec.client import decode_json, encode_json
 
 KEY_HEADER = "Idempotency-Key"
@@ -29,6 +38,14 @@ def idempotency_key_problem(value: str | None) -> str | None:
     if _KEY_PATTERN.fullmatch(value) is None:
         return f"The {KEY_HEADER} header must be 1 to 255 printable ASCII characters."
     return None
+
+
+def idempotency_key_check(value: str | None) -> str:
+    """The header's key, or OrderError 400 idempotency_key_invalid saying what is wrong with it."""
+    problem = idempotency_key_problem(value)
+    if problem:
+        raise OrderError(problem, code=OrderErrorCode.IDEMPOTENCY_KEY_INVALID)
+    return value
 
 
 def _canonical(value: Any) -> Any:
@@ -117,3 +134,119 @@ def idempotency_key_release(*, record: IdempotencyKey) -> None:
     IdempotencyKey.objects.filter(
         pk=record.pk, state=IdempotencyKey.State.IN_FLIGHT, token=record.token
     ).delete()
+
+
+# --- The runner: one request under its key -------------------------------------------------------------
+
+# Refusals that a later state can change (a customer not ready or disabled, a partner fee the escrow no
+# longer allows, a rate limit): not stored under the key, so a retry with it can succeed. Every other
+# 4xx depends on the request alone and is replayed as stored.
+TRANSIENT_REFUSAL_STATUSES = frozenset({409, 429})
+# Retry-After of a 409 for a key in flight: an order's intake takes well under a second.
+IN_FLIGHT_RETRY_AFTER_SECONDS = 1
+
+
+@dataclass(frozen=True)
+class StoredAnswer:
+    """The first answer given under a key, replayed as it was (with Idempotent-Replayed: true)."""
+
+    status: int
+    body: bytes
+    headers: dict[str, str]
+
+
+class IdempotentRequest:
+    """Runs one request under its Idempotency-Key: it owns the key and the transaction that answers it.
+
+        run = IdempotentRequest.begin(partner=..., key=..., fingerprint=..., now=...)
+        if run.replay is not None: answer run.replay
+        with run.answering():          # a refusal inside is stored (final) or released (transient)
+            prepared = ...             # checks and HTTP reads, outside any transaction
+            with run.committing():     # one transaction: the work and the stored answer
+                ... run.complete(status=201, body=..., order_id=...)
+
+    Raises OrderError (idempotency_key_reused 422, idempotency_key_in_flight 409) for a key that
+    cannot be used now.
+    """
+
+    def __init__(self, claim: Claim, *, now: datetime) -> None:
+        self._record = claim.record
+        self._now = now
+        self.replay: StoredAnswer | None = None
+        if not claim.claimed:
+            record = claim.record
+            self.replay = StoredAnswer(
+                status=record.response_status or 500,
+                body=bytes(record.response_body or b""),
+                headers={**record.response_headers, REPLAYED_HEADER: "true"},
+            )
+
+    @classmethod
+    def begin(
+        cls, *, partner: Partner, key: str | None, fingerprint: str, now: datetime
+    ) -> IdempotentRequest:
+        problem = idempotency_key_problem(key)
+        if problem:
+            raise OrderError(problem, code=OrderErrorCode.IDEMPOTENCY_KEY_INVALID)
+        claim = idempotency_key_claim(partner=partner, key=key, fingerprint=fingerprint, now=now)
+        if not claim.claimed:
+            if claim.record.fingerprint != fingerprint:
+                raise OrderError(
+                    "This Idempotency-Key was used for a different request; use a new key.",
+                    code=OrderErrorCode.IDEMPOTENCY_KEY_REUSED,
+                    status=422,
+                )
+            if claim.record.state != IdempotencyKey.State.COMPLETED:
+                raise _in_flight(
+                    "A request with this Idempotency-Key is still being processed; retry shortly."
+                )
+        return cls(claim, now=now)
+
+    @contextmanager
+    def answering(self) -> Iterator[None]:
+        """The request's work. A refusal raised inside is its answer too: stored when it is final for
+        the request, released when a later state may change it (409, 429, any 5xx); then raised on."""
+        try:
+            yield
+        except (DomainError, ApiError) as error:
+            status, code, message, fields = _refusal_parts(error)
+            if status >= 500 or status in TRANSIENT_REFUSAL_STATUSES:
+                idempotency_key_release(record=self._record)
+            else:
+                body = encode_json(error_body(code=code, message=message, fields=fields)).encode()
+                idempotency_key_complete(
+                    record=self._record, status=status, body=body, headers={}, order_id=None, now=self._now
+                )
+            raise
+        except BaseException:
+            idempotency_key_release(record=self._record)
+            raise
+
+    @contextmanager
+    def committing(self) -> Iterator[None]:
+        """One transaction for the work and its stored answer: a replay never misses what was made."""
+        with transaction.atomic():
+            yield
+
+    def complete(self, *, status: int, body: bytes, order_id: Any) -> None:
+        """Store the answer, inside `committing`; if another request took the key over meanwhile, raise
+        (the transaction rolls back, so the work is not kept)."""
+        if not idempotency_key_complete(
+            record=self._record, status=status, body=body, headers={}, order_id=order_id, now=self._now
+        ):
+            raise _in_flight("Another request took over this Idempotency-Key; retry to read its answer.")
+
+
+def _in_flight(message: str) -> OrderError:
+    return OrderError(
+        message,
+        code=OrderErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT,
+        status=409,
+        retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
+    )
+
+
+def _refusal_parts(error: DomainError | ApiError) -> tuple[int, str, str, dict | None]:
+    if isinstance(error, DomainError):
+        return error.status, error.code, error.message, error.fields
+    return error.status_code, error.error_code, error.message, error.fields

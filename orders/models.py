@@ -8,6 +8,9 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import F, Q
 
+from parsec.contract import FINAL_STATUSES as PARSEC_FINAL_STATUSES
+from parsec.contract import OrderStatus as ParsecOrderStatus
+
 # Prices and sizes a partner sends are stored exactly or refused (never rounded). At most 6 digits
 # after the point and sizes below 10**9 keep every value within 15 significant digits, which both
 # PostgreSQL and SQLite (whose numeric columns hold doubles) store exactly, and which survive a round
@@ -21,34 +24,48 @@ SIZE_LIMIT = Decimal(10) ** (SIZE_MAX_DIGITS - SIZE_DECIMAL_PLACES)
 REPORTED_MAX_DIGITS = 24
 REPORTED_DECIMAL_PLACES = 12
 
-ORDER_STATUS_VALUES = [
-    "awaiting_fee_auth",
-    "queued",
-    "submitting",
-    "pending",
-    "open",
-    "partially_filled",
-    "filled",
-    "cancelled",
-    "rejected",
-    "failed",
-    "unknown",
-]
+
+class OrderStatus(models.TextChoices):
+    AWAITING_FEE_AUTH = "awaiting_fee_auth", "Awaiting fee authorization"
+    QUEUED = "queued", "Queued"
+    SUBMITTING = "submitting", "Submitting"
+    PENDING = "pending", "Pending"
+    OPEN = "open", "Open"
+    PARTIALLY_FILLED = "partially_filled", "Partially filled"
+    FILLED = "filled", "Filled"
+    CANCELLED = "cancelled", "Cancelled"
+    REJECTED = "rejected", "Rejected"
+    FAILED = "failed", "Failed"
+    UNKNOWN = "unknown", "Unknown"
+
+
+ORDER_STATUS_VALUES = OrderStatus.values
+# What a Parsec answer can say (the contract's statuses, each one of ours too), and the part of it that
+# is still live at Parsec.
+PARSEC_STATUSES = frozenset(OrderStatus(status.value) for status in ParsecOrderStatus)
+PARSEC_LIVE_STATUSES = frozenset(
+    OrderStatus(status.value) for status in ParsecOrderStatus if status not in PARSEC_FINAL_STATUSES
+)
+
+# Parsec's final statuses, and ours for an order Parsec never accepted.
+FINAL_STATUSES = frozenset(
+    {*(OrderStatus(status.value) for status in PARSEC_FINAL_STATUSES), OrderStatus.FAILED}
+)
+# Never sent (or known not to be at Parsec): cancelled locally at once.
+UNSENT_STATUSES = frozenset({OrderStatus.AWAITING_FEE_AUTH, OrderStatus.QUEUED})
+# Reconciliation looks at these (plus final orders not yet settled).
+RECONCILED_STATUSES = frozenset({*PARSEC_LIVE_STATUSES, OrderStatus.UNKNOWN})
+# Sent, or maybe sent, and Parsec's answer not yet recorded: one identical intent of a customer at a time.
+IN_FLIGHT_STATUSES = frozenset({OrderStatus.SUBMITTING, OrderStatus.UNKNOWN})
+
+
+def in_declared_order(statuses: frozenset[str]) -> list[str]:
+    """The statuses as a list in OrderStatus's order: stable in constraints, indexes and migrations."""
+    return [status for status in OrderStatus.values if status in statuses]
 
 
 class Order(models.Model):
-    class Status(models.TextChoices):
-        AWAITING_FEE_AUTH = "awaiting_fee_auth", "Awaiting fee authorization"
-        QUEUED = "queued", "Queued"
-        SUBMITTING = "submitting", "Submitting"
-        PENDING = "pending", "Pending"
-        OPEN = "open", "Open"
-        PARTIALLY_FILLED = "partially_filled", "Partially filled"
-        FILLED = "filled", "Filled"
-        CANCELLED = "cancelled", "Cancelled"
-        REJECTED = "rejected", "Rejected"
-        FAILED = "failed", "Failed"
-        UNKNOWN = "unknown", "Unknown"
+    Status = OrderStatus
 
     class Side(models.TextChoices):
         BUY = "buy", "Buy"
@@ -93,13 +110,11 @@ class Order(models.Model):
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 
-    FINAL_STATUSES = frozenset({Status.FILLED, Status.CANCELLED, Status.REJECTED, Status.FAILED})
-    # At Parsec and possibly still trading.
-    LIVE_STATUSES = frozenset({Status.PENDING, Status.OPEN, Status.PARTIALLY_FILLED})
-    # Never sent (or known not to be at Parsec): cancelled locally at once.
-    UNSENT_STATUSES = frozenset({Status.AWAITING_FEE_AUTH, Status.QUEUED})
-    # Reconciliation looks at these (plus final orders not yet settled).
-    RECONCILED_STATUSES = frozenset({*LIVE_STATUSES, Status.UNKNOWN})
+    FINAL_STATUSES = FINAL_STATUSES
+    LIVE_STATUSES = PARSEC_LIVE_STATUSES
+    UNSENT_STATUSES = UNSENT_STATUSES
+    RECONCILED_STATUSES = RECONCILED_STATUSES
+    IN_FLIGHT_STATUSES = IN_FLIGHT_STATUSES
 
     class Meta:
         ordering = ("-created_at", "-id")
@@ -120,7 +135,7 @@ class Order(models.Model):
             # this constraint and that order simply stays queued until the first is resolved.
             models.UniqueConstraint(
                 fields=["customer", "exchange", "market_id", "outcome", "side", "price", "size"],
-                condition=Q(status__in=["submitting", "unknown"]),
+                condition=Q(status__in=in_declared_order(IN_FLIGHT_STATUSES)),
                 name="orders_order_one_intent_in_flight",
             ),
         ]
@@ -140,13 +155,15 @@ class Order(models.Model):
             # final orders whose fills are not all recorded yet.
             models.Index(
                 fields=["customer", "exchange"],
-                condition=Q(status__in=["pending", "open", "partially_filled", "unknown"])
-                | Q(settled_at__isnull=True, status__in=["filled", "cancelled", "rejected", "failed"]),
+                condition=Q(status__in=in_declared_order(RECONCILED_STATUSES))
+                | Q(settled_at__isnull=True, status__in=in_declared_order(FINAL_STATUSES)),
                 name="orders_reconcile_scope",
             ),
             # Awaiting a signature past the deadline: failed by the sweep.
             models.Index(
-                fields=["created_at"], condition=Q(status="awaiting_fee_auth"), name="orders_awaiting_fee"
+                fields=["created_at"],
+                condition=Q(status=OrderStatus.AWAITING_FEE_AUTH),
+                name="orders_awaiting_fee",
             ),
         ]
 
@@ -244,6 +261,16 @@ class ReconcileState(models.Model):
     exchange = models.CharField(max_length=16)
     enqueued_at = models.DateTimeField(null=True, blank=True)
     reconciled_at = models.DateTimeField(null=True, blank=True)
+    # The last "reconcile soon" message sent for this pair: requests within a second share it, in every
+    # process (a conditional update of this row, not a per-process cache).
+    soon_requested_at = models.DateTimeField(null=True, blank=True)
+    # Parsec refusing to list this pair's orders (a 4xx, which waiting alone will not cure): how many
+    # times in a row, the last refusal, and when beat may try again (exponential backoff, capped).
+    refusals = models.PositiveIntegerField(default=0)
+    last_error_code = models.CharField(max_length=64, blank=True, default="")
+    last_error_message = models.TextField(blank=True, default="")
+    refused_at = models.DateTimeField(null=True, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC
 
 import django_filters
 from django import forms
 from django.db.models import Prefetch, QuerySet
 
+from builder_platform.values import uuid_or_none
 from customers.models import Customer, Partner, Wallet
 from customers.selectors import has_current_wallet
 from orders.models import Fill, Order, OrderEvent
@@ -17,9 +17,8 @@ from parsec.contract import EXCHANGES
 
 def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
     """One of this partner's customers, with whether it has a current signer and payer (one query)."""
-    try:
-        parsed = uuid.UUID(str(customer_id))
-    except (TypeError, ValueError, AttributeError):
+    parsed = uuid_or_none(customer_id)
+    if parsed is None:
         return None
     return (
         Customer.objects.filter(partner=partner, id=parsed)
@@ -41,9 +40,8 @@ def orders_blocking_signer_replacement(customer: Customer) -> str | None:
 
 def order_get(*, partner: Partner, order_id: str, detail: bool = False) -> Order | None:
     """One of this partner's orders; None for a malformed id, a missing one or another partner's."""
-    try:
-        parsed = uuid.UUID(str(order_id))
-    except (TypeError, ValueError, AttributeError):
+    parsed = uuid_or_none(order_id)
+    if parsed is None:
         return None
     orders = Order.objects.filter(partner=partner, id=parsed).select_related("fee_authorization")
     if detail:

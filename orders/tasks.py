@@ -7,12 +7,12 @@ import random
 from datetime import datetime, timedelta
 
 from celery import Task, current_app, shared_task
-from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import ChannelError, OperationalError
 
-from orders import reconciliation, services
-from parsec.client import ParsecError, ParsecInDoubt, ParsecUnavailable
+from orders.services import cancel, reconcile, reconcile_schedule, submission, sweep
+from orders.vocabulary import SUBMIT_RETRY_OUTCOMES
+from parsec.client import ParsecError, ParsecInDoubt, ParsecRejected, ParsecUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -25,34 +25,20 @@ CANCEL_RETRY_BASE_SECONDS = 1.0
 CANCEL_RETRY_MAX_SECONDS = 60.0
 
 
-def submit_backoff_seconds(attempts: int, retry_after: float | None) -> float:
-    """Seconds before sending again after Parsec was unavailable: exponential, jittered, at least Retry-After.
-
-    Full jitter between half and all of the doubled delay spreads out a burst of orders that failed
-    together, so they do not all come back at the same instant.
-    """
-    ceiling = min(
-        settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS,
-        settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS * 2 ** max(0, attempts - 1),
-    )
-    delay = random.uniform(ceiling / 2, ceiling)
-    return max(delay, retry_after or 0.0)
-
-
 @shared_task(name="orders.submit")
 def order_submit_task(order_id: str) -> str:
-    result = services.order_submit(order_id=order_id, now=timezone.now(), backoff=submit_backoff_seconds)
-    if result.retry_at is not None and result.outcome in {"retry", "busy", "not_claimed"}:
+    result = submission.order_submit(order_id=order_id, now=timezone.now())
+    if result.retry_at is not None and result.outcome in SUBMIT_RETRY_OUTCOMES:
         # The row keeps next_attempt_at, so the sweep catches this message if it is lost.
         countdown = max(0.0, (result.retry_at - timezone.now()).total_seconds())
         order_submit_task.apply_async(args=[order_id], countdown=countdown)
-    return result.outcome
+    return str(result.outcome)
 
 
 @shared_task(name="orders.cancel", bind=True, max_retries=CANCEL_MAX_RETRIES)
 def order_cancel_task(self: Task, order_id: str) -> str:
     try:
-        return services.order_cancel_at_parsec(order_id=order_id, now=timezone.now())
+        return str(cancel.order_cancel_at_parsec(order_id=order_id, now=timezone.now()))
     # Unavailable: nothing happened. In doubt: the cancel may have happened; sending it again is safe,
     # since a cancel of an order already cancelled is refused and then reconciled.
     except (ParsecUnavailable, ParsecInDoubt) as error:
@@ -72,7 +58,7 @@ def orders_reconcile_task() -> int:
     by copies, and the least recently reconciled pairs go first.
     """
     now = timezone.now()
-    pairs = reconciliation.reconcile_fan_out(now=now, stale_after=RECONCILE_PRESUMED_LOST)
+    pairs = reconcile_schedule.reconcile_fan_out(now=now, stale_after=RECONCILE_PRESUMED_LOST)
     for customer_id, exchange in pairs:
         order_reconcile_customer_task.apply_async(args=[str(customer_id), exchange, now.isoformat()])
     return len(pairs)
@@ -81,20 +67,26 @@ def orders_reconcile_task() -> int:
 @shared_task(name="orders.reconcile_customer")
 def order_reconcile_customer_task(customer_id: str, exchange: str, queued_at: str | None = None) -> dict:
     now = timezone.now()
-    if queued_at and reconciliation.reconcile_covered(
-        customer_id=customer_id, exchange=exchange, since=datetime.fromisoformat(queued_at)
-    ):
+    pair = {"customer_id": customer_id, "exchange": exchange}
+    if queued_at and reconcile_schedule.reconcile_covered(**pair, since=datetime.fromisoformat(queued_at)):
         return {"covered": True}  # a run that started after this was queued already read Parsec
+    if reconcile_schedule.reconcile_backing_off(**pair, now=now):
+        return {"backing_off": True}  # Parsec refused this pair's listing; beat tries again later
     try:
-        report = reconciliation.reconcile_customer_exchange(
-            customer_id=customer_id, exchange=exchange, now=now
-        )
+        report = reconcile.reconcile_customer_exchange(**pair, now=now)
     except (ParsecUnavailable, ParsecInDoubt) as error:
         # A read that failed changed nothing; the next beat pass tries again.
         logger.warning("reconcile of %s on %s skipped: %s", customer_id, exchange, error)
+        reconcile_schedule.reconcile_done(**pair, now=now)
         return {"skipped": True}
-    finally:
-        reconciliation.reconcile_done(customer_id=customer_id, exchange=exchange, now=now)
+    except ParsecRejected as error:
+        # Final for now (a key or an end-user Parsec refuses): recorded and backed off, one log line.
+        reconcile_schedule.reconcile_refused(**pair, error=error, now=now)
+        return {"refused": True}
+    except BaseException:
+        reconcile_schedule.reconcile_done(**pair, now=now)
+        raise
+    reconcile_schedule.reconcile_done(**pair, now=now, succeeded=True)
     return {"orders": report.orders, "adopted": report.adopted, "new_fills": report.new_fills}
 
 
@@ -113,7 +105,7 @@ def submission_queue_depth() -> int:
 def orders_sweep_outbox_task() -> dict:
     # While messages wait in the queue, orders that look stale are most likely behind them, not lost.
     requeue_limit = max(0, SWEEP_BATCH - submission_queue_depth())
-    report = services.orders_outbox_sweep(now=timezone.now(), limit=SWEEP_BATCH, requeue_limit=requeue_limit)
+    report = sweep.orders_outbox_sweep(now=timezone.now(), limit=SWEEP_BATCH, requeue_limit=requeue_limit)
     if report.requeued or report.lease_expired or report.expired_fee_auth:
         logger.info("order outbox sweep: %s", report)
     return {
@@ -125,4 +117,4 @@ def orders_sweep_outbox_task() -> dict:
 
 @shared_task(name="orders.purge_idempotency_keys")
 def idempotency_keys_purge_task() -> int:
-    return services.idempotency_keys_purge(now=timezone.now())
+    return sweep.idempotency_keys_purge(now=timezone.now())

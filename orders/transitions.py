@@ -10,11 +10,10 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Q
 
-from orders.models import Order, OrderEvent
+from orders.models import PARSEC_STATUSES, Order, OrderEvent
 
 S = Order.Status
-_LIVE = frozenset({S.PENDING, S.OPEN, S.PARTIALLY_FILLED})
-_ANSWERED = frozenset({*_LIVE, S.FILLED, S.CANCELLED, S.REJECTED})  # what a Parsec answer can say
+_ANSWERED = PARSEC_STATUSES  # what a Parsec answer can say
 
 # Every status change the platform makes. Final states have no way out.
 ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {

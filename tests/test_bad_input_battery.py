@@ -383,10 +383,11 @@ def patient_parsec(parsec_sim, settings):
 @pytest.fixture
 def no_task_sending(monkeypatch) -> None:
     """Orders the battery happens to create stay queued: the battery is about answers, not submission."""
-    from customers import services as customer_services
-    from orders import services as order_services
+    from task_messages import drop_order_tasks
 
-    monkeypatch.setattr(order_services, "_send_after_commit", lambda *args, **kwargs: None)
+    from customers import services as customer_services
+
+    drop_order_tasks(monkeypatch)
     monkeypatch.setattr(customer_services, "_enqueue_after_commit", lambda *args, **kwargs: None)
 
 
@@ -408,9 +409,9 @@ def _active_customer(partner: Partner, label: str) -> Customer:
 def _an_order(customer: Customer) -> str:
     from django.utils import timezone
 
-    from orders import services
+    from orders.services import intake
 
-    order = services.order_create(
+    order = intake.order_create(
         partner=customer.partner,
         customer_id=str(customer.pk),
         exchange="kalshi",

@@ -10,6 +10,7 @@ from django.core.cache import cache
 from django.test import Client
 from factories import make_api_key, make_customer, make_eth_account, make_partner, make_wallet
 from rest_framework.test import APIClient
+from task_messages import drop_order_tasks
 
 from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner, Wallet
@@ -47,9 +48,7 @@ def _active_customer(partner: Partner) -> Customer:
 
 @pytest.fixture
 def partner_order_poster(db, tradable, monkeypatch):
-    from orders import services
-
-    monkeypatch.setattr(services, "_send_after_commit", lambda *args, **kwargs: None)
+    drop_order_tasks(monkeypatch)
     partner = make_partner()
     client = APIClient()
     client.credentials(HTTP_X_API_KEY=make_api_key(partner=partner)[1])
@@ -76,10 +75,9 @@ def _order_json(**overrides: object) -> bytes:
 
 @pytest.fixture
 def web_client(db, tradable, monkeypatch) -> Client:
-    from orders import services
     from web.session import SESSION_CUSTOMER_KEY
 
-    monkeypatch.setattr(services, "_send_after_commit", lambda *args, **kwargs: None)
+    drop_order_tasks(monkeypatch)
     partner = Partner.objects.create(name="Web (built-in)", is_builtin=True)
     client = Client()
     session = client.session

@@ -15,13 +15,11 @@ from django.views.decorators.http import require_GET, require_POST
 from builder_platform.api import error_body
 from customers.services import CustomerError, WalletProofError, wallet_challenge_create
 from fees.services import FeeError, escrow_config_current, fee_applies, fee_quote
+from orders.errors import OrderError
 from orders.models import Order
-from orders.services import (
-    OrderError,
-    order_cancel_request,
-    order_create,
-    order_fee_authorization_submit,
-)
+from orders.services.cancel import order_cancel_request
+from orders.services.fee_authorization import order_fee_authorization_submit
+from orders.services.intake import order_create
 from parsec.client import ParsecError, ParsecRejected, decode_json
 from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
 from web import markets as market_data
@@ -308,11 +306,8 @@ def _order_place(request: HttpRequest) -> JsonResponse:
             body=parsec_body,
             now=timezone.now(),
         )
-    except OrderError as error:
+    except OrderError as error:  # the fee's refusals too (escrow config unreachable, wallets missing)
         return _order_error_response(error)
-    except FeeError as error:  # the fee could not be requested: escrow config unreachable, wallets missing
-        message = NOT_READY_MESSAGE if error.code == "customer_not_ready" else error.message
-        return error_response(status=error.status, code=error.code, message=message)
     return JsonResponse(
         _order_payload(selectors.customer_order_get(customer=customer, order_id=order.pk)), status=201
     )

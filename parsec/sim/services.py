@@ -29,6 +29,11 @@ from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, Si
 ONBOARD_EXCHANGES = ("polymarket", "kalshi")
 ONBOARD_MODES = ("managed", "self")
 WALLET_TYPES = ("eoa", "safe")
+# The escrow's refusal of an escrow order id presented twice: a plain 400 bad_request. Its words are
+# not part of Parsec's contract (tests reword it to check that nobody depends on them).
+ESCROW_ORDER_ID_REUSED_MESSAGE = (
+    "fee_auth.order_id was already used: each escrow order id pays for one order only"
+)
 
 
 def key_hash(api_key: str) -> str:
@@ -220,10 +225,7 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
         customer_fee_bps=customer.fee_bps,
     )
     fee_auth = order_request.fee_auth
-    reused = BadRequest(
-        "fee_auth.order_id was already used: each escrow order id pays for one order only",
-        field="fee_auth.order_id",
-    )
+    reused = BadRequest(ESCROW_ORDER_ID_REUSED_MESSAGE, field="fee_auth.order_id")
     if fee_auth is not None and SimOrder.objects.filter(escrow_order_id=fee_auth.order_id).exists():
         raise reused
 

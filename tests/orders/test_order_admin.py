@@ -12,8 +12,9 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from orders_support import in_doubt, place
 
-from orders import reconciliation, services
 from orders.models import Order, OrderEvent
+from orders.services import in_doubt as doubt
+from orders.services import submission
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def admin_client(client):
 
 
 def submit(order: Order) -> str:
-    return services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0).outcome
+    return submission.order_submit(order_id=order.id, now=timezone.now()).outcome
 
 
 def test_the_changelist_filters_and_searches_in_a_bounded_number_of_queries(
@@ -153,7 +154,7 @@ def test_orders_found_twice_at_parsec_can_be_listed(admin_client, trader, enqueu
         order=duplicated,
         from_status=S.QUEUED,
         to_status=S.QUEUED,
-        cause=reconciliation.DUPLICATE_CAUSE,
+        cause=doubt.DUPLICATE_CAUSE,
         detail={"parsec_order_id": "ord_late"},
         created_at=timezone.now(),
     )

@@ -12,8 +12,8 @@ from django.contrib.contenttypes.models import ContentType
 from django.utils import timezone
 from orders_support import in_doubt, place
 
-from orders import services
 from orders.models import Order, OrderEvent
+from orders.services import cancel, submission
 
 pytestmark = pytest.mark.django_db
 
@@ -77,7 +77,7 @@ def test_a_confirmed_cancel_is_recorded_with_the_staff_user_in_the_log_and_the_o
 
 def test_a_cancel_refused_for_a_final_order_is_recorded_as_refused(staff, trader, enqueued):
     order = place(trader)
-    services.order_cancel_request(order=order, now=timezone.now())
+    cancel.order_cancel_request(order=order, now=timezone.now())
 
     staff.post(CHANGELIST, {"action": "cancel_orders", "_selected_action": [str(order.id)], "post": "yes"})
 
@@ -89,7 +89,7 @@ def test_a_cancel_refused_for_a_final_order_is_recorded_as_refused(staff, trader
 def test_the_reconcile_action_is_recorded_on_every_selected_order(staff, trader, scripted_parsec, enqueued):
     orders = [place(trader, price=Decimal("0.01")), place(trader, price=Decimal("0.02"))]
     for order in orders:
-        services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+        submission.order_submit(order_id=order.id, now=timezone.now())
 
     staff.post(CHANGELIST, {"action": "reconcile_now", "_selected_action": [str(o.id) for o in orders]})
 
@@ -107,7 +107,7 @@ def test_the_resend_action_is_recorded_whether_it_sends_or_refuses(
     settings.ORDER_RECONCILE_RESEND_GRACE_SECONDS = 60
     scripted_parsec.create_outcomes = [in_doubt()]
     order = place(trader)
-    services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    submission.order_submit(order_id=order.id, now=timezone.now())
     selection = {"action": "resend_orders", "_selected_action": [str(order.id)]}
 
     staff.post(CHANGELIST, selection)

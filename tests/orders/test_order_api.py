@@ -10,8 +10,9 @@ from django.utils import timezone
 from orders_support import KALSHI_MARKET, make_trader, order_body, place, polymarket_market
 
 from customers.models import Customer, Wallet
-from orders import services
+from orders.errors import OrderError
 from orders.models import IdempotencyKey, Order, OrderEvent
+from orders.services import deadlines, fee_authorization, settlement, sweep
 from parsec.client import decode_json
 
 pytestmark = pytest.mark.django_db
@@ -205,7 +206,7 @@ def test_cancelling_a_live_order_goes_through_the_cancel_task(trader, enqueued):
 
 def test_a_final_order_cannot_be_cancelled(trader, enqueued):
     order = place(trader)
-    services.order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause="test", now=timezone.now())
+    settlement.order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause="test", now=timezone.now())
     response = trader.client.delete(f"{URL}/{order.id}")
     assert response.status_code == 409
     assert response.json()["code"] == "order_final"
@@ -283,10 +284,10 @@ def test_a_signature_after_the_deadline_fails_the_order(sim_trader, enqueued):
     body = decode_json(response.content)
     order = Order.objects.get()
     signature = sim_trader.sign(body["fee_authorization"]["typed_data"])
-    later = services.fee_deadline(order)
+    later = deadlines.fee_deadline(order)
 
-    with pytest.raises(services.OrderError) as refused:
-        services.order_fee_authorization_submit(order=order, signature=signature, now=later)
+    with pytest.raises(OrderError) as refused:
+        fee_authorization.order_fee_authorization_submit(order=order, signature=signature, now=later)
 
     assert refused.value.code == "fee_authorization_expired"
     order.refresh_from_db()
@@ -299,11 +300,11 @@ def test_keys_are_kept_until_old_and_their_order_final(trader, enqueued):
     assert response.status_code == 201
     old = timezone.now() + timezone.timedelta(hours=25)
 
-    assert services.idempotency_keys_purge(now=old) == 0  # its order is still queued
+    assert sweep.idempotency_keys_purge(now=old) == 0  # its order is still queued
     order = Order.objects.get()
-    services.order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause="test", now=timezone.now())
-    assert services.idempotency_keys_purge(now=timezone.now()) == 0  # too recent
-    assert services.idempotency_keys_purge(now=old) == 1
+    settlement.order_fail(order_id=order.id, from_statuses=[S.QUEUED], cause="test", now=timezone.now())
+    assert sweep.idempotency_keys_purge(now=timezone.now()) == 0  # too recent
+    assert sweep.idempotency_keys_purge(now=old) == 1
     assert not IdempotencyKey.objects.exists()
 
 

@@ -20,8 +20,8 @@ from orders_support import order_body, wait_until
 from tcp_proxy import TcpProxy
 from worker_process import WorkerProcess, database_url_of_this_test
 
-from orders import services
 from orders.models import Order
+from orders.services import sweep
 from parsec.client import decode_json
 from parsec.sim.models import SimOrder
 
@@ -119,7 +119,7 @@ def test_every_order_reaches_parsec_exactly_once_after_a_broker_outage_and_the_w
     order_ids += [place(sim_trader) for _ in range(ORDERS_PER_PHASE)]
 
     def all_sent() -> bool:
-        services.orders_outbox_sweep(now=timezone.now())  # beat's job: what the outage left unqueued
+        sweep.orders_outbox_sweep(now=timezone.now())  # beat's job: what the outage left unqueued
         return not Order.objects.filter(id__in=order_ids, status__in=[S.QUEUED, S.SUBMITTING]).exists()
 
     wait_until(all_sent, timeout=180, interval=0.5)

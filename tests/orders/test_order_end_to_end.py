@@ -10,8 +10,8 @@ import pytest
 from django.utils import timezone
 from orders_support import KALSHI_MARKET, ledger_totals, order_body, polymarket_market, wait_until
 
-from orders import reconciliation
 from orders.models import Fill, Order, OrderEvent
+from orders.services import reconcile as reconciliation
 from parsec.client import decode_json
 from parsec.sim.catalogue import price_bucket, reference_price
 from parsec.sim.models import SimOrder

@@ -12,8 +12,8 @@ import pytest
 from django.utils import timezone
 from orders_support import KALSHI_MARKET, make_trader, order_body, polymarket_market, wait_until
 
-from orders import reconciliation, services
 from orders.models import Order, OrderEvent
+from orders.services import in_doubt, reconcile, reconcile_schedule, sweep
 from parsec import conf
 from parsec.client import ParsecClient, ParsecError, decode_json
 from parsec.sim.models import SimOrder
@@ -57,10 +57,10 @@ def fault_on_create(parsec_sim, settings, monkeypatch):
 
 
 def reconcile_all() -> None:
-    for customer_id, exchange in list(reconciliation.reconcile_pairs()):
+    for customer_id, exchange in list(reconcile_schedule.reconcile_pairs()):
         # A read that failed changes nothing; the next pass retries.
         with contextlib.suppress(ParsecError):
-            reconciliation.reconcile_customer_exchange(
+            reconcile.reconcile_customer_exchange(
                 customer_id=customer_id, exchange=exchange, now=timezone.now()
             )
 
@@ -69,7 +69,7 @@ def drive_until_settled(timeout: float) -> None:
     """What beat would do: sweep the outbox and reconcile, until no order is in flight or in doubt."""
     deadline = time.monotonic() + timeout
     while True:
-        services.orders_outbox_sweep(now=timezone.now())
+        sweep.orders_outbox_sweep(now=timezone.now())
         reconcile_all()
         if not Order.objects.filter(status__in=[S.QUEUED, S.SUBMITTING, S.UNKNOWN]).exists():
             return
@@ -131,9 +131,20 @@ def test_each_fault_on_create_lands_in_the_right_state_and_ends_with_one_order_a
     assert_no_loss_and_no_duplicate()
 
 
-def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopted(
-    fault_on_create, sim_trader, celery_worker
+@pytest.mark.parametrize(
+    "wording",
+    [
+        "fee_auth.order_id was already used: each escrow order id pays for one order only",
+        # Parsec may reword it at any time: the decision rests on the status and code, not the words.
+        "Escrow authorization 0x… has been consumed by a previous request",
+    ],
+)
+def test_a_resend_refused_for_a_used_escrow_order_id_stays_in_doubt_and_is_adopted(
+    fault_on_create, sim_trader, celery_worker, monkeypatch, wording
 ):
+    from parsec.sim import services as sim_services
+
+    monkeypatch.setattr(sim_services, "ESCROW_ORDER_ID_REUSED_MESSAGE", wording)
     fault_on_create.append("apply-then-drop")
     response = sim_trader.post_order(order_body(polymarket_market()), exchange="polymarket")
     created = decode_json(response.content)
@@ -144,7 +155,7 @@ def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopt
     )
     wait_until(lambda: Order.objects.get(pk=created["id"]).status == S.UNKNOWN, timeout=10)
     # As if every listing had missed it: send it again, with the same escrow order id.
-    assert services.order_resend(order_id=created["id"], cause="test_resend", now=timezone.now())
+    assert in_doubt.order_resend(order_id=created["id"], cause="test_resend", now=timezone.now())
     wait_until(
         lambda: OrderEvent.objects.filter(order_id=created["id"], cause="escrow_order_id_used").exists(),
         timeout=10,
@@ -154,6 +165,7 @@ def test_a_resend_refused_for_a_used_escrow_order_id_is_taken_as_proof_and_adopt
 
     order = Order.objects.get(pk=created["id"])
     assert order.status == S.OPEN
+    assert not OrderEvent.objects.filter(order=order, to_status=S.REJECTED).exists()
     assert SimOrder.objects.count() == 1
     assert_no_loss_and_no_duplicate()
 

@@ -21,9 +21,11 @@ from hypothesis.stateful import (
 )
 from orders_support import ScriptedParsec, in_doubt, make_trader, place, unavailable
 
-from orders import reconciliation, services
+from orders.errors import OrderError
 from orders.models import Order, OrderEvent
+from orders.services import cancel, reconcile, submission, sweep
 from orders.transitions import is_allowed
+from orders.vocabulary import EventCause
 from parsec import conf
 from parsec.client import ParsecRejected
 
@@ -69,9 +71,7 @@ class OrderLifecycle(RuleBasedStateMachine):
                 "lost_not_applied": in_doubt(applied=False),
             }[outcome]
         ]
-        services.order_submit(
-            order_id=order_id, now=self.clock + timedelta(hours=1), backoff=lambda a, r: 1.0
-        )
+        submission.order_submit(order_id=order_id, now=self.clock + timedelta(hours=1))
         self.parsec.create_outcomes = []
 
     @precondition(lambda self: self.parsec.orders)
@@ -101,36 +101,35 @@ class OrderLifecycle(RuleBasedStateMachine):
     @rule(seconds=st.sampled_from([1, 30, 120]))
     def reconcile(self, seconds: int) -> None:
         self.tick(seconds)
-        reconciliation.reconcile_customer_exchange(
+        reconcile.reconcile_customer_exchange(
             customer_id=self.trader.customer.id, exchange="kalshi", now=self.clock
         )
 
     @rule(seconds=st.sampled_from([1, 90, 700]))
     def sweep(self, seconds: int) -> None:
         self.tick(seconds)
-        services.orders_outbox_sweep(now=self.clock)
+        sweep.orders_outbox_sweep(now=self.clock)
 
     @precondition(lambda self: self.order_ids)
     @rule(index=st.integers(min_value=0))
     def cancel(self, index: int) -> None:
         order = Order.objects.get(pk=self.order_ids[index % len(self.order_ids)])
         if order.is_final:
-            with pytest.raises(services.OrderError, match="already"):
-                services.order_cancel_request(order=order, now=self.clock)
+            with pytest.raises(OrderError, match="already"):
+                cancel.order_cancel_request(order=order, now=self.clock)
         else:
-            services.order_cancel_request(order=order, now=self.clock)
-        services.order_cancel_at_parsec(order_id=order.id, now=self.clock)
+            cancel.order_cancel_request(order=order, now=self.clock)
+        cancel.order_cancel_at_parsec(order_id=order.id, now=self.clock)
 
     @invariant()
     def lifecycle_holds(self) -> None:
         if not self.order_ids:
             return
-        for from_status, to_status in (
-            OrderEvent.objects.filter(order_id__in=self.order_ids)
-            .exclude(cause="created")
-            .values_list("from_status", "to_status")
-        ):
+        events = OrderEvent.objects.filter(order_id__in=self.order_ids)
+        for from_status, to_status in events.exclude(cause="created").values_list("from_status", "to_status"):
             assert is_allowed(from_status, to_status), (from_status, to_status)
+        # Every cause written is a word of the vocabulary, never a free string.
+        assert set(events.values_list("cause", flat=True)) <= set(EventCause)
         for order in Order.objects.filter(pk__in=self.order_ids):
             assert Decimal(0) <= order.filled <= order.size
             if order.pk in self.final_seen:

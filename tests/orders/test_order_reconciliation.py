@@ -12,8 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from orders_support import in_doubt, make_trader, place, unavailable
 
-from orders import reconciliation, services
 from orders.models import Fill, Order, OrderEvent
+from orders.services import cancel, reconcile_schedule, submission
+from orders.services import in_doubt as doubt
+from orders.services import reconcile as reconciliation
+from orders.transitions import order_transition
 from parsec.client import Order as ParsecOrder
 
 pytestmark = pytest.mark.django_db
@@ -22,9 +25,7 @@ S = Order.Status
 
 
 def submit(order: Order, *, now=None) -> str:
-    return services.order_submit(
-        order_id=order.id, now=now or timezone.now(), backoff=lambda a, r: 1.0
-    ).outcome
+    return submission.order_submit(order_id=order.id, now=now or timezone.now()).outcome
 
 
 def reconcile(trader, *, now=None, exchange="kalshi") -> reconciliation.ReconcileReport:
@@ -62,7 +63,7 @@ def test_status_and_fills_follow_parsec_and_a_replay_changes_nothing(trader, scr
     assert sorted(Fill.objects.filter(order=order).values_list("fill_id", flat=True)) == ["fill-1", "fill-2"]
 
     # Settled and final: out of reconciliation's scope, so it costs nothing any more.
-    assert (trader.customer.id, "kalshi") not in set(reconciliation.reconcile_pairs())
+    assert (trader.customer.id, "kalshi") not in set(reconcile_schedule.reconcile_pairs())
 
 
 def test_an_order_in_doubt_adopts_the_parsec_order_matching_its_intent(trader, scripted_parsec, enqueued):
@@ -147,7 +148,7 @@ def test_an_order_in_doubt_whose_cancel_was_asked_is_cancelled_once_parsec_shows
     scripted_parsec.create_outcomes = [in_doubt(applied=False)]
     order = place(trader)
     submit(order)
-    services.order_cancel_request(order=order, now=timezone.now())
+    cancel.order_cancel_request(order=order, now=timezone.now())
 
     reconcile(trader)
 
@@ -183,7 +184,7 @@ def test_the_fan_out_names_each_customer_and_exchange_with_live_orders_once(
         submit(place(trader, price=Decimal("0.02") if trader is one else Decimal("0.03")))
     place(two)  # queued only: nothing at Parsec to reconcile
 
-    pairs = sorted(reconciliation.reconcile_pairs())
+    pairs = sorted(reconcile_schedule.reconcile_pairs())
 
     assert pairs == sorted([(one.customer.id, "kalshi"), (two.customer.id, "kalshi")])
 
@@ -195,10 +196,10 @@ def test_the_cancel_task_path_cancels_at_parsec_and_a_refusal_falls_back_to_reco
 
     order = place(trader)
     submit(order)
-    services.order_cancel_request(order=order, now=timezone.now())
+    cancel.order_cancel_request(order=order, now=timezone.now())
     assert ("orders.cancel", (str(order.id),)) in enqueued
 
-    assert services.order_cancel_at_parsec(order_id=order.id, now=timezone.now()) == "cancelled"
+    assert cancel.order_cancel_at_parsec(order_id=order.id, now=timezone.now()) == "cancelled"
     order.refresh_from_db()
     assert order.status == S.CANCELLED
     assert order.settled_at is not None
@@ -208,7 +209,7 @@ def test_the_cancel_task_path_cancels_at_parsec_and_a_refusal_falls_back_to_reco
     scripted_parsec.cancel_outcomes = [
         ParsecRejected(status=400, code="bad_request", message="order is already filled")
     ]
-    assert services.order_cancel_at_parsec(order_id=other.id, now=timezone.now()) == "reconcile"
+    assert cancel.order_cancel_at_parsec(order_id=other.id, now=timezone.now()) == "reconcile"
     other.refresh_from_db()
     assert other.status == S.OPEN  # not failed: reconciliation will say what it is
     assert ("orders.reconcile_customer", (str(trader.customer.id), "kalshi")) in enqueued
@@ -239,7 +240,7 @@ def test_a_send_that_arrives_once_the_order_is_queued_again_is_adopted_and_never
     scripted_parsec.create_outcomes = [in_doubt(applied=False)]
     order = place(trader)
     assert submit(order) == "unknown"
-    assert services.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    assert doubt.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
     late = arrive_late(scripted_parsec, trader, order)
 
     report = reconcile(trader)
@@ -258,7 +259,7 @@ def test_a_send_that_arrives_after_the_order_was_placed_again_is_cancelled_as_a_
     scripted_parsec.create_outcomes = [in_doubt(applied=False)]
     order = place(trader)
     submit(order)
-    assert services.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    assert doubt.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
     assert submit(order) == "accepted"
     order.refresh_from_db()
     late = arrive_late(scripted_parsec, trader, order)
@@ -273,7 +274,7 @@ def test_a_send_that_arrives_after_the_order_was_placed_again_is_cancelled_as_a_
     assert listed == {order.parsec_order_id: "open", late.id: "cancelled"}
     order.refresh_from_db()
     assert order.status == S.OPEN
-    noted = OrderEvent.objects.filter(order=order, cause=reconciliation.DUPLICATE_CAUSE)
+    noted = OrderEvent.objects.filter(order=order, cause=doubt.DUPLICATE_CAUSE)
     assert list(noted.values_list("detail", flat=True)) == [
         {"parsec_order_id": late.id, "parsec_status": "open"}
     ]
@@ -288,7 +289,7 @@ def test_a_parsec_order_that_an_identical_order_of_ours_on_its_way_may_own_is_le
     assert submit(first) == "retry"
     assert submit(first, now=timezone.now() + timedelta(minutes=5)) == "accepted"  # sent twice
     second = place(trader)  # the same intent, claimed and on its way to Parsec
-    assert services.order_transition(
+    assert order_transition(
         order_id=second.id,
         from_statuses=[S.QUEUED],
         to_status=S.SUBMITTING,
@@ -303,4 +304,4 @@ def test_a_parsec_order_that_an_identical_order_of_ours_on_its_way_may_own_is_le
 
     assert report.duplicates == []
     assert scripted_parsec.count("cancel_order") == 0
-    assert not OrderEvent.objects.filter(cause=reconciliation.DUPLICATE_CAUSE).exists()
+    assert not OrderEvent.objects.filter(cause=doubt.DUPLICATE_CAUSE).exists()

@@ -10,8 +10,10 @@ from django.db.models import Q
 from django.utils import timezone
 from orders_support import in_doubt, place, unavailable
 
-from orders import services, tasks
+from orders import tasks
 from orders.models import Order, OrderEvent
+from orders.services import deadlines, submission, sweep
+from orders.transitions import order_transition
 from parsec.client import ParsecRejected
 from workers.services import worker_heartbeat_touch
 
@@ -20,12 +22,8 @@ pytestmark = pytest.mark.django_db
 S = Order.Status
 
 
-def no_wait(attempts: int, retry_after: float | None) -> float:
-    return max(1.0, retry_after or 0.0)
-
-
-def submit(order: Order, *, now=None, backoff=no_wait) -> services.SubmitResult:
-    return services.order_submit(order_id=order.id, now=now or timezone.now(), backoff=backoff)
+def submit(order: Order, *, now=None) -> submission.SubmitResult:
+    return submission.order_submit(order_id=order.id, now=now or timezone.now())
 
 
 def history(order: Order) -> list[tuple[str, str, str]]:
@@ -105,10 +103,12 @@ def test_unavailable_parsec_puts_the_order_back_with_a_backoff_honouring_retry_a
 
 def test_retries_stop_at_the_give_up_time_and_the_order_fails(trader, scripted_parsec, enqueued, settings):
     settings.ORDER_SUBMIT_GIVE_UP_SECONDS = 5
+    settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS = 60.0  # the first retry would fall past the give-up time
+    settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS = 60.0
     scripted_parsec.create_outcomes = [unavailable()]
     order = place(trader)
 
-    result = submit(order, backoff=lambda attempts, retry_after: 60.0)
+    result = submit(order)
 
     order.refresh_from_db()
     assert result.outcome == "failed"
@@ -214,9 +214,9 @@ def test_the_backoff_grows_with_jitter_and_never_undercuts_retry_after(settings,
     settings.ORDER_SUBMIT_BACKOFF_BASE_SECONDS = 1.0
     settings.ORDER_SUBMIT_BACKOFF_MAX_SECONDS = 60.0
     ceiling = min(60.0, 2 ** (attempts - 1))
-    delays = [tasks.submit_backoff_seconds(attempts, None) for _ in range(50)]
+    delays = [deadlines.submit_backoff_seconds(attempts, None) for _ in range(50)]
     assert all(ceiling / 2 <= delay <= ceiling for delay in delays)
-    assert tasks.submit_backoff_seconds(attempts, 120.0) == 120.0
+    assert deadlines.submit_backoff_seconds(attempts, 120.0) == 120.0
 
 
 def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parsec, enqueued, settings):
@@ -225,8 +225,8 @@ def test_the_sweep_requeues_orders_whose_message_was_lost(trader, scripted_parse
     enqueued.clear()
     later = timezone.now() + timedelta(seconds=31)
 
-    report = services.orders_outbox_sweep(now=later)
-    again = services.orders_outbox_sweep(now=later)
+    report = sweep.orders_outbox_sweep(now=later)
+    again = sweep.orders_outbox_sweep(now=later)
 
     assert report.requeued == 1
     assert again.requeued == 0
@@ -241,9 +241,9 @@ def test_the_sweep_requeues_no_more_than_its_budget_while_the_queue_is_backed_up
     enqueued.clear()
     later = timezone.now() + timedelta(seconds=31)
 
-    held = services.orders_outbox_sweep(now=later, requeue_limit=0)
-    one = services.orders_outbox_sweep(now=later, requeue_limit=1)
-    rest = services.orders_outbox_sweep(now=later)
+    held = sweep.orders_outbox_sweep(now=later, requeue_limit=0)
+    one = sweep.orders_outbox_sweep(now=later, requeue_limit=1)
+    rest = sweep.orders_outbox_sweep(now=later)
 
     assert (held.requeued, one.requeued, rest.requeued) == (0, 1, 2)
     assert sorted(args[0] for _, args in enqueued) == sorted(str(order.id) for order in orders)
@@ -256,7 +256,7 @@ def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
     order = place(trader)
     now = timezone.now()
     # A worker claimed it and died before recording Parsec's answer.
-    assert services.order_transition(
+    assert order_transition(
         order_id=order.id,
         from_statuses=[S.QUEUED],
         to_status=S.SUBMITTING,
@@ -265,8 +265,8 @@ def test_the_sweep_turns_a_submit_whose_lease_ran_out_into_unknown_never_queued(
         submitting_since=now,
     )
 
-    assert services.orders_outbox_sweep(now=now + timedelta(seconds=30)).lease_expired == 0
-    report = services.orders_outbox_sweep(now=now + timedelta(seconds=61))
+    assert sweep.orders_outbox_sweep(now=now + timedelta(seconds=30)).lease_expired == 0
+    report = sweep.orders_outbox_sweep(now=now + timedelta(seconds=61))
 
     order.refresh_from_db()
     assert report.lease_expired == 1
@@ -278,7 +278,7 @@ def test_a_claim_respects_its_condition(trader, enqueued):
     order = place(trader)
     later = timezone.now() + timedelta(hours=1)
     Order.objects.filter(pk=order.pk).update(next_attempt_at=later)
-    claimed = services.order_transition(
+    claimed = order_transition(
         order_id=order.id,
         from_statuses=[S.QUEUED],
         to_status=S.SUBMITTING,
@@ -288,3 +288,24 @@ def test_a_claim_respects_its_condition(trader, enqueued):
     )
     assert claimed is False
     assert Order.objects.get(pk=order.pk).status == S.QUEUED
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "may_be_used", "in_doubt"),
+    [
+        (400, "bad_request", True, True),  # how Parsec refuses a reused escrow order id, whatever its words
+        (409, "conflict", True, True),  # a code the contract does not name: cannot be classified
+        (402, "insufficient_funds", True, True),  # the first send may hold the balance
+        (404, "market_not_found", True, False),
+        (501, "not_supported", True, False),
+        (403, "unauthorized", True, False),
+        (400, "bad_request", False, False),  # a first send: its escrow id cannot have been used
+    ],
+)
+def test_a_refusal_is_in_doubt_only_when_it_may_be_the_escrow_refusing_a_used_id(
+    status, code, may_be_used, in_doubt
+):
+    assert (
+        submission.refusal_may_be_escrow_id_reuse(status=status, code=code, escrow_id_may_be_used=may_be_used)
+        is in_doubt
+    )

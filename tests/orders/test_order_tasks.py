@@ -11,8 +11,9 @@ from django.utils import timezone
 from orders_support import in_doubt, make_trader, place, unavailable
 
 from builder_platform.celery import app
-from orders import reconciliation, services, tasks
+from orders import tasks
 from orders.models import IdempotencyKey, Order
+from orders.services import reconcile_schedule, submission
 
 S = Order.Status
 
@@ -48,7 +49,7 @@ def test_the_beat_fan_out_queues_each_pair_once_until_its_run_has_happened(
 ):
     first, second = make_trader(), make_trader()
     for trader in (first, second):
-        services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+        submission.order_submit(order_id=place(trader).id, now=timezone.now())
     sent = []
     monkeypatch.setattr(
         tasks.order_reconcile_customer_task, "apply_async", lambda args: sent.append(tuple(args[:2]))
@@ -68,19 +69,21 @@ def test_the_beat_fan_out_queues_each_pair_once_until_its_run_has_happened(
 def test_a_queued_pair_whose_message_was_lost_is_queued_again_after_a_while(
     trader, scripted_parsec, enqueued
 ):
-    services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    submission.order_submit(order_id=place(trader).id, now=timezone.now())
     now = timezone.now()
     stale = timedelta(seconds=60)
-    assert reconciliation.reconcile_fan_out(now=now, stale_after=stale) == [(trader.customer.id, "kalshi")]
-    assert reconciliation.reconcile_fan_out(now=now + timedelta(seconds=30), stale_after=stale) == []
-    assert reconciliation.reconcile_fan_out(now=now + timedelta(seconds=61), stale_after=stale) == [
+    assert reconcile_schedule.reconcile_fan_out(now=now, stale_after=stale) == [
+        (trader.customer.id, "kalshi")
+    ]
+    assert reconcile_schedule.reconcile_fan_out(now=now + timedelta(seconds=30), stale_after=stale) == []
+    assert reconcile_schedule.reconcile_fan_out(now=now + timedelta(seconds=61), stale_after=stale) == [
         (trader.customer.id, "kalshi")
     ]
 
 
 @pytest.mark.django_db
 def test_the_reconcile_task_skips_quietly_when_parsec_cannot_be_read(trader, scripted_parsec, enqueued):
-    services.order_submit(order_id=place(trader).id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    submission.order_submit(order_id=place(trader).id, now=timezone.now())
 
     def down(**kwargs):
         raise unavailable()
@@ -94,7 +97,7 @@ def test_the_cancel_task_retries_when_parsec_is_unavailable(trader, scripted_par
     from celery.exceptions import Retry
 
     order = place(trader)
-    services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    submission.order_submit(order_id=order.id, now=timezone.now())
     scripted_parsec.cancel_outcomes = [unavailable(retry_after=2)]
     retried = []
 
@@ -114,7 +117,7 @@ def test_the_cancel_task_retries_when_parsec_is_unavailable(trader, scripted_par
 def test_the_sweep_and_purge_tasks_run_their_services(trader, scripted_parsec, enqueued):
     scripted_parsec.create_outcomes = [in_doubt()]
     order = place(trader)
-    services.order_submit(order_id=order.id, now=timezone.now(), backoff=lambda a, r: 1.0)
+    submission.order_submit(order_id=order.id, now=timezone.now())
     IdempotencyKey.objects.create(
         partner=trader.partner, key="old", fingerprint="x", created_at=timezone.now() - timedelta(days=2)
     )

@@ -9,8 +9,9 @@ import pytest
 from orders_support import order_body, polymarket_market
 
 from customers.models import Customer
-from orders import services
+from orders.errors import OrderError
 from orders.models import IdempotencyKey, Order
+from orders.services import deadlines, fee_authorization
 from parsec.client import decode_json
 
 S = Order.Status
@@ -58,10 +59,10 @@ def test_a_submission_that_loses_the_race_answers_409_like_the_others(sim_trader
     order, signature = _awaiting(sim_trader)
     stale = Order.objects.select_related("fee_authorization").get(pk=order.pk)  # read before the winner
     now = stale.created_at + timedelta(seconds=5)
-    services.order_fee_authorization_submit(order=order, signature=signature, now=now)
+    fee_authorization.order_fee_authorization_submit(order=order, signature=signature, now=now)
 
-    with pytest.raises(services.OrderError) as lost:
-        services.order_fee_authorization_submit(order=stale, signature=signature, now=now)
+    with pytest.raises(OrderError) as lost:
+        fee_authorization.order_fee_authorization_submit(order=stale, signature=signature, now=now)
 
     assert (lost.value.status, lost.value.code) == (409, "fee_authorization_not_expected")
     order.refresh_from_db()
@@ -71,10 +72,12 @@ def test_a_submission_that_loses_the_race_answers_409_like_the_others(sim_trader
 def test_a_signature_inside_the_deadline_margin_is_refused_at_once(sim_trader, enqueued, settings):
     settings.ORDER_FEE_DEADLINE_MARGIN_SECONDS = 10
     order, signature = _awaiting(sim_trader)
-    two_seconds_before = services.fee_deadline(order) - timedelta(seconds=2)
+    two_seconds_before = deadlines.fee_deadline(order) - timedelta(seconds=2)
 
-    with pytest.raises(services.OrderError) as refused:
-        services.order_fee_authorization_submit(order=order, signature=signature, now=two_seconds_before)
+    with pytest.raises(OrderError) as refused:
+        fee_authorization.order_fee_authorization_submit(
+            order=order, signature=signature, now=two_seconds_before
+        )
 
     assert (refused.value.status, refused.value.code) == (409, "fee_deadline_too_close")
     assert "2 s away" in refused.value.message
@@ -87,9 +90,9 @@ def test_a_signature_inside_the_deadline_margin_is_refused_at_once(sim_trader, e
 def test_a_signature_just_outside_the_margin_is_accepted(sim_trader, enqueued, settings):
     settings.ORDER_FEE_DEADLINE_MARGIN_SECONDS = 10
     order, signature = _awaiting(sim_trader)
-    in_time = services.fee_deadline(order) - timedelta(seconds=11)
+    in_time = deadlines.fee_deadline(order) - timedelta(seconds=11)
 
-    accepted = services.order_fee_authorization_submit(order=order, signature=signature, now=in_time)
+    accepted = fee_authorization.order_fee_authorization_submit(order=order, signature=signature, now=in_time)
 
     assert accepted.status == S.QUEUED
 

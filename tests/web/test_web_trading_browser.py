@@ -43,7 +43,7 @@ def beat(celery_worker) -> Iterator[None]:
     """
     from django.db import connection
 
-    from orders.reconciliation import reconcile_pairs
+    from orders.services.reconcile_schedule import reconcile_pairs
     from orders.tasks import order_reconcile_customer_task
 
     stop = threading.Event()

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from orders import reconciliation
+from builder_platform.values import uuid_or_none
 from orders.models import Order
+from orders.services import reconcile, reconcile_schedule
 from parsec.client import ParsecError
 
 BAR_WIDTH = 30
@@ -28,12 +27,12 @@ class Command(BaseCommand):
         parser.add_argument("--customer", help="Only this customer (our customer id).")
 
     def handle(self, *args, customer: str | None = None, **options) -> None:
-        pairs = reconciliation.reconcile_pairs()
+        pairs = reconcile_schedule.reconcile_pairs()
         if customer:
-            try:
-                pairs = pairs.filter(customer_id=uuid.UUID(customer))
-            except ValueError:
-                raise CommandError(f"{customer!r} is not a customer id (a UUID).") from None
+            customer_id = uuid_or_none(customer)
+            if customer_id is None:
+                raise CommandError(f"{customer!r} is not a customer id (a UUID).")
+            pairs = pairs.filter(customer_id=customer_id)
             if not Order.objects.filter(customer_id=customer).exists():
                 raise CommandError(f"No orders for customer {customer}.")
         pairs = list(pairs)
@@ -41,7 +40,7 @@ class Command(BaseCommand):
         failures = 0
         for done, (customer_id, exchange) in enumerate(pairs, start=1):
             try:
-                report = reconciliation.reconcile_customer_exchange(
+                report = reconcile.reconcile_customer_exchange(
                     customer_id=customer_id, exchange=exchange, now=timezone.now()
                 )
             except ParsecError as error:
