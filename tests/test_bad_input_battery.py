@@ -391,11 +391,11 @@ def patient_parsec(parsec_sim, settings):
 @pytest.fixture
 def no_task_sending(monkeypatch) -> None:
     """Orders the battery happens to create stay queued: the battery is about answers, not submission."""
-    from customers import services as customer_services
+    from builder_platform import enqueue
     from orders import services as order_services
 
     monkeypatch.setattr(order_services, "_send_after_commit", lambda *args, **kwargs: None)
-    monkeypatch.setattr(customer_services, "_enqueue_after_commit", lambda *args, **kwargs: None)
+    monkeypatch.setattr(enqueue, "enqueue_now", lambda *args, **kwargs: True)
 
 
 def _active_customer(partner: Partner, label: str) -> Customer:

@@ -11,8 +11,10 @@ from django.utils import timezone
 from factories import make_customer, make_partner
 from polling import wait_until
 
-from customers import services, tasks
+from customers import selectors, services, tasks
 from customers.models import Customer, Partner
+from customers.services import fee_sync, provisioning
+from customers.task_names import CustomerTask
 from fees import services as fee_services
 from parsec.client import ParsecRejected
 
@@ -34,12 +36,9 @@ class RecordingParsec:
             action()
 
 
-@pytest.fixture
-def sync_tasks(monkeypatch) -> list[int]:
-    """Partner fee syncs queued after commit, instead of sent."""
-    queued: list[int] = []
-    monkeypatch.setattr(tasks.partner_fee_sync_task, "delay", queued.append)
-    return queued
+def fee_syncs(queued: list[tuple]) -> list[int]:
+    """The partners whose fee sync was sent, from the `customer_tasks` recording."""
+    return [args[0] for name, *args in queued if name == CustomerTask.SYNC_PARTNER_FEE]
 
 
 def provisioned(partner: Partner, parsec_id: str) -> Customer:
@@ -70,16 +69,16 @@ def test_a_fee_change_reaches_the_builder_users_at_the_simulator(parsec_sim, cel
 
 
 @pytest.mark.django_db
-def test_setting_the_same_fee_changes_nothing(sync_tasks, django_capture_on_commit_callbacks):
+def test_setting_the_same_fee_changes_nothing(customer_tasks, django_capture_on_commit_callbacks):
     partner = make_partner(fee_bps=0)
     with django_capture_on_commit_callbacks(execute=True):
         fee_services.partner_fee_set(partner=partner, fee_bps=0)
     assert Partner.objects.get(pk=partner.pk).fee_version == 0
-    assert sync_tasks == []
+    assert fee_syncs(customer_tasks) == []
 
 
 @pytest.mark.django_db
-def test_a_fee_changed_in_the_admin_is_synced(client, sync_tasks, django_capture_on_commit_callbacks):
+def test_a_fee_changed_in_the_admin_is_synced(client, customer_tasks, django_capture_on_commit_callbacks):
     admin = get_user_model().objects.create_superuser("root", "root@example.com", "pw")
     client.force_login(admin)
     partner = make_partner(fee_bps=0, name="Acme")
@@ -98,7 +97,7 @@ def test_a_fee_changed_in_the_admin_is_synced(client, sync_tasks, django_capture
     assert (response.status_code, unchanged.status_code) == (302, 302)
     partner.refresh_from_db()
     assert (partner.fee_bps, partner.fee_version) == (None, 1)  # the second save changed no fee
-    assert sync_tasks == [partner.pk]
+    assert fee_syncs(customer_tasks) == [partner.pk]
 
 
 @pytest.mark.django_db
@@ -110,7 +109,7 @@ def test_the_sync_sends_the_current_fee_and_records_its_version(monkeypatch):
     Partner.objects.filter(pk=partner.pk).update(fee_bps=30, fee_version=1)
     Customer.objects.filter(pk=synced_one.pk).update(parsec_fee_version=1)  # already up to date
     parsec = RecordingParsec()
-    monkeypatch.setattr(services, "get_client", lambda: parsec)
+    monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
     assert services.partner_fee_sync(partner_id=partner.pk) == 1
     assert services.partner_fee_sync(partner_id=partner.pk) == 0  # nothing stale any more
@@ -130,7 +129,7 @@ def test_a_fee_changed_again_while_its_patch_is_on_the_way_is_sent_too(monkeypat
         Partner.objects.filter(pk=partner.pk).update(fee_bps=40, fee_version=2)
 
     parsec = RecordingParsec(during_patch=change_again)
-    monkeypatch.setattr(services, "get_client", lambda: parsec)
+    monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
     assert services.customer_fee_sync(customer_id=customer.pk)
 
@@ -144,7 +143,7 @@ def test_a_refused_update_is_logged_and_not_tried_again_until_the_fee_changes(mo
     customer = provisioned(partner, "p-gone")
     Partner.objects.filter(pk=partner.pk).update(fee_bps=20, fee_version=1)
     parsec = RecordingParsec(refuse=True)
-    monkeypatch.setattr(services, "get_client", lambda: parsec)
+    monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
     with caplog.at_level(logging.ERROR, logger="customers.services"):
         assert services.partner_fee_sync(partner_id=partner.pk) == 0
@@ -156,7 +155,7 @@ def test_a_refused_update_is_logged_and_not_tried_again_until_the_fee_changes(mo
 
 
 @pytest.mark.django_db
-def test_the_provisioning_sweep_syncs_partners_whose_customers_are_behind(customer_tasks, sync_tasks):
+def test_the_provisioning_sweep_syncs_partners_whose_customers_are_behind(customer_tasks):
     behind = make_partner(fee_bps=0)
     in_step = make_partner(fee_bps=0)
     provisioned(behind, "p-1")
@@ -166,7 +165,7 @@ def test_the_provisioning_sweep_syncs_partners_whose_customers_are_behind(custom
 
     tasks.customers_provisioning_sweep_task.run()
 
-    assert sync_tasks == [behind.pk]
+    assert fee_syncs(customer_tasks) == [behind.pk]
 
 
 @pytest.mark.django_db
@@ -190,11 +189,11 @@ def test_provisioning_records_the_fee_version_it_set(monkeypatch, customer_tasks
                 created=True,
             )
 
-    monkeypatch.setattr(services, "get_client", NewUser)
+    monkeypatch.setattr(provisioning, "get_client", NewUser)
     customer = services.customer_provision(customer_id=make_customer(partner=partner).pk, now=timezone.now())
 
     assert (customer.parsec_customer_id, customer.parsec_fee_version) == ("p-new", 3)
-    assert not services.customers_with_stale_fee().exists()
+    assert not selectors.customers_with_stale_fee().exists()
 
 
 @pytest.mark.django_db
