@@ -19,6 +19,7 @@ from fees_support import (
 from customers.models import Wallet
 from fees import services
 from fees.models import FeeAuthorization
+from fees.services import authorizations
 from parsec.contract import PULL_FEE_DOMAIN_NAME, pull_fee_typed_data
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -300,7 +301,7 @@ def test_a_submission_that_loses_the_race_after_checking_the_signature_is_told_i
 ):
     authorization = request_fee()
     signature = fee_customer.sign(authorization)
-    real_recover = services.recover_pull_fee_signer
+    real_recover = authorizations.recover_pull_fee_signer
 
     def recover_while_another_request_signs(**kwargs):
         # The other request's conditional UPDATE lands between our read and ours.
@@ -312,5 +313,5 @@ def test_a_submission_that_loses_the_race_after_checking_the_signature_is_told_i
         )
         return real_recover(**kwargs)
 
-    monkeypatch.setattr(services, "recover_pull_fee_signer", recover_while_another_request_signs)
+    monkeypatch.setattr(authorizations, "recover_pull_fee_signer", recover_while_another_request_signs)
     assert refusal_code(authorization, signature) == "fee_auth_used"
