@@ -9,7 +9,7 @@ from decimal import Decimal
 from django.conf import settings
 
 from customers.models import BPS_MAX, Partner
-from fees.errors import EscrowConfigUnavailable, FeeError
+from fees.errors import EscrowConfigUnavailable, FeeError, FeeErrorCode
 from fees.models import EscrowConfig, FeeAuthorization, FeeLedgerEntry
 from parsec.contract import (
     FEE_ESCROW_EXCHANGES,
@@ -35,14 +35,15 @@ def partner_fee_validate(*, fee_bps: int | None, config: EscrowConfig | None) ->
         return
     if isinstance(fee_bps, bool) or not isinstance(fee_bps, int) or not 0 < fee_bps <= BPS_MAX:
         raise FeeError(
-            "fee_bps must be a whole number of basis points from 0 to 10000.", code="fee_bps_invalid"
+            "fee_bps must be a whole number of basis points from 0 to 10000.",
+            code=FeeErrorCode.FEE_BPS_INVALID,
         )
     tier_max = settings.BUILDER_TIER_MAX_FEE_BPS
     if fee_bps > tier_max:
         raise FeeError(
             f"A fee of {fee_bps} bps is above the builder tier's maximum of {tier_max} bps; "
             f"choose {tier_max} or less (0 for attribution only).",
-            code="fee_above_tier_maximum",
+            code=FeeErrorCode.FEE_ABOVE_TIER_MAXIMUM,
         )
     minimum = config.min_fee_bps if config is not None else settings.FEE_MIN_BPS_FALLBACK
     if fee_bps < minimum:
@@ -50,7 +51,7 @@ def partner_fee_validate(*, fee_bps: int | None, config: EscrowConfig | None) ->
         raise FeeError(
             f"A fee of {fee_bps} bps is below {whose} of {minimum} bps; "
             f"choose at least {minimum}, or 0 for attribution only.",
-            code="fee_below_minimum",
+            code=FeeErrorCode.FEE_BELOW_MINIMUM,
         )
 
 

@@ -33,11 +33,13 @@ from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
     CreatedCursorPagination,
+    api_error_from,
     error_body,
     page_body,
     page_size_parse,
     query_parameters_check,
 )
+from builder_platform.failures import DomainError
 from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
 from fees.models import FeeAuthorization
@@ -610,7 +612,8 @@ class OrderListCreateApi(APIView):
             except services.OrderError as error:
                 raise _refusal(error) from None
             return _json_response(answer[0], 201)
-        except ApiError as error:  # ours, and the fees service's (FeeError is one)
+        except (ApiError, DomainError) as refusal:  # ours, and the fees service's (a FeeError)
+            error = api_error_from(refusal)
             content = _render(error_body(code=error.error_code, message=error.message, fields=error.fields))
             if error.status_code >= 500 or error.status_code in TRANSIENT_REFUSAL_STATUSES:
                 # Not the request's final answer: the same key may be sent again and succeed.

@@ -41,7 +41,7 @@ def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | No
 
 
 def fee_signed(*, fee_authorization_id: int, signature: str, now: datetime) -> None:
-    """Verify the customer's signature of the PullFee; raises the fees service's FeeError (an ApiError)."""
+    """Verify the customer's signature of the PullFee; raises the fees service's FeeError (a DomainError)."""
     fees.fee_authorization_verify(fee_authorization_id=fee_authorization_id, signature=signature, now=now)
 
 

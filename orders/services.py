@@ -407,7 +407,7 @@ def order_fee_authorization_submit(*, order: Order, signature: str, now: datetim
         try:
             fee_axis.fee_signed(fee_authorization_id=order.fee_authorization_id, signature=signature, now=now)
         except fee_axis.FeeError as error:
-            if error.error_code != "fee_auth_used":
+            if error.code != "fee_auth_used":
                 raise
             # A concurrent submission signed it between our read of the order and this one: the same
             # answer as every other loser of the race, which finds the order already queued.

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 
 from builder_platform.enqueue import enqueue_on_commit
-from customers.errors import CustomerError
+from customers.errors import CustomerError, CustomerErrorCode
 from customers.models import Customer, Partner, Wallet
 from customers.task_names import CustomerTask
 
@@ -47,7 +47,7 @@ def customer_create(
     """
     problem = external_id_problem(external_id)
     if problem:
-        raise CustomerError(problem, code="invalid_external_id")
+        raise CustomerError(problem, code=CustomerErrorCode.INVALID_EXTERNAL_ID)
     existing = Customer.objects.filter(partner=partner, external_id=external_id).first()
     if existing is not None:
         return _customer_repeat(existing, email=email), False
@@ -71,7 +71,8 @@ def _customer_repeat(existing: Customer, *, email: str) -> Customer:
             f"A customer with external_id {existing.external_id!r} already exists with another email, "
             f"which was not changed. To change it, send PATCH /api/v1/customers/{existing.id} with "
             "the new email.",
-            code="customer_email_differs",
+            code=CustomerErrorCode.CUSTOMER_EMAIL_DIFFERS,
+            status=409,
         )
     return existing
 
@@ -103,10 +104,11 @@ def customer_update(
             raise CustomerError(
                 "This customer is still provisioning; it becomes active by itself once its Parsec "
                 "account and wallets are ready (see provisioning_step).",
-                code="customer_still_provisioning",
+                code=CustomerErrorCode.CUSTOMER_STILL_PROVISIONING,
+                status=409,
             )
         else:
-            raise CustomerError("status must be active or disabled.", code="invalid_status")
+            raise CustomerError("status must be active or disabled.", code=CustomerErrorCode.INVALID_STATUS)
     if fields:
         Customer.objects.filter(pk=customer.pk).update(**fields, updated_at=now)
         customer.refresh_from_db()

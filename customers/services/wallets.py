@@ -13,7 +13,7 @@ from django.db.models import F, Q
 
 from builder_platform.enqueue import enqueue_on_commit
 from customers.addresses import InvalidAddress, checksum_address
-from customers.errors import CustomerError, WalletProofError
+from customers.errors import CustomerError, CustomerErrorCode, WalletProofError, WalletProofErrorCode
 from customers.models import Customer, Partner, Wallet, WalletChallenge
 from customers.siwe import (
     SignatureError,
@@ -44,12 +44,14 @@ def wallet_challenge_create(
     """
     if customer is not None and customer.status == Customer.Status.DISABLED:
         raise CustomerError(
-            "This customer is disabled; wallets cannot be linked to it.", code="customer_disabled"
+            "This customer is disabled; wallets cannot be linked to it.",
+            code=CustomerErrorCode.CUSTOMER_DISABLED,
+            status=409,
         )
     try:
         address = checksum_address(address)
     except InvalidAddress as exc:
-        raise CustomerError(str(exc), code="invalid_address") from None
+        raise CustomerError(str(exc), code=CustomerErrorCode.INVALID_ADDRESS) from None
     still_open = WalletChallenge.objects.filter(
         address=address, customer=customer, used_at__isnull=True, expires_at__gt=now
     ).count()
@@ -57,7 +59,8 @@ def wallet_challenge_create(
         raise CustomerError(
             f"{still_open} messages for this address are still waiting to be signed: sign one of them, "
             f"or ask again once they expire (within {settings.WALLET_CHALLENGE_TTL_SECONDS} s).",
-            code="too_many_challenges",
+            code=CustomerErrorCode.TOO_MANY_CHALLENGES,
+            status=429,
         )
     # Whole seconds, so the timestamps in the text and in the row are the same instant.
     issued_at = now.replace(microsecond=0)
@@ -112,19 +115,21 @@ def wallet_challenge_verify(
     try:
         address = checksum_address(address)
     except InvalidAddress as exc:
-        raise WalletProofError(str(exc), code="invalid_address") from None
+        raise WalletProofError(str(exc), code=WalletProofErrorCode.INVALID_ADDRESS) from None
     try:
         parsed = siwe_message_parse(message)
     except SiweMessageError as exc:
         raise WalletProofError(
-            f"The message is not a valid sign-in message: {exc}", code="message_malformed"
+            f"The message is not a valid sign-in message: {exc}", code=WalletProofErrorCode.MESSAGE_MALFORMED
         ) from None
     try:
         recovered = personal_sign_recover(message=message, signature=signature)
     except SignatureError as exc:
         raise WalletProofError(str(exc), code=exc.code) from None
     if parsed.address != address:
-        raise WalletProofError("The message was issued for a different address.", code="address_mismatch")
+        raise WalletProofError(
+            "The message was issued for a different address.", code=WalletProofErrorCode.ADDRESS_MISMATCH
+        )
     expected = {
         "domain": settings.SIWE_DOMAIN,
         "URI": settings.SIWE_URI,
@@ -135,33 +140,48 @@ def wallet_challenge_verify(
         if actual[name] != value:
             raise WalletProofError(
                 f"The message names {name} {actual[name]!s}; this platform issues {value!s}.",
-                code="message_mismatch",
+                code=WalletProofErrorCode.MESSAGE_MISMATCH,
             )
 
     challenge = WalletChallenge.objects.filter(nonce=parsed.nonce, customer=customer).first()
     if challenge is None:
         raise WalletProofError(
-            "No challenge was issued with this nonce; request a new one.", code="challenge_not_found"
+            "No challenge was issued with this nonce; request a new one.",
+            code=WalletProofErrorCode.CHALLENGE_NOT_FOUND,
         )
     if challenge.address != address:
-        raise WalletProofError("The challenge was issued for a different address.", code="address_mismatch")
+        raise WalletProofError(
+            "The challenge was issued for a different address.", code=WalletProofErrorCode.ADDRESS_MISMATCH
+        )
     if challenge.message != message:
         raise WalletProofError(
             "The message differs from the one issued; sign the issued message exactly.",
-            code="message_mismatch",
+            code=WalletProofErrorCode.MESSAGE_MISMATCH,
         )
     if challenge.used_at is not None:
-        raise WalletProofError("This challenge was already used; request a new one.", code="challenge_used")
+        raise WalletProofError(
+            "This challenge was already used; request a new one.",
+            code=WalletProofErrorCode.CHALLENGE_USED,
+            status=409,
+        )
     if challenge.expires_at <= now:
-        raise WalletProofError("This challenge has expired; request a new one.", code="challenge_expired")
+        raise WalletProofError(
+            "This challenge has expired; request a new one.", code=WalletProofErrorCode.CHALLENGE_EXPIRED
+        )
     if recovered != address:
-        raise WalletProofError("The signature was not made by this address's key.", code="signer_mismatch")
+        raise WalletProofError(
+            "The signature was not made by this address's key.", code=WalletProofErrorCode.SIGNER_MISMATCH
+        )
 
     consumed = WalletChallenge.objects.filter(
         pk=challenge.pk, used_at__isnull=True, expires_at__gt=now
     ).update(used_at=now)
     if consumed != 1:
-        raise WalletProofError("This challenge was already used; request a new one.", code="challenge_used")
+        raise WalletProofError(
+            "This challenge was already used; request a new one.",
+            code=WalletProofErrorCode.CHALLENGE_USED,
+            status=409,
+        )
     challenge.used_at = now
     return challenge
 
@@ -207,7 +227,9 @@ def wallet_signer_link(
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
     if customer.status == Customer.Status.DISABLED:
         raise CustomerError(
-            "This customer is disabled; wallets cannot be linked to it.", code="customer_disabled"
+            "This customer is disabled; wallets cannot be linked to it.",
+            code=CustomerErrorCode.CUSTOMER_DISABLED,
+            status=409,
         )
     challenge = wallet_challenge_verify(
         customer=customer, address=address, message=message, signature=signature, now=now
@@ -227,7 +249,8 @@ def wallet_signer_link(
         raise CustomerError(
             f"{challenge.address} is already the signer wallet of your customer {other.id} "
             f"(external_id {other.external_id!r}); a wallet signs for one customer only.",
-            code="signer_linked_to_another_customer",
+            code=CustomerErrorCode.SIGNER_LINKED_TO_ANOTHER_CUSTOMER,
+            status=409,
         )
     current = Wallet.objects.filter(
         customer=customer, role=Wallet.Role.SIGNER, replaced_at__isnull=True
@@ -237,7 +260,8 @@ def wallet_signer_link(
             raise CustomerError(
                 f"This customer's signer is already {current.address}; a customer has one signer. To "
                 "replace it, send the new wallet's signed challenge again with replace_signer: true.",
-                code="signer_already_linked",
+                code=CustomerErrorCode.SIGNER_ALREADY_LINKED,
+                status=409,
             )
         wallet = _wallet_signer_replace(customer=customer, address=challenge.address, now=now)
         return wallet, True
@@ -273,7 +297,8 @@ def _wallet_signer_replace(*, customer: Customer, address: str, now: datetime) -
         if reason:
             raise CustomerError(
                 f"The signer cannot be replaced now: {reason}. Cancel them or wait until they are final.",
-                code="customer_has_open_orders",
+                code=CustomerErrorCode.CUSTOMER_HAS_OPEN_ORDERS,
+                status=409,
             )
     Wallet.objects.filter(customer=customer, replaced_at__isnull=True).update(replaced_at=now)
     wallet = wallet_make_current(customer=customer, role=Wallet.Role.SIGNER, address=address, now=now)

@@ -12,7 +12,7 @@ from django.core.exceptions import ImproperlyConfigured
 from django.db import transaction
 
 from customers.models import Customer, Partner, Wallet
-from fees.errors import FeeError
+from fees.errors import FeeError, FeeErrorCode
 from fees.models import BIGINT_MAX, FeeAuthorization, FeeLedgerEntry
 from fees.policy import fee_applies, fee_quote, partner_fee_validate
 from fees.services.escrow_config import escrow_config_current
@@ -76,13 +76,15 @@ def fee_authorization_request(
             f"This partner's fee cannot be charged any more: {error.message}", code=error.code, status=409
         ) from None
     if quote.fee_amount > BIGINT_MAX:
-        raise FeeError("The fee on this order is too large; reduce its size.", code="fee_too_large")
+        raise FeeError(
+            "The fee on this order is too large; reduce its size.", code=FeeErrorCode.FEE_TOO_LARGE
+        )
     wallets = _current_wallets(customer.pk)
     missing = [role for role in (Wallet.Role.SIGNER, Wallet.Role.PAYER) if role not in wallets]
     if missing:
         raise FeeError(
             f"The customer has no {' and no '.join(missing)} wallet yet, so no fee can be authorized.",
-            code="customer_not_ready",
+            code=FeeErrorCode.CUSTOMER_NOT_READY,
             status=409,
         )
     deadline = int(now.timestamp()) + _deadline_seconds()
@@ -121,10 +123,12 @@ def fee_authorization_request(
 
 def _not_requested_error(state: str) -> FeeError:
     if state == State.EXPIRED:
-        return FeeError("This fee authorization has expired; place the order again.", code="fee_auth_expired")
+        return FeeError(
+            "This fee authorization has expired; place the order again.", code=FeeErrorCode.FEE_AUTH_EXPIRED
+        )
     return FeeError(
         "This fee authorization has already been signed and used; each one is accepted once.",
-        code="fee_auth_used",
+        code=FeeErrorCode.FEE_AUTH_USED,
     )
 
 
@@ -148,7 +152,7 @@ def _signature_mismatch(*, authorization: FeeAuthorization, recovered: str, sign
         return FeeError(
             f"The fee authorization was signed by {recovered}, this customer's former signer wallet; "
             f"its signer is now {expected}: sign the order's fee_authorization.typed_data with it.",
-            code="signer_replaced",
+            code=FeeErrorCode.SIGNER_REPLACED,
         )
     other_customer = (
         Wallet.objects.filter(
@@ -164,14 +168,14 @@ def _signature_mismatch(*, authorization: FeeAuthorization, recovered: str, sign
         return FeeError(
             f"The fee authorization was signed by {recovered}, the signer wallet of another of your "
             f"customers; this order's customer signs with {expected}.",
-            code="signer_of_another_customer",
+            code=FeeErrorCode.SIGNER_OF_ANOTHER_CUSTOMER,
         )
     return FeeError(
         "The signature does not match this order's fee authorization: either the signed typed data "
         "differs from the order's fee_authorization.typed_data (any changed field, domain included, "
         f"changes what is signed), or it was not signed by the customer's signer wallet {expected}. "
         "Sign the typed data exactly as issued, with that wallet.",
-        code="signer_mismatch",
+        code=FeeErrorCode.SIGNER_MISMATCH,
     )
 
 
@@ -185,13 +189,13 @@ def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: 
     """
     authorization = FeeAuthorization.objects.filter(pk=fee_authorization_id).first()
     if authorization is None:
-        raise FeeError("No fee authorization with this id.", code="not_found", status=404)
+        raise FeeError("No fee authorization with this id.", code=FeeErrorCode.NOT_FOUND, status=404)
     if authorization.state != State.REQUESTED:
         raise _not_requested_error(authorization.state)
     if authorization.deadline <= now:
         raise FeeError(
             "This fee authorization's deadline has passed; place the order again for a new one.",
-            code="fee_auth_expired",
+            code=FeeErrorCode.FEE_AUTH_EXPIRED,
         )
     try:
         recovered = recover_pull_fee_signer(
@@ -213,7 +217,7 @@ def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: 
         raise FeeError(
             "The fee authorization names a payer that is no longer the customer's payer wallet; "
             "place the order again.",
-            code="payer_mismatch",
+            code=FeeErrorCode.PAYER_MISMATCH,
         )
     claimed = FeeAuthorization.objects.filter(pk=authorization.pk, state=State.REQUESTED).update(
         state=State.SIGNED,

@@ -41,7 +41,7 @@ def verify(authorization: FeeAuthorization, signature: str, now: datetime = NOW)
 def refusal_code(authorization: FeeAuthorization, signature: str, now: datetime = NOW) -> str:
     with pytest.raises(services.FeeError) as caught:
         verify(authorization, signature, now)
-    assert caught.value.status_code == 400
+    assert caught.value.status == 400
     assert caught.value.message.endswith(".")
     return caught.value.code
 
@@ -144,7 +144,7 @@ def test_a_partner_fee_outside_the_current_policy_is_refused_not_clamped(db):
             size=Decimal("10"),
             now=NOW,
         )
-    assert (caught.value.status_code, caught.value.code) == (409, "fee_below_minimum")
+    assert (caught.value.status, caught.value.code) == (409, "fee_below_minimum")
     assert "30 bps" in caught.value.message
 
 
@@ -244,7 +244,7 @@ def test_a_bare_recovery_id_is_accepted_and_stored_as_27_or_28(fee_customer, req
 def test_an_unknown_authorization_is_not_found(db):
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_verify(fee_authorization_id=999_999, signature="0x", now=NOW)
-    assert (caught.value.status_code, caught.value.code) == (404, "not_found")
+    assert (caught.value.status, caught.value.code) == (404, "not_found")
 
 
 def test_the_error_is_rendered_in_the_platforms_shape():

@@ -75,7 +75,7 @@ def test_a_missing_config_with_parsec_down_blocks_fee_orders_with_a_503_that_say
     with pytest.raises(services.EscrowConfigUnavailable) as caught:
         services.escrow_config_current(now=NOW)
     error = caught.value
-    assert (error.status_code, error.code) == (503, "service_unavailable")
+    assert (error.status, error.code) == (503, "service_unavailable")
     assert "never been read" in error.message
     assert "maintenance" in error.message
 
