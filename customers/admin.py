@@ -74,12 +74,6 @@ class PartnerAdmin(admin.ModelAdmin):
         fields_text = LogEntry(change_message=json.dumps(message)).get_change_message()
         return f"{fields_text} Fee changed from {old} to {new}."
 
-    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change and "fee_bps" in form.changed_data:
-            # The builder users at Parsec carry the fee too: they follow, after commit.
-            services.partner_fee_changed(partner_id=obj.pk)
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         # One query for the key counts of a whole page.
         return (

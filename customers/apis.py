@@ -35,6 +35,13 @@ def _customer_not_found() -> ApiError:
     )
 
 
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """The request body checked by its serializer; a ValidationError answers 400 in the error shape."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
 class AddressField(serializers.CharField):
     """An Ethereum address in any case, answered in its checksummed form."""
 
@@ -197,12 +204,11 @@ class CustomerListCreateApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        serializer = CustomerCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = _validated(CustomerCreateInputSerializer, request)
         customer, created = services.customer_create(
             partner=request.auth.partner,
-            external_id=serializer.validated_data["external_id"],
-            email=serializer.validated_data.get("email") or "",
+            external_id=data["external_id"],
+            email=data.get("email") or "",
             now=timezone.now(),
         )
         customer = selectors.customer_get(partner=request.auth.partner, customer_id=str(customer.id))
@@ -266,9 +272,8 @@ class CustomerDetailApi(APIView):
     )
     def patch(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = CustomerUpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        services.customer_update(customer=customer, now=timezone.now(), **serializer.validated_data)
+        data = _validated(CustomerUpdateInputSerializer, request)
+        services.customer_update(customer=customer, now=timezone.now(), **data)
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 
@@ -308,10 +313,9 @@ class WalletChallengeCreateApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = WalletChallengeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
+        data = _validated(WalletChallengeInputSerializer, request)
         challenge = services.wallet_challenge_create(
-            customer=customer, address=serializer.validated_data["address"], now=timezone.now()
+            customer=customer, address=data["address"], now=timezone.now()
         )
         return Response(WalletChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
@@ -364,9 +368,7 @@ class WalletLinkApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = WalletLinkInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = dict(serializer.validated_data)
+        data = _validated(WalletLinkInputSerializer, request)
         wallet, linked = services.wallet_signer_link(
             customer=customer, now=timezone.now(), replace=data.pop("replace_signer"), **data
         )

@@ -8,6 +8,7 @@ from datetime import datetime
 import django_filters
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
+from builder_platform.values import uuid_or_none
 from customers.api_keys import api_key_lookup_prefix, api_key_matches
 from customers.models import Customer, Partner, PartnerApiKey, Wallet
 from customers.task_names import CustomerTask
@@ -35,9 +36,8 @@ def current_wallets_prefetch() -> Prefetch:
 
 def customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
     """One of this partner's customers; None for a malformed id, a missing one or another partner's."""
-    try:
-        parsed = uuid.UUID(customer_id)
-    except (TypeError, ValueError, AttributeError):
+    parsed = uuid_or_none(customer_id)
+    if parsed is None:
         return None
     return (
         Customer.objects.filter(partner=partner, id=parsed)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -10,17 +9,11 @@ from django.conf import settings
 
 from customers.models import BPS_MAX, Partner
 from fees.errors import EscrowConfigUnavailable, FeeError, FeeErrorCode
-from fees.models import EscrowConfig, FeeAuthorization, FeeLedgerEntry
+from fees.models import EscrowConfig
 from parsec.contract import (
     FEE_ESCROW_EXCHANGES,
     fee_amount_for,
 )
-
-logger = logging.getLogger(__name__)
-
-State = FeeAuthorization.State
-Kind = FeeLedgerEntry.Kind
-
 
 # --- Partner fee policy ------------------------------------------------------------------------------
 

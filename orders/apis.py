@@ -42,6 +42,7 @@ from builder_platform.api import (
 from builder_platform.failures import DomainError
 from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer, error_responses
+from fees import presenters as fees_presenters
 from fees.models import FeeAuthorization
 from orders import exchanges, idempotency, selectors, services
 from orders.models import Fill, Order, OrderEvent
@@ -122,12 +123,7 @@ def fee_authorization_json(order: Order) -> dict[str, Any] | None:
     authorization = order.fee_authorization
     if authorization is None or order.status != Order.Status.AWAITING_FEE_AUTH:
         return None
-    return {
-        "typed_data": authorization.typed_data,
-        "fee_amount": str(authorization.fee_amount),
-        "fee_bps": authorization.fee_bps,
-        "deadline": _unix(authorization.deadline),
-    }
+    return fees_presenters.fee_authorization_json(authorization)
 
 
 BASE_UNITS = {
@@ -707,7 +703,7 @@ class OrderFeeAuthorizationApi(APIView):
             )
         except services.OrderError as error:
             raise _refusal(error) from None
-        # The fees service's refusals (a bad signature, ...) are ApiErrors: they answer as they are.
+        # The fees service's refusals (a bad signature, ...) are DomainErrors: they answer as they are.
         return Response(
             OrderOutputSerializer(_partner_order(request, order_id)).data, status=status.HTTP_202_ACCEPTED
         )

@@ -14,7 +14,7 @@ from fees.models import FeeAuthorization
 
 # A ledger write the fees service refuses (it would break the ledger's invariants): left for the next pass.
 LedgerConflict = fees.FeeLedgerError
-# A refused fee signature (an ApiError with its code and status).
+# A refused fee signature (a DomainError with its code and status).
 FeeError = fees.FeeError
 
 
@@ -25,7 +25,7 @@ def fee_config_ready(*, partner, exchange: str, now: datetime) -> None:
     transaction; raises EscrowConfigUnavailable (a 503) when it cannot be had.
     """
     if fees.fee_applies(partner=partner, exchange=exchange):
-        fees.escrow_config_current(now=now)
+        fees.escrow_config_current(now=now, may_refresh=True)
 
 
 def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | None:
@@ -37,6 +37,7 @@ def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | No
         price=order_fields["price"],
         size=order_fields["size"],
         now=now,
+        may_refresh_config=False,  # inside the order's transaction; fee_config_ready refreshed it
     )
 
 

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
+from builder_platform.values import plain_number
 from customers.services import CustomerError, WalletProofError, wallet_challenge_create
 from fees.services import FeeError, escrow_config_current, fee_applies, fee_quote
 from orders.models import Order
@@ -26,7 +27,7 @@ from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES,
 from web import markets as market_data
 from web import selectors
 from web.errors import WebErrorCode, answers_refusals, error_response, read_json
-from web.presenters import account_json, fee_request_json, order_json, plain_number, usdc_display
+from web.presenters import account_json, fee_request_json, order_json, usdc_display
 from web.services import web_sign_in
 from web.session import json_requires_customer, session_customer, session_sign_in
 
@@ -348,7 +349,7 @@ def quote(request: HttpRequest) -> JsonResponse:
         if exchange not in FEE_ESCROW_EXCHANGES:
             summary = "No builder fee: fees are collected through the escrow on Polymarket orders only."
         return JsonResponse({"fee_bps": 0, "fee_amount": "0", "summary": summary})
-    config = escrow_config_current(now=timezone.now())  # a FeeError answers as it is (503)
+    config = escrow_config_current(now=timezone.now(), may_refresh=True)  # a FeeError answers as it is (503)
     fee = fee_quote(partner=customer.partner, exchange=exchange, price=price, size=size, config=config)
     notional = plain_number(price * size)
     if not fee.charged:

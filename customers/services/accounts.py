@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -11,9 +10,6 @@ from builder_platform.enqueue import enqueue_on_commit
 from customers.errors import CustomerError, CustomerErrorCode
 from customers.models import Customer, Partner, Wallet
 from customers.task_names import CustomerTask
-
-logger = logging.getLogger(__name__)
-
 
 EXTERNAL_ID_MAX_LENGTH = 128
 

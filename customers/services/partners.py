@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import logging
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -13,9 +12,6 @@ from django.db.models import Q
 from customers.addresses import InvalidAddress, checksum_address
 from customers.api_keys import api_key_generate, api_key_hash, api_key_lookup_prefix
 from customers.models import Partner, PartnerApiKey
-
-logger = logging.getLogger(__name__)
-
 
 # --- Partners and API keys ----------------------------------------------------------------------
 

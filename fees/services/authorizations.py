@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -13,7 +12,7 @@ from django.db import transaction
 
 from customers.models import Customer, Partner, Wallet
 from fees.errors import FeeError, FeeErrorCode
-from fees.models import BIGINT_MAX, FeeAuthorization, FeeLedgerEntry
+from fees.models import BIGINT_MAX, FeeAuthorization
 from fees.policy import fee_applies, fee_quote, partner_fee_validate
 from fees.services.escrow_config import escrow_config_current
 from parsec.contract import (
@@ -23,10 +22,7 @@ from parsec.contract import (
     recover_pull_fee_signer,
 )
 
-logger = logging.getLogger(__name__)
-
 State = FeeAuthorization.State
-Kind = FeeLedgerEntry.Kind
 
 
 MAX_FEE_AUTH_DEADLINE_SECONDS = 86_400  # the escrow refuses deadlines further out than a day
@@ -54,17 +50,25 @@ def _deadline_seconds() -> int:
 
 
 def fee_authorization_request(
-    *, partner: Partner, customer: Customer, exchange: str, price: Decimal, size: Decimal, now: datetime
+    *,
+    partner: Partner,
+    customer: Customer,
+    exchange: str,
+    price: Decimal,
+    size: Decimal,
+    now: datetime,
+    may_refresh_config: bool,
 ) -> FeeAuthorization | None:
     """The PullFee the customer must sign for a new order, or None when the order carries no fee.
 
-    Reads the escrow config first (refreshing it when stale, outside a transaction only); raises
+    Reads the escrow config first (refreshing it when stale if `may_refresh_config`: a caller inside a
+    transaction passes False, see escrow_config_current); raises
     EscrowConfigUnavailable (503) or FeeError for a partner fee outside the policy or a customer
     without a signer and a payer.
     """
     if not fee_applies(partner=partner, exchange=exchange):
         return None  # attribution only or no escrow: never blocked, not even by a stale config
-    config = escrow_config_current(now=now)
+    config = escrow_config_current(now=now, may_refresh=may_refresh_config)
     quote = fee_quote(partner=partner, exchange=exchange, price=price, size=size, config=config)
     if not quote.charged:
         return None

@@ -10,7 +10,7 @@ from django.db import transaction
 
 from customers.models import BPS_MAX
 from fees.errors import EscrowConfigInvalid, EscrowConfigUnavailable
-from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization, FeeLedgerEntry
+from fees.models import BIGINT_MAX, EscrowConfig
 from parsec import client as parsec_client
 from parsec import conf as parsec_conf
 from parsec.contract import (
@@ -18,9 +18,6 @@ from parsec.contract import (
 )
 
 logger = logging.getLogger(__name__)
-
-State = FeeAuthorization.State
-Kind = FeeLedgerEntry.Kind
 
 
 # --- Escrow config -----------------------------------------------------------------------------------
@@ -98,19 +95,6 @@ def escrow_config_is_fresh(config: EscrowConfig | None, *, now: datetime) -> boo
     return now - config.fetched_at <= timedelta(seconds=settings.ESCROW_CONFIG_MAX_AGE_SECONDS)
 
 
-def _inside_transaction() -> bool:
-    """True inside an atomic block of the application's own (a test case's wrapping block does not count).
-
-    A durable block refuses to nest in any atomic block but a test case's, which is exactly the
-    question; it costs nothing when no query runs in it.
-    """
-    try:
-        with transaction.atomic(durable=True):
-            return False
-    except RuntimeError:
-        return True
-
-
 def _age_text(seconds: float) -> str:
     if seconds < 120:
         return f"{int(seconds)} seconds"
@@ -131,16 +115,17 @@ def _unavailable(config: EscrowConfig | None, *, now: datetime, reason: str) -> 
     )
 
 
-def escrow_config_current(*, now: datetime) -> EscrowConfig:
+def escrow_config_current(*, now: datetime, may_refresh: bool) -> EscrowConfig:
     """The escrow config, refreshed from Parsec once, synchronously, when it is missing or too old.
 
-    The refresh is HTTP, so it happens only outside a transaction; inside one a stale config is refused
-    as it is (call this before opening the transaction to get the refresh). Raises EscrowConfigUnavailable.
+    The refresh is HTTP, so it never runs inside a transaction: a caller inside one says so with
+    `may_refresh=False`, and a stale config is then refused as it is (call this with `may_refresh=True`
+    before opening the transaction to get the refresh). Raises EscrowConfigUnavailable.
     """
     config = EscrowConfig.objects.filter(pk=EscrowConfig.SINGLETON_ID).first()
     if escrow_config_is_fresh(config, now=now):
         return config
-    if _inside_transaction():
+    if not may_refresh:
         reason = "it cannot be refreshed in the middle of this request"
         if config is not None and config.last_refresh_error:
             reason = f"the last refresh failed ({config.last_refresh_error})"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 from decimal import Decimal
 
@@ -14,8 +13,6 @@ from fees.errors import FeeLedgerError
 from fees.models import FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
 from fees.services.authorizations import fee_authorization_mark_refunded, fee_authorization_mark_settled
-
-logger = logging.getLogger(__name__)
 
 State = FeeAuthorization.State
 Kind = FeeLedgerEntry.Kind

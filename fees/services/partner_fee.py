@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
 from django.db import transaction
@@ -10,21 +9,28 @@ from django.utils import timezone
 
 from customers import services as customer_services
 from customers.models import Partner
-from fees.models import FeeAuthorization, FeeLedgerEntry
+from fees.models import EscrowConfig
 from fees.policy import partner_fee_validate
 from fees.services.escrow_config import escrow_config_current
 
-logger = logging.getLogger(__name__)
 
-State = FeeAuthorization.State
-Kind = FeeLedgerEntry.Kind
+def partner_fee_set(
+    *, partner: Partner, fee_bps: int | None, now: datetime | None = None, may_refresh_config: bool = True
+) -> Partner:
+    """Set the partner's fee after checking it against the escrow config; the one path a fee changes by.
 
-
-def partner_fee_set(*, partner: Partner, fee_bps: int | None, now: datetime | None = None) -> Partner:
-    """Set the partner's fee after checking it against the current escrow config (fetched if stale)."""
+    Bumps the partner's fee version and queues the sync of its builder users at Parsec (after commit).
+    With `may_refresh_config` (outside any transaction) a stale config is fetched again first; without
+    it (the admin's save, inside the admin's transaction) the fee is checked against the stored config
+    as it is, as the admin form did: every order checks its fee against a fresh config anyway.
+    """
     now = now or timezone.now()
-    # A fee that needs the minimum checked needs a config: read it before the transaction (HTTP).
-    config = escrow_config_current(now=now) if fee_bps not in (None, 0) else None
+    config = None
+    if fee_bps not in (None, 0):  # a fee that needs the minimum checked needs a config
+        if may_refresh_config:
+            config = escrow_config_current(now=now, may_refresh=True)  # before the transaction: HTTP
+        else:
+            config = EscrowConfig.objects.filter(pk=EscrowConfig.SINGLETON_ID).first()
     partner_fee_validate(fee_bps=fee_bps, config=config)
     with transaction.atomic():
         changed = partner.fee_bps != fee_bps

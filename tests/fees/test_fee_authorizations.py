@@ -96,6 +96,7 @@ def test_the_affiliate_terms_are_fixed_when_the_fee_is_requested(db):
     terms = {}
     for name, who in (("own", own), ("shared", shared)):
         authorization = services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -121,6 +122,7 @@ def test_an_order_without_a_fee_gets_no_authorization(db, exchange, partner_fee_
     store_escrow_config(fee_escrow_enabled=escrow_enabled)
     who = make_fee_customer(fee_bps=partner_fee_bps)
     result = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange=exchange,
@@ -137,6 +139,7 @@ def test_a_partner_fee_outside_the_current_policy_is_refused_not_clamped(db):
     who = make_fee_customer(fee_bps=25)
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -153,6 +156,7 @@ def test_a_customer_without_a_payer_cannot_be_asked_for_a_fee(db, escrow_config)
     Wallet.objects.filter(customer=who.customer, role=Wallet.Role.PAYER).delete()
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
