@@ -205,9 +205,17 @@ class CustomerAdmin(admin.ModelAdmin):
     def fee_at_parsec(self, customer: Customer) -> str:
         if not customer.parsec_customer_id:
             return "set when provisioned"
+        carries = ""
+        if customer.parsec_fee_read_at is not None:
+            carries = f" Parsec carries {_fee_text(customer.parsec_fee_bps)} (as it answered last)."
+        if customer.fee_sync_refused_version == customer.partner.fee_version:
+            return (
+                f"Parsec refused the partner's current fee: {customer.fee_sync_error} It is not tried "
+                f"again until the partner's fee changes.{carries}"
+            )
         if customer.parsec_fee_version == customer.partner.fee_version:
-            return "the partner's current fee"
-        return "a change of the partner's fee is on its way"
+            return f"the partner's current fee.{carries}"
+        return f"a change of the partner's fee is on its way.{carries}"
 
     @admin.action(description="Retry provisioning at Parsec")
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:

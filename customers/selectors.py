@@ -92,9 +92,11 @@ def customers_awaiting_provisioning(*, requested_before: datetime, limit: int) -
 
 
 def customers_with_stale_fee() -> QuerySet[Customer]:
-    """Provisioned customers whose builder user does not carry their partner's current fee yet."""
+    """Provisioned customers whose builder user does not carry their partner's current fee yet, and is to."""
     return (
         Customer.objects.filter(parsec_customer_id__isnull=False)
         .exclude(status=Customer.Status.DISABLED)
         .exclude(parsec_fee_version=F("partner__fee_version"))
+        # A fee Parsec refused waits for a person, or for the next change of the partner's fee.
+        .exclude(fee_sync_refused_version=F("partner__fee_version"))
     )

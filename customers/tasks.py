@@ -12,6 +12,7 @@ from django.utils import timezone
 from builder_platform.enqueue import enqueue_now
 from customers import selectors, services
 from customers.models import Customer
+from customers.services.fee_sync import FeeSyncBusy
 from customers.task_names import CustomerTask
 from parsec.client import ParsecError, ParsecInDoubt, ParsecUnavailable
 
@@ -23,6 +24,7 @@ RETRY_BASE_SECONDS = 5
 RETRY_MAX_SECONDS = 120
 MAX_RETRIES = 8
 SWEEP_STALE_AFTER = timedelta(minutes=10)
+FEE_SYNC_BUSY_RETRY_SECONDS = 10
 SWEEP_BATCH = 500
 
 
@@ -62,10 +64,14 @@ def wallet_onboard_task(self: Task, customer_id: str) -> None:
 def partner_fee_sync_task(self: Task, partner_id: int) -> int:
     """The partner's fee onto its customers' builder users at Parsec (safe to run twice)."""
     try:
-        return services.partner_fee_sync(partner_id=partner_id)
+        return services.partner_fee_sync(partner_id=partner_id, now=timezone.now())
     except (ParsecUnavailable, ParsecInDoubt) as error:
         countdown = retry_countdown(retries=self.request.retries, error=error)
         raise self.retry(exc=error, countdown=countdown) from None
+    except FeeSyncBusy as busy:
+        # Another run is syncing this partner; once it is done, this one finds what is still behind.
+        countdown = random.uniform(FEE_SYNC_BUSY_RETRY_SECONDS / 2, FEE_SYNC_BUSY_RETRY_SECONDS)
+        raise self.retry(exc=busy, countdown=countdown) from None
 
 
 @shared_task(name=CustomerTask.PURGE_WALLET_CHALLENGES)

@@ -70,6 +70,7 @@ def customer_parsec_id_record(
     now: datetime,
     parsec_fee_version: int = 0,
     parsec_generation: int | None = None,
+    parsec_fee_bps: int | None = None,
 ) -> Customer:
     """Store the builder user's id (and the partner fee version it was given); queue onboarding when a
     signer is already linked. A builder user created for an earlier generation (the signer was replaced
@@ -78,6 +79,8 @@ def customer_parsec_id_record(
     recorded = Customer.objects.filter(current, pk=customer_id, parsec_customer_id__isnull=True).update(
         parsec_customer_id=parsec_customer_id,
         parsec_fee_version=parsec_fee_version,
+        parsec_fee_bps=parsec_fee_bps,
+        parsec_fee_read_at=now,  # the answer that gave the id also said the fee it carries
         provisioning_error="",
         updated_at=now,
     )
@@ -122,6 +125,7 @@ def customer_provision(*, customer_id: uuid.UUID | str, now: datetime) -> Custom
         now=now,
         parsec_fee_version=partner_fee_version,
         parsec_generation=customer.parsec_generation,
+        parsec_fee_bps=user.fee_bps,
     )
 
 

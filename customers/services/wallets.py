@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from builder_platform.enqueue import enqueue_on_commit
+from builder_platform.locks import transaction_lock
 from customers.addresses import InvalidAddress, checksum_address
 from customers.errors import CustomerError, CustomerErrorCode, WalletProofError, WalletProofErrorCode
 from customers.models import Customer, Partner, Wallet, WalletChallenge
@@ -52,6 +53,8 @@ def wallet_challenge_create(
         address = checksum_address(address)
     except InvalidAddress as exc:
         raise CustomerError(str(exc), code=CustomerErrorCode.INVALID_ADDRESS) from None
+    # Count-then-insert: the cap holds only if concurrent requests for this address take turns.
+    transaction_lock(f"wallet-challenges:{customer.pk if customer is not None else 'sign-in'}:{address}")
     still_open = WalletChallenge.objects.filter(
         address=address, customer=customer, used_at__isnull=True, expires_at__gt=now
     ).count()
@@ -310,6 +313,10 @@ def _wallet_signer_replace(*, customer: Customer, address: str, now: datetime) -
         parsec_customer_id=None,
         parsec_generation=F("parsec_generation") + 1,
         parsec_fee_version=0,
+        parsec_fee_bps=None,
+        parsec_fee_read_at=None,
+        fee_sync_refused_version=None,
+        fee_sync_error="",
         previous_parsec_customer_ids=previous,
         provisioning_error="",
         provisioning_requested_at=now,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -34,6 +35,7 @@ class RecordingParsec:
         if self.during_patch is not None:
             action, self.during_patch = self.during_patch, None
             action()
+        return SimpleNamespace(fee_bps=fee_bps)
 
 
 def fee_syncs(queued: list[tuple]) -> list[int]:
@@ -111,8 +113,8 @@ def test_the_sync_sends_the_current_fee_and_records_its_version(monkeypatch):
     parsec = RecordingParsec()
     monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
-    assert services.partner_fee_sync(partner_id=partner.pk) == 1
-    assert services.partner_fee_sync(partner_id=partner.pk) == 0  # nothing stale any more
+    assert services.partner_fee_sync(partner_id=partner.pk, now=timezone.now()) == 1
+    assert services.partner_fee_sync(partner_id=partner.pk, now=timezone.now()) == 0  # nothing stale any more
 
     assert parsec.patches == [("p-2", 30)]
     assert Customer.objects.get(pk=other.pk).parsec_fee_version == 1
@@ -131,14 +133,14 @@ def test_a_fee_changed_again_while_its_patch_is_on_the_way_is_sent_too(monkeypat
     parsec = RecordingParsec(during_patch=change_again)
     monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
-    assert services.customer_fee_sync(customer_id=customer.pk)
+    assert services.customer_fee_sync(customer_id=customer.pk, now=timezone.now())
 
     assert parsec.patches == [("p-1", 20), ("p-1", 40)]  # the last one to land is the current fee
     assert Customer.objects.get(pk=customer.pk).parsec_fee_version == 2
 
 
 @pytest.mark.django_db
-def test_a_refused_update_is_logged_and_not_tried_again_until_the_fee_changes(monkeypatch, caplog):
+def test_a_refused_update_is_recorded_and_not_tried_again_until_the_fee_changes(monkeypatch, caplog):
     partner = make_partner(fee_bps=0)
     customer = provisioned(partner, "p-gone")
     Partner.objects.filter(pk=partner.pk).update(fee_bps=20, fee_version=1)
@@ -146,12 +148,45 @@ def test_a_refused_update_is_logged_and_not_tried_again_until_the_fee_changes(mo
     monkeypatch.setattr(fee_sync, "get_client", lambda: parsec)
 
     with caplog.at_level(logging.ERROR, logger="customers.services"):
-        assert services.partner_fee_sync(partner_id=partner.pk) == 0
-    services.partner_fee_sync(partner_id=partner.pk)
+        assert services.partner_fee_sync(partner_id=partner.pk, now=timezone.now()) == 0
+    services.partner_fee_sync(partner_id=partner.pk, now=timezone.now())
 
     assert len(parsec.patches) == 1
-    assert Customer.objects.get(pk=customer.pk).parsec_fee_version == 1
     assert "not_found" in caplog.text
+    customer.refresh_from_db()
+    # Parsec still carries the fee of version 0: the customer is not recorded as synced.
+    assert customer.parsec_fee_version == 0
+    assert customer.fee_sync_refused_version == 1
+    assert "not_found" in customer.fee_sync_error
+    assert not selectors.customers_with_stale_fee().exists()  # the sweep leaves it for a person
+
+    # A new fee is tried again, and once Parsec takes it the refusal is gone.
+    Partner.objects.filter(pk=partner.pk).update(fee_bps=30, fee_version=2)
+    parsec.refuse = False
+    assert services.partner_fee_sync(partner_id=partner.pk, now=timezone.now()) == 1
+    customer.refresh_from_db()
+    assert (customer.parsec_fee_version, customer.parsec_fee_bps, customer.fee_sync_error) == (2, 30, "")
+    assert customer.fee_sync_refused_version is None
+
+
+@pytest.mark.django_db
+def test_the_customer_admin_shows_a_refused_fee_and_what_parsec_still_carries(client):
+    client.force_login(get_user_model().objects.create_superuser("root", "root@example.com", "pw"))
+    partner = make_partner(fee_bps=0)
+    customer = provisioned(partner, "p-gone")
+    Partner.objects.filter(pk=partner.pk).update(fee_bps=20, fee_version=1)
+    Customer.objects.filter(pk=customer.pk).update(
+        parsec_fee_bps=0,
+        parsec_fee_read_at=timezone.now(),
+        fee_sync_refused_version=1,
+        fee_sync_error="Parsec refused the fee (not_found): end-user not found",
+    )
+
+    page = client.get(reverse("admin:customers_customer_change", args=[customer.pk])).content.decode()
+
+    assert "Parsec refused the partner&#x27;s current fee" in page
+    assert "end-user not found" in page
+    assert "Parsec carries 0 bps" in page
 
 
 @pytest.mark.django_db
