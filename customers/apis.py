@@ -25,13 +25,16 @@ from builder_platform.inputs import TextField
 from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
+from customers.errors import CustomerErrorCode
 from customers.models import Customer, Wallet
 
 
 def _customer_not_found() -> ApiError:
     # One answer for a missing id, a malformed one and another partner's customer: ids reveal nothing.
     return ApiError(
-        status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No customer with this id."
+        status_code=status.HTTP_404_NOT_FOUND,
+        code=CustomerErrorCode.NOT_FOUND,
+        message="No customer with this id.",
     )
 
 

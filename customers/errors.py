@@ -10,6 +10,7 @@ from builder_platform.failures import DomainError
 class CustomerErrorCode(StrEnum):
     """Every code a customers service refuses with (the API answers them as they are)."""
 
+    NOT_FOUND = "not_found"  # 404: a missing id, a malformed one and another partner's customer alike
     INVALID_EXTERNAL_ID = "invalid_external_id"
     CUSTOMER_EMAIL_DIFFERS = "customer_email_differs"  # 409
     CUSTOMER_STILL_PROVISIONING = "customer_still_provisioning"  # 409

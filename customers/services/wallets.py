@@ -18,6 +18,7 @@ from customers.errors import CustomerError, CustomerErrorCode, WalletProofError,
 from customers.models import Customer, Partner, Wallet, WalletChallenge
 from customers.siwe import (
     SignatureError,
+    SiweMessage,
     SiweMessageError,
     personal_sign_recover,
     siwe_message_build,
@@ -107,14 +108,9 @@ def wallet_challenges_purge(*, now: datetime) -> int:
     return deleted
 
 
-def wallet_challenge_verify(
-    *, customer: Customer | None = None, address: str, message: str, signature: str, now: datetime
-) -> WalletChallenge:
-    """Check a signed challenge and consume it; raises WalletProofError with a code saying what failed.
-
-    `customer` scopes the lookup: a challenge issued for one customer (or for web sign-in, None)
-    proves nothing for another. Exactly one concurrent caller consumes a given challenge.
-    """
+def _signed_message_read(*, address: str, message: str, signature: str) -> tuple[str, SiweMessage, str]:
+    """(checksummed address, parsed message, recovered signer) of a signed sign-in message this
+    platform could have issued; raises WalletProofError for anything malformed or foreign."""
     try:
         address = checksum_address(address)
     except InvalidAddress as exc:
@@ -145,7 +141,18 @@ def wallet_challenge_verify(
                 f"The message names {name} {actual[name]!s}; this platform issues {value!s}.",
                 code=WalletProofErrorCode.MESSAGE_MISMATCH,
             )
+    return address, parsed, recovered
 
+
+def wallet_challenge_verify(
+    *, customer: Customer | None = None, address: str, message: str, signature: str, now: datetime
+) -> WalletChallenge:
+    """Check a signed challenge and consume it; raises WalletProofError with a code saying what failed.
+
+    `customer` scopes the lookup: a challenge issued for one customer (or for web sign-in, None)
+    proves nothing for another. Exactly one concurrent caller consumes a given challenge.
+    """
+    address, parsed, recovered = _signed_message_read(address=address, message=message, signature=signature)
     challenge = WalletChallenge.objects.filter(nonce=parsed.nonce, customer=customer).first()
     if challenge is None:
         raise WalletProofError(
@@ -238,23 +245,7 @@ def wallet_signer_link(
         customer=customer, address=address, message=message, signature=signature, now=now
     )
     # Raising rolls the transaction back, so the challenge is not consumed by a refusal.
-    other = (
-        Customer.objects.filter(
-            partner_id=customer.partner_id,
-            wallets__role=Wallet.Role.SIGNER,
-            wallets__address=challenge.address,
-            wallets__replaced_at__isnull=True,
-        )
-        .exclude(pk=customer.pk)
-        .first()
-    )
-    if other is not None:
-        raise CustomerError(
-            f"{challenge.address} is already the signer wallet of your customer {other.id} "
-            f"(external_id {other.external_id!r}); a wallet signs for one customer only.",
-            code=CustomerErrorCode.SIGNER_LINKED_TO_ANOTHER_CUSTOMER,
-            status=409,
-        )
+    _signer_of_another_customer_refuse(customer=customer, address=challenge.address)
     current = Wallet.objects.filter(
         customer=customer, role=Wallet.Role.SIGNER, replaced_at__isnull=True
     ).first()
@@ -283,6 +274,27 @@ def wallet_signer_link(
     if requeued:
         enqueue_on_commit(CustomerTask.ONBOARD, str(customer.pk))
     return wallet, linked
+
+
+def _signer_of_another_customer_refuse(*, customer: Customer, address: str) -> None:
+    """A wallet signs for one customer of a partner: refuse it as the signer of a second one."""
+    other = (
+        Customer.objects.filter(
+            partner_id=customer.partner_id,
+            wallets__role=Wallet.Role.SIGNER,
+            wallets__address=address,
+            wallets__replaced_at__isnull=True,
+        )
+        .exclude(pk=customer.pk)
+        .first()
+    )
+    if other is not None:
+        raise CustomerError(
+            f"{address} is already the signer wallet of your customer {other.id} "
+            f"(external_id {other.external_id!r}); a wallet signs for one customer only.",
+            code=CustomerErrorCode.SIGNER_LINKED_TO_ANOTHER_CUSTOMER,
+            status=409,
+        )
 
 
 def _wallet_signer_replace(*, customer: Customer, address: str, now: datetime) -> Wallet:

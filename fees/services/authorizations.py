@@ -12,8 +12,8 @@ from django.db import transaction
 
 from customers.models import Customer, Partner, Wallet
 from fees.errors import FeeError, FeeErrorCode
-from fees.models import BIGINT_MAX, FeeAuthorization
-from fees.policy import fee_applies, fee_quote, partner_fee_validate
+from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization
+from fees.policy import FeeQuote, fee_applies, fee_quote, partner_fee_validate
 from fees.services.escrow_config import escrow_config_current
 from parsec.contract import (
     SignatureError,
@@ -91,6 +91,28 @@ def fee_authorization_request(
             code=FeeErrorCode.CUSTOMER_NOT_READY,
             status=409,
         )
+    return _fee_authorization_create(
+        partner=partner,
+        customer=customer,
+        exchange=exchange,
+        quote=quote,
+        config=config,
+        wallets=wallets,
+        now=now,
+    )
+
+
+def _fee_authorization_create(
+    *,
+    partner: Partner,
+    customer: Customer,
+    exchange: str,
+    quote: FeeQuote,
+    config: EscrowConfig,
+    wallets: dict[str, str],
+    now: datetime,
+) -> FeeAuthorization:
+    """The authorization row and the EIP-712 PullFee it asks the customer's signer to sign."""
     deadline = int(now.timestamp()) + _deadline_seconds()
     escrow_order_id = "0x" + secrets.token_bytes(32).hex()
     typed_data = pull_fee_typed_data(
