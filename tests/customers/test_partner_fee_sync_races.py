@@ -103,3 +103,28 @@ def test_a_sync_finds_the_partner_busy_while_another_holds_a_live_lease(monkeypa
 
     with pytest.raises(fee_sync.FeeSyncBusy):
         fee_sync.partner_fee_sync(partner_id=partner.pk, now=now)
+
+
+@pytest.mark.django_db
+def test_the_sync_task_retries_while_another_run_holds_the_partner(monkeypatch):
+    from customers import tasks
+
+    partner = make_partner(fee_bps=0)
+    provisioned(partner, "p-1")
+    Partner.objects.filter(pk=partner.pk).update(
+        fee_bps=20, fee_version=1, fee_sync_lease_until=timezone.now() + timedelta(minutes=1)
+    )
+    monkeypatch.setattr(fee_sync, "get_client", lambda: pytest.fail("no PATCH while another run holds it"))
+    attempts: list[int] = []
+
+    def counted(**kwargs) -> int:
+        attempts.append(kwargs["partner_id"])
+        return fee_sync.partner_fee_sync(**kwargs)
+
+    monkeypatch.setattr(tasks.services, "partner_fee_sync", counted)
+
+    result = tasks.partner_fee_sync_task.apply(args=[partner.pk])
+
+    # apply() runs the retries at once, ignoring their countdown: each found the partner busy.
+    assert isinstance(result.result, fee_sync.FeeSyncBusy)
+    assert attempts == [partner.pk] * (tasks.MAX_RETRIES + 1)
