@@ -80,16 +80,23 @@ _CODES: list[tuple[type[exceptions.APIException], str, str]] = [
 ]
 
 
+def api_error_from(refusal: DomainError | ApiError) -> ApiError:
+    """A service's refusal as the API error it answers with (an ApiError is returned as it is)."""
+    if isinstance(refusal, ApiError):
+        return refusal
+    return ApiError(
+        status_code=refusal.status,
+        code=refusal.code,
+        message=refusal.message,
+        fields=refusal.fields,
+        retry_after=refusal.retry_after,
+    )
+
+
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's exception handler, answering every error in the platform's one shape."""
     if isinstance(exc, DomainError):
-        exc = ApiError(
-            status_code=exc.status,
-            code=exc.code,
-            message=exc.message,
-            fields=exc.fields,
-            retry_after=exc.retry_after,
-        )
+        exc = api_error_from(exc)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):

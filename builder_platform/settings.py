@@ -7,6 +7,8 @@ from urllib.parse import urlsplit
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
+from parsec.sim.fault_names import FAULTS as SIM_FAULTS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Runtime files (SQLite, broker folders, static files, beat schedule). Nothing here creates folders:
 # builder_platform.folders does, when a process starts (manage.py, WSGI, Celery).
@@ -301,7 +303,10 @@ PARSEC_SIM_SEED = env_int("PARSEC_SIM_SEED", 7)  # prices, book depth and random
 
 
 def env_fault_rates(name: str) -> dict[str, float]:
-    """ "error-503=0.02,rate-limit=0.01" -> {"error-503": 0.02, "rate-limit": 0.01}; each rate from 0 to 1."""
+    """ "error-503=0.02,rate-limit=0.01" -> {"error-503": 0.02, "rate-limit": 0.01}; each rate from 0 to 1.
+
+    Only the simulator's fault names, and rates that add up to at most 1 (one fault per request).
+    """
     rates: dict[str, float] = {}
     for item in env_list(name, []):
         fault, separator, raw_rate = item.partition("=")
@@ -314,7 +319,17 @@ def env_fault_rates(name: str) -> dict[str, float]:
                 f"{name} must be a comma-separated list of fault=rate with rates from 0 to 1 (for example "
                 f'"error-503=0.02,rate-limit=0.01"), not {item!r}.'
             )
+        if fault.strip() not in SIM_FAULTS:
+            raise ImproperlyConfigured(
+                f"{name} must be a comma-separated list of fault=rate with faults among "
+                f"{', '.join(SIM_FAULTS)}; there is no fault {fault.strip()!r}."
+            )
         rates[fault.strip()] = rate
+    if sum(rates.values()) > 1:
+        raise ImproperlyConfigured(
+            f"{name} must be a comma-separated list of fault=rate whose rates add up to at most 1 "
+            f"(one fault per request at most), not {sum(rates.values()):g}."
+        )
     return rates
 
 

@@ -74,12 +74,6 @@ class PartnerAdmin(admin.ModelAdmin):
         fields_text = LogEntry(change_message=json.dumps(message)).get_change_message()
         return f"{fields_text} Fee changed from {old} to {new}."
 
-    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
-        super().save_model(request, obj, form, change)
-        if change and "fee_bps" in form.changed_data:
-            # The builder users at Parsec carry the fee too: they follow, after commit.
-            services.partner_fee_changed(partner_id=obj.pk)
-
     def get_queryset(self, request: HttpRequest) -> QuerySet[Partner]:
         # One query for the key counts of a whole page.
         return (
@@ -211,9 +205,17 @@ class CustomerAdmin(admin.ModelAdmin):
     def fee_at_parsec(self, customer: Customer) -> str:
         if not customer.parsec_customer_id:
             return "set when provisioned"
+        carries = ""
+        if customer.parsec_fee_read_at is not None:
+            carries = f" Parsec carries {_fee_text(customer.parsec_fee_bps)} (as it answered last)."
+        if customer.fee_sync_refused_version == customer.partner.fee_version:
+            return (
+                f"Parsec refused the partner's current fee: {customer.fee_sync_error} It is not tried "
+                f"again until the partner's fee changes.{carries}"
+            )
         if customer.parsec_fee_version == customer.partner.fee_version:
-            return "the partner's current fee"
-        return "a change of the partner's fee is on its way"
+            return f"the partner's current fee.{carries}"
+        return f"a change of the partner's fee is on its way.{carries}"
 
     @admin.action(description="Retry provisioning at Parsec")
     def retry_provisioning(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:

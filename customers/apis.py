@@ -25,34 +25,24 @@ from builder_platform.inputs import TextField
 from builder_platform.openapi import error_responses
 from customers import selectors, services
 from customers.addresses import InvalidAddress, checksum_address
+from customers.errors import CustomerErrorCode
 from customers.models import Customer, Wallet
-
-# HTTP status of each expected refusal; anything not listed is a 400.
-ERROR_STATUS = {
-    "customer_disabled": status.HTTP_409_CONFLICT,
-    "too_many_challenges": status.HTTP_429_TOO_MANY_REQUESTS,
-    "challenge_used": status.HTTP_409_CONFLICT,
-    "signer_already_linked": status.HTTP_409_CONFLICT,
-    "signer_linked_to_another_customer": status.HTTP_409_CONFLICT,
-    "customer_has_open_orders": status.HTTP_409_CONFLICT,
-    "customer_email_differs": status.HTTP_409_CONFLICT,
-    "customer_still_provisioning": status.HTTP_409_CONFLICT,
-}
 
 
 def _customer_not_found() -> ApiError:
     # One answer for a missing id, a malformed one and another partner's customer: ids reveal nothing.
     return ApiError(
-        status_code=status.HTTP_404_NOT_FOUND, code="not_found", message="No customer with this id."
+        status_code=status.HTTP_404_NOT_FOUND,
+        code=CustomerErrorCode.NOT_FOUND,
+        message="No customer with this id.",
     )
 
 
-def _refusal(exc: services.CustomerError) -> ApiError:
-    return ApiError(
-        status_code=ERROR_STATUS.get(exc.code, status.HTTP_400_BAD_REQUEST),
-        code=exc.code,
-        message=exc.message,
-    )
+def _validated(serializer_class: type[serializers.Serializer], request: Request) -> dict:
+    """The request body checked by its serializer; a ValidationError answers 400 in the error shape."""
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
 
 
 class AddressField(serializers.CharField):
@@ -217,17 +207,13 @@ class CustomerListCreateApi(APIView):
         ),
     )
     def post(self, request: Request) -> Response:
-        serializer = CustomerCreateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            customer, created = services.customer_create(
-                partner=request.auth.partner,
-                external_id=serializer.validated_data["external_id"],
-                email=serializer.validated_data.get("email") or "",
-                now=timezone.now(),
-            )
-        except services.CustomerError as exc:
-            raise _refusal(exc) from None
+        data = _validated(CustomerCreateInputSerializer, request)
+        customer, created = services.customer_create(
+            partner=request.auth.partner,
+            external_id=data["external_id"],
+            email=data.get("email") or "",
+            now=timezone.now(),
+        )
         customer = selectors.customer_get(partner=request.auth.partner, customer_id=str(customer.id))
         return Response(
             CustomerOutputSerializer(customer).data,
@@ -289,12 +275,8 @@ class CustomerDetailApi(APIView):
     )
     def patch(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = CustomerUpdateInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            services.customer_update(customer=customer, now=timezone.now(), **serializer.validated_data)
-        except services.CustomerError as exc:
-            raise _refusal(exc) from None
+        data = _validated(CustomerUpdateInputSerializer, request)
+        services.customer_update(customer=customer, now=timezone.now(), **data)
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 
@@ -334,14 +316,10 @@ class WalletChallengeCreateApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = WalletChallengeInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            challenge = services.wallet_challenge_create(
-                customer=customer, address=serializer.validated_data["address"], now=timezone.now()
-            )
-        except services.CustomerError as exc:
-            raise _refusal(exc) from None
+        data = _validated(WalletChallengeInputSerializer, request)
+        challenge = services.wallet_challenge_create(
+            customer=customer, address=data["address"], now=timezone.now()
+        )
         return Response(WalletChallengeOutputSerializer(challenge).data, status=status.HTTP_201_CREATED)
 
 
@@ -393,15 +371,10 @@ class WalletLinkApi(APIView):
     )
     def post(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
-        serializer = WalletLinkInputSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        try:
-            data = dict(serializer.validated_data)
-            wallet, linked = services.wallet_signer_link(
-                customer=customer, now=timezone.now(), replace=data.pop("replace_signer"), **data
-            )
-        except services.CustomerError as exc:
-            raise _refusal(exc) from None
+        data = _validated(WalletLinkInputSerializer, request)
+        wallet, linked = services.wallet_signer_link(
+            customer=customer, now=timezone.now(), replace=data.pop("replace_signer"), **data
+        )
         return Response(
             WalletOutputSerializer(wallet).data,
             status=status.HTTP_201_CREATED if linked else status.HTTP_200_OK,

@@ -25,6 +25,10 @@ class Partner(models.Model):
     # Bumped with every change of fee_bps: customers whose builder user carries an older version are
     # brought up to date at Parsec (see Customer.parsec_fee_version).
     fee_version = models.PositiveIntegerField(default=0, editable=False)
+    # One fee sync of this partner at a time (customers.services.fee_sync): a run holds the lease until
+    # this moment, renewing it as it goes; a run that died lets it lapse.
+    fee_sync_lease_until = models.DateTimeField(null=True, blank=True, editable=False)
+    fee_sync_lease_token = models.UUIDField(null=True, blank=True, editable=False)
     # Receives the affiliate share on-chain through each order's `affiliate` field; blank = none.
     affiliate_address = models.CharField(
         max_length=42, blank=True, default="", validators=[validate_checksummed_address]
@@ -67,14 +71,16 @@ class Partner(models.Model):
     def __str__(self) -> str:
         return self.name
 
+    SERVICE_OWNED_FIELDS = ("fee_version", "fee_sync_lease_until", "fee_sync_lease_token")
+
     def save(self, *args, **kwargs) -> None:
-        # fee_version only ever moves by the services' F() increment: saving a row read before a fee
-        # change must not write an older version back.
+        # fee_version only ever moves by the services' F() increment, and the fee sync's lease only by
+        # its conditional updates: saving a row read before either must not write an older value back.
         if self.pk is not None and not self._state.adding and kwargs.get("update_fields") is None:
             kwargs["update_fields"] = [
                 field.name
                 for field in self._meta.concrete_fields
-                if not field.primary_key and field.name != "fee_version"
+                if not field.primary_key and field.name not in self.SERVICE_OWNED_FIELDS
             ]
         super().save(*args, **kwargs)
 
@@ -121,6 +127,14 @@ class Customer(models.Model):
     parsec_customer_id = models.CharField(max_length=64, null=True, blank=True, unique=True)
     # The partner's fee_version that the builder user's fee at Parsec was last set from.
     parsec_fee_version = models.PositiveIntegerField(default=0, editable=False)
+    # What Parsec last answered this builder user's fee is (None: the escrow's default), and when;
+    # parsec_fee_read_at None means it has not answered it yet.
+    parsec_fee_bps = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    parsec_fee_read_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # Parsec's refusal of the partner's fee version fee_sync_refused_version, kept until a later fee is
+    # taken: the builder user still carries the fee of parsec_fee_version.
+    fee_sync_refused_version = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    fee_sync_error = models.TextField(blank=True, default="", editable=False)
     # Parsec binds one signer EOA to a builder user for good, so replacing the signer means a new
     # builder user: this counts them (it is part of the external id Parsec knows the customer by), and
     # the ids of the earlier ones are kept, newest last.

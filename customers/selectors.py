@@ -6,10 +6,12 @@ import uuid
 from datetime import datetime
 
 import django_filters
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
+from builder_platform.values import uuid_or_none
 from customers.api_keys import api_key_lookup_prefix, api_key_matches
 from customers.models import Customer, Partner, PartnerApiKey, Wallet
+from customers.task_names import CustomerTask
 
 
 def partner_api_key_find(*, raw_key: str) -> PartnerApiKey | None:
@@ -34,9 +36,8 @@ def current_wallets_prefetch() -> Prefetch:
 
 def customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
     """One of this partner's customers; None for a malformed id, a missing one or another partner's."""
-    try:
-        parsed = uuid.UUID(customer_id)
-    except (TypeError, ValueError, AttributeError):
+    parsed = uuid_or_none(customer_id)
+    if parsed is None:
         return None
     return (
         Customer.objects.filter(partner=partner, id=parsed)
@@ -85,6 +86,17 @@ def customers_awaiting_provisioning(*, requested_before: datetime, limit: int) -
         Q(parsec_customer_id__isnull=False), has_current_wallet(Wallet.Role.SIGNER)
     )
     return {
-        "provision": list(needs_user.values_list("id", flat=True)[:limit]),
-        "onboard": list(needs_onboarding.values_list("id", flat=True)[:limit]),
+        CustomerTask.PROVISION: list(needs_user.values_list("id", flat=True)[:limit]),
+        CustomerTask.ONBOARD: list(needs_onboarding.values_list("id", flat=True)[:limit]),
     }
+
+
+def customers_with_stale_fee() -> QuerySet[Customer]:
+    """Provisioned customers whose builder user does not carry their partner's current fee yet, and is to."""
+    return (
+        Customer.objects.filter(parsec_customer_id__isnull=False)
+        .exclude(status=Customer.Status.DISABLED)
+        .exclude(parsec_fee_version=F("partner__fee_version"))
+        # A fee Parsec refused waits for a person, or for the next change of the partner's fee.
+        .exclude(fee_sync_refused_version=F("partner__fee_version"))
+    )

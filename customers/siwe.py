@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from eth_account import Account
 from eth_account.messages import encode_defunct
@@ -40,6 +41,15 @@ _SIGNATURE_HEX_DIGITS = 130  # 65 bytes: r (32), s (32), v (1)
 
 class SiweMessageError(ValueError):
     """The text is not a well-formed EIP-4361 message; the sentence names the offending line."""
+
+
+class SignatureCode(StrEnum):
+    """Why a personal_sign signature cannot be accepted."""
+
+    SIGNATURE_MALFORMED = "signature_malformed"
+    SIGNATURE_WRONG_LENGTH = "signature_wrong_length"
+    SIGNATURE_NOT_CANONICAL = "signature_not_canonical"
+    SIGNATURE_INVALID = "signature_invalid"
 
 
 class SignatureError(ValueError):
@@ -250,13 +260,13 @@ def personal_sign_recover(*, message: str, signature: str) -> str:
     """
     if not isinstance(signature, str) or _HEX_SIGNATURE.fullmatch(signature) is None:
         raise SignatureError(
-            "The signature must be 0x followed by hexadecimal digits.", code="signature_malformed"
+            "The signature must be 0x followed by hexadecimal digits.", code=SignatureCode.SIGNATURE_MALFORMED
         )
     digits = signature[2:]
     if len(digits) != _SIGNATURE_HEX_DIGITS:
         raise SignatureError(
             f"The signature must be 65 bytes (130 hexadecimal digits), not {len(digits)} digits.",
-            code="signature_wrong_length",
+            code=SignatureCode.SIGNATURE_WRONG_LENGTH,
         )
     r, s, v = int(digits[:64], 16), int(digits[64:128], 16), int(digits[128:], 16)
     # Some wallets (Ledger) answer the bare recovery id 0/1 instead of 27/28: the same signer.
@@ -265,12 +275,12 @@ def personal_sign_recover(*, message: str, signature: str) -> str:
     if v not in (27, 28) or not 0 < r < _SECP256K1_N or not 0 < s <= _SECP256K1_HALF_N:
         raise SignatureError(
             "The signature is not in canonical form (v must be 27 or 28, s in the lower half of the curve).",
-            code="signature_not_canonical",
+            code=SignatureCode.SIGNATURE_NOT_CANONICAL,
         )
     canonical = r.to_bytes(32, "big") + s.to_bytes(32, "big") + bytes([v])
     try:
         return Account.recover_message(encode_defunct(text=message), signature=canonical)
     except (BadSignature, ValueError):
         raise SignatureError(
-            "No signer can be recovered from this signature.", code="signature_invalid"
+            "No signer can be recovered from this signature.", code=SignatureCode.SIGNATURE_INVALID
         ) from None

@@ -37,6 +37,17 @@ class PartnerFeePolicyForm(PartnerForm):
 class PartnerWithFeePolicyAdmin(PartnerAdmin):
     form = PartnerFeePolicyForm
 
+    def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
+        if not change or "fee_bps" not in form.changed_data:
+            super().save_model(request, obj, form, change)
+            return
+        # A fee changes by one path, partner_fee_set (policy, fee version, the sync of the builder
+        # users at Parsec); the other fields are saved as usual, around the fee as it was.
+        fee_bps = obj.fee_bps
+        obj.fee_bps = form.initial.get("fee_bps")
+        super().save_model(request, obj, form, change)
+        services.partner_fee_set(partner=obj, fee_bps=fee_bps, may_refresh_config=False)
+
 
 # customers registers the partner admin; fees, which owns the fee policy, extends it (fees depends on
 # customers, never the reverse).

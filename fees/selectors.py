@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -97,6 +98,20 @@ def fee_ledger_partner_totals(queryset: QuerySet[FeeLedgerEntry]) -> list[dict[s
     )
 
 
+def _daily_totals(period: StatementPeriod, rows: Iterable[dict[str, Any]]) -> dict[date, dict[str, int]]:
+    """Every day of the period (none left out) -> authorized, distributed (both parts), refunded."""
+    days = {
+        period.start + timedelta(days=offset): {"authorized": 0, "distributed": 0, "refunded": 0}
+        for offset in range(period.days)
+    }
+    for row in rows:
+        bucket = days.get(row["day"])
+        if bucket is not None:
+            column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
+            bucket[column] += int(row["amount"])
+    return days
+
+
 def fees_per_day(*, start: date, end: date, partner_id: int | None = None) -> list[dict[str, Any]]:
     """Per UTC day from start to end (inclusive): authorized, distributed (both parts) and refunded."""
     period = StatementPeriod(start=start, end=end)
@@ -112,17 +127,7 @@ def fees_per_day(*, start: date, end: date, partner_id: int | None = None) -> li
         .annotate(amount=Sum("amount"))
         .order_by("day")
     )
-    days = {
-        start + timedelta(days=offset): {"authorized": 0, "distributed": 0, "refunded": 0}
-        for offset in range(period.days)
-    }
-    for row in rows:
-        bucket = days.get(row["day"])
-        if bucket is None:
-            continue
-        column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
-        bucket[column] += int(row["amount"])
-    return [{"day": day, **totals} for day, totals in days.items()]
+    return [{"day": day, **totals} for day, totals in _daily_totals(period, rows).items()]
 
 
 SPLIT_KINDS = (Kind.AUTHORIZED, Kind.DISTRIBUTED_AFFILIATE, Kind.DISTRIBUTED_TREASURY, Kind.REFUNDED)
@@ -154,16 +159,7 @@ def fees_by_authorization_day(*, start: date, end: date) -> list[dict[str, Any]]
         .annotate(amount=Sum("amount"))
         .order_by("day")
     )
-    days = {
-        start + timedelta(days=offset): {"authorized": 0, "distributed": 0, "refunded": 0}
-        for offset in range(period.days)
-    }
-    for row in rows:
-        bucket = days.get(row["day"])
-        if bucket is not None:
-            column = "distributed" if row["kind"].startswith("distributed") else row["kind"]
-            bucket[column] += int(row["amount"])
     return [
         {"day": day, **totals, "held": totals["authorized"] - totals["distributed"] - totals["refunded"]}
-        for day, totals in days.items()
+        for day, totals in _daily_totals(period, rows).items()
     ]

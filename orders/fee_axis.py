@@ -44,7 +44,7 @@ def fee_config_ready(*, partner, exchange: str, now: datetime) -> None:
     transaction; raises EscrowConfigUnavailable (a 503) when it cannot be had.
     """
     if fees.fee_applies(partner=partner, exchange=exchange):
-        fees.escrow_config_current(now=now)
+        fees.escrow_config_current(now=now, may_refresh=True)
 
 
 def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | None:
@@ -56,6 +56,7 @@ def fee_requested(*, order_fields: dict, now: datetime) -> FeeAuthorization | No
         price=order_fields["price"],
         size=order_fields["size"],
         now=now,
+        may_refresh_config=False,  # inside the order's transaction; fee_config_ready refreshed it
     )
 
 

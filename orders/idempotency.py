@@ -17,7 +17,7 @@ from typing import Any
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from builder_platform.api import ApiError, error_body
+from builder_platform.api import ApiError, api_error_from, error_body
 from builder_platform.failures import DomainError
 from customers.models import Partner
 from orders.errors import OrderError
@@ -209,11 +209,14 @@ class IdempotentRequest:
         try:
             yield
         except (DomainError, ApiError) as error:
-            status, code, message, fields = _refusal_parts(error)
+            refusal = api_error_from(error)
+            status = refusal.status_code
             if status >= 500 or status in TRANSIENT_REFUSAL_STATUSES:
                 idempotency_key_release(record=self._record)
             else:
-                body = encode_json(error_body(code=code, message=message, fields=fields)).encode()
+                body = encode_json(
+                    error_body(code=refusal.error_code, message=refusal.message, fields=refusal.fields)
+                ).encode()
                 idempotency_key_complete(
                     record=self._record, status=status, body=body, headers={}, order_id=None, now=self._now
                 )
@@ -244,9 +247,3 @@ def _in_flight(message: str) -> OrderError:
         status=409,
         retry_after=IN_FLIGHT_RETRY_AFTER_SECONDS,
     )
-
-
-def _refusal_parts(error: DomainError | ApiError) -> tuple[int, str, str, dict | None]:
-    if isinstance(error, DomainError):
-        return error.status, error.code, error.message, error.fields
-    return error.status_code, error.error_code, error.message, error.fields

@@ -22,6 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from builder_platform.inputs import TextField
 from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer
 from builder_platform.values import plain_decimal
+from fees import presenters as fees_presenters
 from fees.models import FeeAuthorization
 from orders.models import Fill, Order, OrderEvent
 from orders.services import intake
@@ -86,12 +87,7 @@ def fee_authorization_json(order: Order) -> dict[str, Any] | None:
     authorization = order.fee_authorization
     if authorization is None or order.status != Order.Status.AWAITING_FEE_AUTH:
         return None
-    return {
-        "typed_data": authorization.typed_data,
-        "fee_amount": str(authorization.fee_amount),
-        "fee_bps": authorization.fee_bps,
-        "deadline": _unix(authorization.deadline),
-    }
+    return fees_presenters.fee_authorization_json(authorization)
 
 
 BASE_UNITS = {

@@ -67,15 +67,25 @@ def partner_client(partner_api_key) -> APIClient:
 
 
 @pytest.fixture
-def customer_tasks(monkeypatch) -> list[tuple[str, str]]:
-    """Provisioning tasks queued after commit, as (task name, customer id), instead of sending them."""
-    from customers import tasks
+def customer_tasks(monkeypatch) -> list[tuple]:
+    """Customer tasks sent after commit, as (task name, *args), instead of reaching the broker.
 
-    queued: list[tuple[str, str]] = []
-    for task in (tasks.customer_provision_task, tasks.wallet_onboard_task):
-        monkeypatch.setattr(
-            task, "delay", lambda customer_id, name=task.name: queued.append((name, customer_id))
-        )
+    Services enqueue by name through `builder_platform.enqueue`, so the recording sits where every
+    message leaves: `send_task` of the current Celery app. Only the customers app's tasks are recorded
+    (and kept from the broker); any other task is sent as usual.
+    """
+    from builder_platform import enqueue
+
+    queued: list[tuple] = []
+    send_task = enqueue.current_app.send_task
+
+    def record(name, args=None, kwargs=None, **options):
+        if not str(name).startswith("customers."):
+            return send_task(name, args=args, kwargs=kwargs, **options)
+        queued.append((str(name), *(args or ())))
+        return None
+
+    monkeypatch.setattr(enqueue.current_app, "send_task", record)
     return queued
 
 

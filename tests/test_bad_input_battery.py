@@ -383,12 +383,9 @@ def patient_parsec(parsec_sim, settings):
 @pytest.fixture
 def no_task_sending(monkeypatch) -> None:
     """Orders the battery happens to create stay queued: the battery is about answers, not submission."""
-    from task_messages import drop_order_tasks
+    from builder_platform import enqueue
 
-    from customers import services as customer_services
-
-    drop_order_tasks(monkeypatch)
-    monkeypatch.setattr(customer_services, "_enqueue_after_commit", lambda *args, **kwargs: None)
+    monkeypatch.setattr(enqueue, "enqueue_now", lambda *args, **kwargs: True)
 
 
 def _active_customer(partner: Partner, label: str) -> Customer:

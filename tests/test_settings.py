@@ -178,7 +178,17 @@ def test_the_health_probes_are_not_redirected_to_https():
 # --- Start-up errors name the variable -----------------------------------------------------------------
 
 
-@pytest.mark.parametrize("value", ["error-503=lots", "error-503", "rate-limit=1.5"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "error-503=lots",
+        "error-503",
+        "rate-limit=1.5",
+        "error503=0.1",  # no such fault: it would never be drawn
+        "error-503=0.6,rate-limit=0.6",  # more than every request
+        "error-503=nan",
+    ],
+)
 def test_a_bad_fault_rate_names_the_variable(value):
     result = _start({"PARSEC_SIM_FAULT_RATES": value})
     assert result.returncode != 0

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
-from builder_platform.api import error_body
+from builder_platform.values import plain_number
 from customers.services import CustomerError, WalletProofError, wallet_challenge_create
 from fees.services import FeeError, escrow_config_current, fee_applies, fee_quote
 from orders.errors import OrderError
@@ -20,59 +20,14 @@ from orders.models import Order
 from orders.services.cancel import order_cancel_request
 from orders.services.fee_authorization import order_fee_authorization_submit
 from orders.services.intake import order_create
-from parsec.client import ParsecError, ParsecRejected, decode_json
+from parsec.client import ParsecError, ParsecRejected
 from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
 from web import markets as market_data
 from web import selectors
-from web.presenters import account_json, fee_request_json, order_json, plain_number, usdc_display
-from web.services import SignInRefused, web_sign_in
+from web.errors import WebErrorCode, answers_refusals, error_response, read_json
+from web.presenters import account_json, fee_request_json, order_json, usdc_display
+from web.services import web_sign_in
 from web.session import json_requires_customer, session_customer, session_sign_in
-
-MAX_BODY_BYTES = 64 * 1024
-
-
-class BadBody(Exception):
-    """The request body is not a JSON object (400), too large (413) or not sent as JSON (415)."""
-
-    def __init__(self, message: str, *, status: int = 400, code: str = "malformed_request") -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-
-
-def error_response(
-    *, status: int, code: str, message: str, fields: dict[str, str] | None = None
-) -> JsonResponse:
-    return JsonResponse(error_body(code=code, message=message, fields=fields), status=status)
-
-
-def read_json(request: HttpRequest) -> dict[str, Any]:
-    if request.body and request.content_type != "application/json":
-        # The partner API's rule too: a body is JSON, and says so.
-        raise BadBody(
-            "Send the body as JSON with Content-Type: application/json "
-            f"(this request said {request.content_type or 'none'}).",
-            status=415,
-            code="unsupported_media_type",
-        )
-    if len(request.body) > MAX_BODY_BYTES:
-        raise BadBody(
-            f"The request body is {len(request.body):,} bytes; the limit is {MAX_BODY_BYTES:,} bytes.",
-            status=413,
-            code="request_too_large",
-        )
-    try:
-        # Decimal for numbers with a point: prices and sizes must never pass through float.
-        body = decode_json(request.body or b"{}")
-    except (ValueError, UnicodeDecodeError):
-        raise BadBody("The request body is not valid JSON.") from None
-    if not isinstance(body, dict):
-        raise BadBody("The request body must be a JSON object.")
-    return body
-
-
-def bad_body_response(exc: BadBody) -> JsonResponse:
-    return error_response(status=exc.status, code=exc.code, message=str(exc))
 
 
 def text_field(body: dict[str, Any], name: str) -> str:
@@ -84,38 +39,34 @@ def text_field(body: dict[str, Any], name: str) -> str:
 
 
 @require_POST
+@answers_refusals
 def session_challenge(request: HttpRequest) -> JsonResponse:
     """Issue an EIP-4361 message for the wallet's address (single use, expires in a few minutes)."""
-    try:
-        body = read_json(request)
-    except BadBody as exc:
-        return bad_body_response(exc)
+    body = read_json(request)
     chain_id = body.get("chain_id")
     if chain_id != settings.SIWE_CHAIN_ID:
         return error_response(
             status=400,
-            code="wrong_chain",
+            code=WebErrorCode.WRONG_CHAIN,
             message=f"Switch your wallet to chain id {settings.SIWE_CHAIN_ID} before signing in.",
             fields={"chain_id": f"Expected {settings.SIWE_CHAIN_ID}."},
         )
     try:
         challenge = wallet_challenge_create(address=text_field(body, "address"), now=timezone.now())
     except CustomerError as exc:
-        if exc.code == "too_many_challenges":
-            return error_response(status=429, code=exc.code, message=exc.message)
-        return error_response(status=400, code=exc.code, message=exc.message, fields={"address": exc.message})
+        # A refusal of the address itself names the field; a limit (429) is about the asking.
+        fields = {"address": exc.message} if exc.status == 400 else None
+        return error_response(status=exc.status, code=exc.code, message=exc.message, fields=fields)
     return JsonResponse(
         {"message": challenge.message, "expires_at": challenge.expires_at.isoformat()}, status=201
     )
 
 
 @require_POST
+@answers_refusals
 def session_verify(request: HttpRequest) -> JsonResponse:
     """Check the signed message, sign the session in, and create the customer on first sign-in."""
-    try:
-        body = read_json(request)
-    except BadBody as exc:
-        return bad_body_response(exc)
+    body = read_json(request)
     try:
         customer, created = web_sign_in(
             address=text_field(body, "address"),
@@ -124,13 +75,12 @@ def session_verify(request: HttpRequest) -> JsonResponse:
             now=timezone.now(),
         )
     except WalletProofError as exc:
+        # Whatever the proof's fault (a used challenge included), the page starts sign-in again: 400.
         return error_response(
             status=400,
             code=exc.code,
             message=f"Sign-in failed: {exc.message} Press Connect wallet to start again.",
         )
-    except SignInRefused as exc:
-        return error_response(status=403, code=exc.code, message=exc.message)
     session_sign_in(request, customer)
     return JsonResponse({"created": created, "status": customer.status, "next": reverse("web:home")})
 
@@ -152,7 +102,7 @@ def markets_for_ticket(request: HttpRequest) -> JsonResponse:
         # A mistake in the request, not an outage: said before Parsec is asked.
         message = f"There is no exchange called {exchange!r}; use one of {', '.join(EXCHANGES)}."
         return error_response(
-            status=400, code="exchange_not_found", message=message, fields={"exchange": message}
+            status=400, code=WebErrorCode.EXCHANGE_NOT_FOUND, message=message, fields={"exchange": message}
         )
     try:
         listing = market_data.market_listing(
@@ -163,7 +113,7 @@ def markets_for_ticket(request: HttpRequest) -> JsonResponse:
             return error_response(status=400, code=error.code, message=error.message)
         return error_response(
             status=503,
-            code="markets_unavailable",
+            code=WebErrorCode.MARKETS_UNAVAILABLE,
             message="Markets cannot be loaded right now. Try again shortly.",
         )
     return JsonResponse({"markets": [market_data.market_json(market) for market in listing.markets]})
@@ -257,17 +207,18 @@ def _customer_order(request: HttpRequest, order_id: str) -> Order | None:
 
 
 def _order_not_found() -> JsonResponse:
-    return error_response(status=404, code="not_found", message="No such order in your account.")
+    return error_response(status=404, code=WebErrorCode.NOT_FOUND, message="No such order in your account.")
 
 
 @json_requires_customer
+@answers_refusals
 def orders_collection(request: HttpRequest) -> JsonResponse:
     """GET: the signed-in customer's newest orders (polled by the live table). POST: place an order."""
     if request.method == "GET":
         return _orders_list(request)
     if request.method == "POST":
         return _order_place(request)
-    return error_response(status=405, code="method_not_allowed", message="Use GET or POST.")
+    return error_response(status=405, code=WebErrorCode.METHOD_NOT_ALLOWED, message="Use GET or POST.")
 
 
 def _orders_list(request: HttpRequest) -> JsonResponse:
@@ -288,14 +239,14 @@ def _orders_list(request: HttpRequest) -> JsonResponse:
 
 def _order_place(request: HttpRequest) -> JsonResponse:
     customer = session_customer(request)
-    try:
-        body = read_json(request)
-    except BadBody as exc:
-        return bad_body_response(exc)
+    body = read_json(request)
     parsec_body, typing_errors = _parsec_body(body)
     if typing_errors:
         return error_response(
-            status=400, code="bad_request", message="Some fields need your attention.", fields=typing_errors
+            status=400,
+            code=WebErrorCode.BAD_REQUEST,
+            message="Some fields need your attention.",
+            fields=typing_errors,
         )
     try:
         # The same service, and so the same validation, as the partner API's POST /api/v1/orders.
@@ -337,18 +288,16 @@ def order_cancel(request: HttpRequest, order_id: str) -> JsonResponse:
 
 @require_POST
 @json_requires_customer
+@answers_refusals
 def order_fee_authorization(request: HttpRequest, order_id: str) -> JsonResponse:
     """The wallet's PullFee signature: verified by the fees service, then the order is queued."""
     order = _customer_order(request, order_id)
     if order is None:
         return _order_not_found()
-    try:
-        body = read_json(request)
-    except BadBody as exc:
-        return bad_body_response(exc)
+    body = read_json(request)
     signature = text_field(body, "signature")
     if not signature:
-        return error_response(status=400, code="bad_request", message="The signature is missing.")
+        return error_response(status=400, code=WebErrorCode.BAD_REQUEST, message="The signature is missing.")
     try:
         order_fee_authorization_submit(order=order, signature=signature, now=timezone.now())
     except OrderError as error:
@@ -370,6 +319,7 @@ def _too_precise(value: Decimal) -> bool:
 
 @require_GET
 @json_requires_customer
+@answers_refusals
 def quote(request: HttpRequest) -> JsonResponse:
     """The builder fee an order would carry, from the fees quote service, before it is placed."""
     customer = session_customer(request)
@@ -385,17 +335,16 @@ def quote(request: HttpRequest) -> JsonResponse:
         or _too_precise(size)
     ):
         return error_response(
-            status=400, code="bad_request", message="Enter a price between 0 and 1 and a size to see the fee."
+            status=400,
+            code=WebErrorCode.BAD_REQUEST,
+            message="Enter a price between 0 and 1 and a size to see the fee.",
         )
     if not fee_applies(partner=customer.partner, exchange=exchange):
         summary = "No builder fee on this order."
         if exchange not in FEE_ESCROW_EXCHANGES:
             summary = "No builder fee: fees are collected through the escrow on Polymarket orders only."
         return JsonResponse({"fee_bps": 0, "fee_amount": "0", "summary": summary})
-    try:
-        config = escrow_config_current(now=timezone.now())
-    except FeeError as error:
-        return error_response(status=error.status, code=error.code, message=error.message)
+    config = escrow_config_current(now=timezone.now(), may_refresh=True)  # a FeeError answers as it is (503)
     fee = fee_quote(partner=customer.partner, exchange=exchange, price=price, size=size, config=config)
     notional = plain_number(price * size)
     if not fee.charged:

@@ -8,9 +8,11 @@ from typing import Any
 
 from django.urls import reverse
 
+from builder_platform.values import plain_number
 from customers.models import Customer, Wallet
 from fees.models import FeeAuthorization
 from fees.money import usdc_text
+from fees.presenters import fee_authorization_json
 from orders.models import Order
 from parsec.contract import EXCHANGE_NAMES
 from web.selectors import current_wallet
@@ -87,15 +89,6 @@ FEE_STATE_LABELS = {
     "refunded": "Refunded",
     "expired": "Not used",
 }
-
-
-def plain_number(value: Decimal) -> str:
-    """100.000000 -> "100", 0.650000 -> "0.65": the stored number, as a person writes it."""
-    normalized = value.normalize()
-    exponent = normalized.as_tuple().exponent
-    if isinstance(exponent, int) and exponent > 0:
-        normalized = normalized.quantize(Decimal(1))
-    return f"{normalized:f}"
 
 
 def usdc_display(base_units: int) -> str:
@@ -237,16 +230,13 @@ def fee_request_json(order: Order, *, question: str | None = None) -> dict[str, 
     if authorization is None or order.status != Order.Status.AWAITING_FEE_AUTH:
         return None
     return {
-        "typed_data": authorization.typed_data,
-        "amount": str(authorization.fee_amount),
+        **fee_authorization_json(authorization),
         "amount_usdc": usdc_display(authorization.fee_amount),
-        "fee_bps": authorization.fee_bps,
         "minimum_applied": authorization.minimum_applied,
         "payer": authorization.payer,
         "signer": authorization.signer,
         "escrow_contract": authorization.verifying_contract,
         "chain_id": authorization.chain_id,
-        "deadline": iso_utc(authorization.deadline),
         "order_summary": order_summary(order, question),
     }
 

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import uuid
-
 from django.db.models import QuerySet, Sum
 
+from builder_platform.values import uuid_or_none
 from customers.models import Customer, Wallet
 from customers.selectors import current_wallets_prefetch
 from fees.models import FeeAuthorization, FeeLedgerEntry
@@ -14,9 +13,8 @@ from orders.models import Order
 
 def web_customer_get(*, customer_id: object) -> Customer | None:
     """A web user of the built-in partner by id, with its current wallets; None if unknown or disabled."""
-    try:
-        parsed = uuid.UUID(str(customer_id))
-    except (TypeError, ValueError):
+    parsed = uuid_or_none(customer_id)
+    if parsed is None:
         return None
     return (
         Customer.objects.filter(id=parsed, partner__is_builtin=True)
@@ -47,9 +45,8 @@ def customer_orders(*, customer: Customer) -> QuerySet[Order]:
 
 def customer_order_get(*, customer: Customer, order_id: object) -> Order | None:
     """One of the customer's orders; None for a malformed id, a missing one or someone else's."""
-    try:
-        parsed = uuid.UUID(str(order_id))
-    except (TypeError, ValueError):
+    parsed = uuid_or_none(order_id)
+    if parsed is None:
         return None
     return customer_orders(customer=customer).filter(id=parsed).first()
 

@@ -6,19 +6,18 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from builder_platform.failures import DomainError
 from customers.models import Customer, Partner, Wallet
 from customers.services import customer_create, partner_create, wallet_challenge_verify
+from web.errors import WebErrorCode
 
 BUILTIN_PARTNER_NAME = "Web (built-in)"
 
 
-class SignInRefused(Exception):
-    """The signature was fine, but this wallet may not sign in (its customer is disabled)."""
+class SignInRefused(DomainError):
+    """The signature was fine, but this wallet may not sign in (its customer is disabled): a 403."""
 
-    def __init__(self, message: str, *, code: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
+    status = 403
 
 
 def web_external_id(address: str) -> str:
@@ -56,7 +55,7 @@ def web_sign_in(*, address: str, message: str, signature: str, now: datetime) ->
     if customer.status == Customer.Status.DISABLED:
         raise SignInRefused(
             "This account has been disabled. Contact support if you think this is a mistake.",
-            code="customer_disabled",
+            code=WebErrorCode.CUSTOMER_DISABLED,
         )
     has_signer = Wallet.objects.filter(
         customer=customer, role=Wallet.Role.SIGNER, address=challenge.address, replaced_at__isnull=True

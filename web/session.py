@@ -14,6 +14,7 @@ from django.urls import reverse
 from builder_platform.api import error_body
 from customers.models import Customer
 from web import selectors
+from web.errors import WebErrorCode
 
 SESSION_CUSTOMER_KEY = "web_customer_id"
 _CACHE_ATTRIBUTE = "_web_customer"
@@ -44,7 +45,7 @@ def session_sign_out(request: HttpRequest) -> None:
 
 def not_signed_in_response() -> JsonResponse:
     return JsonResponse(
-        error_body(code="not_signed_in", message="Sign in with your wallet first."), status=401
+        error_body(code=WebErrorCode.NOT_SIGNED_IN, message="Sign in with your wallet first."), status=401
     )
 
 

@@ -123,8 +123,8 @@ ORDER_TYPE_HINTS = {
 
 @page_requires_customer
 @require_GET
-def trade(request: HttpRequest) -> HttpResponse:
-    customer = session_customer(request)
+def _ticket_markets(request: HttpRequest) -> tuple[str, list, str, list, dict | None]:
+    """(error, exchanges, selected exchange, markets, selected market) for the order ticket."""
     error = ""
     exchanges: list = []
     listing = market_data.MarketListing(markets=(), next_cursor=None)
@@ -151,6 +151,12 @@ def trade(request: HttpRequest) -> HttpResponse:
         markets.insert(0, selected_market)
     if selected_market is None and markets:
         selected_market = markets[0]
+    return error, exchanges, selected_exchange, markets, selected_market
+
+
+def trade(request: HttpRequest) -> HttpResponse:
+    customer = session_customer(request)
+    error, exchanges, selected_exchange, markets, selected_market = _ticket_markets(request)
     outcomes = list(selected_market["outcomes"]) if selected_market else []
     selected_outcome = request.GET.get("outcome", "")
     if selected_outcome not in outcomes:

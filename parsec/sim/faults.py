@@ -19,15 +19,17 @@ from django.conf import settings
 from django.http import HttpRequest
 
 from parsec.contract import BadRequest
+from parsec.sim.fault_names import (  # noqa: F401 - the names are used as faults.ERROR_503, ...
+    APPLY_THEN_DROP,
+    ERROR_500,
+    ERROR_503,
+    FAULTS,
+    LATENCY,
+    RATE_LIMIT,
+    TIMEOUT_BEFORE_APPLY,
+)
 
 FAULT_HEADER = "HTTP_X_SIM_FAULT"
-ERROR_500 = "error-500"
-ERROR_503 = "error-503"
-RATE_LIMIT = "rate-limit"
-LATENCY = "latency"
-TIMEOUT_BEFORE_APPLY = "timeout-before-apply"
-APPLY_THEN_DROP = "apply-then-drop"
-FAULTS = (ERROR_500, ERROR_503, RATE_LIMIT, LATENCY, TIMEOUT_BEFORE_APPLY, APPLY_THEN_DROP)
 
 _rng_lock = threading.Lock()
 _rng: tuple[int, random.Random] | None = None

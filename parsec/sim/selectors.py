@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import uuid
 from datetime import datetime
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
 
+from builder_platform.values import uuid_or_none
 from parsec.contract import BadRequest, ContractError, ErrorCode
 from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
 from parsec.sim.services import key_hash, order_not_found, sim_builder_ensure, sim_markets_ensure
@@ -41,10 +41,9 @@ def sim_customer_for(builder: SimBuilder, customer_id: str) -> SimBuilderUser:
     not_owned = ContractError(
         "end-user not found or not owned by this builder", status=403, code=ErrorCode.UNAUTHORIZED
     )
-    try:
-        parsed = uuid.UUID(customer_id)
-    except ValueError:
-        raise not_owned from None
+    parsed = uuid_or_none(customer_id)
+    if parsed is None:
+        raise not_owned
     customer = SimBuilderUser.objects.filter(builder=builder, customer_id=parsed).first()
     if customer is None:
         raise not_owned

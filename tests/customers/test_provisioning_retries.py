@@ -10,6 +10,7 @@ from factories import make_customer, make_eth_account, make_wallet
 
 from customers import services, tasks
 from customers.models import Customer, Wallet
+from customers.services import provisioning
 from parsec.client import ParsecClient, ParsecInDoubt, ParsecUnavailable
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def fake_parsec(monkeypatch):
         client = ParsecClient(
             base_url="https://parsec.invalid/api/v1", api_key="pk_test", transport=httpx.MockTransport(fake)
         )
-        monkeypatch.setattr(services, "get_client", lambda: client)
+        monkeypatch.setattr(provisioning, "get_client", lambda: client)
         return fake
 
     return install
@@ -94,7 +95,7 @@ def test_an_answer_lost_in_flight_is_retried_because_the_endpoints_are_idempoten
             calls.append(kwargs)
             raise ParsecInDoubt("POST builder/users: no answer from Parsec after sending (ReadTimeout)")
 
-    monkeypatch.setattr(services, "get_client", LosesAnswers)
+    monkeypatch.setattr(provisioning, "get_client", LosesAnswers)
     customer = make_customer()
     tasks.customer_provision_task.apply(args=[str(customer.id)])
     assert len(calls) == tasks.MAX_RETRIES + 1

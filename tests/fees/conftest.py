@@ -41,6 +41,7 @@ def request_fee(fee_customer, escrow_config) -> Callable[..., FeeAuthorization]:
     ) -> FeeAuthorization:
         who = customer or fee_customer
         authorization = services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",

@@ -20,6 +20,7 @@ def test_concurrent_submissions_of_the_same_signature_have_exactly_one_winner():
     store_escrow_config()
     who = make_fee_customer(label="race")
     authorization = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange="polymarket",

@@ -19,6 +19,7 @@ from fees_support import (
 from customers.models import Wallet
 from fees import services
 from fees.models import FeeAuthorization
+from fees.services import authorizations
 from parsec.contract import PULL_FEE_DOMAIN_NAME, pull_fee_typed_data
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
@@ -40,7 +41,7 @@ def verify(authorization: FeeAuthorization, signature: str, now: datetime = NOW)
 def refusal_code(authorization: FeeAuthorization, signature: str, now: datetime = NOW) -> str:
     with pytest.raises(services.FeeError) as caught:
         verify(authorization, signature, now)
-    assert caught.value.status_code == 400
+    assert caught.value.status == 400
     assert caught.value.message.endswith(".")
     return caught.value.code
 
@@ -95,6 +96,7 @@ def test_the_affiliate_terms_are_fixed_when_the_fee_is_requested(db):
     terms = {}
     for name, who in (("own", own), ("shared", shared)):
         authorization = services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -120,6 +122,7 @@ def test_an_order_without_a_fee_gets_no_authorization(db, exchange, partner_fee_
     store_escrow_config(fee_escrow_enabled=escrow_enabled)
     who = make_fee_customer(fee_bps=partner_fee_bps)
     result = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange=exchange,
@@ -136,6 +139,7 @@ def test_a_partner_fee_outside_the_current_policy_is_refused_not_clamped(db):
     who = make_fee_customer(fee_bps=25)
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -143,7 +147,7 @@ def test_a_partner_fee_outside_the_current_policy_is_refused_not_clamped(db):
             size=Decimal("10"),
             now=NOW,
         )
-    assert (caught.value.status_code, caught.value.code) == (409, "fee_below_minimum")
+    assert (caught.value.status, caught.value.code) == (409, "fee_below_minimum")
     assert "30 bps" in caught.value.message
 
 
@@ -152,6 +156,7 @@ def test_a_customer_without_a_payer_cannot_be_asked_for_a_fee(db, escrow_config)
     Wallet.objects.filter(customer=who.customer, role=Wallet.Role.PAYER).delete()
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -243,7 +248,7 @@ def test_a_bare_recovery_id_is_accepted_and_stored_as_27_or_28(fee_customer, req
 def test_an_unknown_authorization_is_not_found(db):
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_verify(fee_authorization_id=999_999, signature="0x", now=NOW)
-    assert (caught.value.status_code, caught.value.code) == (404, "not_found")
+    assert (caught.value.status, caught.value.code) == (404, "not_found")
 
 
 def test_the_error_is_rendered_in_the_platforms_shape():
@@ -300,7 +305,7 @@ def test_a_submission_that_loses_the_race_after_checking_the_signature_is_told_i
 ):
     authorization = request_fee()
     signature = fee_customer.sign(authorization)
-    real_recover = services.recover_pull_fee_signer
+    real_recover = authorizations.recover_pull_fee_signer
 
     def recover_while_another_request_signs(**kwargs):
         # The other request's conditional UPDATE lands between our read and ours.
@@ -312,5 +317,5 @@ def test_a_submission_that_loses_the_race_after_checking_the_signature_is_told_i
         )
         return real_recover(**kwargs)
 
-    monkeypatch.setattr(services, "recover_pull_fee_signer", recover_while_another_request_signs)
+    monkeypatch.setattr(authorizations, "recover_pull_fee_signer", recover_while_another_request_signs)
     assert refusal_code(authorization, signature) == "fee_auth_used"

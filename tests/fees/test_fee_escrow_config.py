@@ -59,23 +59,23 @@ def test_an_unusable_answer_never_replaces_the_last_good_config(db, fake_parsec)
 
 def test_a_fresh_config_is_used_without_asking_parsec(db, fake_parsec):
     store_escrow_config()
-    assert services.escrow_config_current(now=NOW + timedelta(minutes=59)).fee_bps == 25
+    assert services.escrow_config_current(now=NOW + timedelta(minutes=59), may_refresh=True).fee_bps == 25
     assert fake_parsec.calls == 0
 
 
 def test_a_stale_config_is_refreshed_once_synchronously(db, fake_parsec):
     store_escrow_config(fee_bps=25)
     fake_parsec.answers = [parsec_escrow_config(fee_bps=40)]
-    config = services.escrow_config_current(now=STALE)
+    config = services.escrow_config_current(now=STALE, may_refresh=True)
     assert (config.fee_bps, config.fetched_at, fake_parsec.calls) == (40, STALE, 1)
 
 
 def test_a_missing_config_with_parsec_down_blocks_fee_orders_with_a_503_that_says_why(db, fake_parsec):
     fake_parsec.answers = [parsec_down()]
     with pytest.raises(services.EscrowConfigUnavailable) as caught:
-        services.escrow_config_current(now=NOW)
+        services.escrow_config_current(now=NOW, may_refresh=True)
     error = caught.value
-    assert (error.status_code, error.code) == (503, "service_unavailable")
+    assert (error.status, error.code) == (503, "service_unavailable")
     assert "never been read" in error.message
     assert "maintenance" in error.message
 
@@ -84,7 +84,7 @@ def test_a_stale_config_with_parsec_down_blocks_fee_orders_and_names_its_age(db,
     store_escrow_config()
     fake_parsec.answers = [parsec_down()]
     with pytest.raises(services.EscrowConfigUnavailable) as caught:
-        services.escrow_config_current(now=STALE)
+        services.escrow_config_current(now=STALE, may_refresh=True)
     assert "last read 2 hours ago, more than the 60 minutes allowed" in caught.value.message
     assert fake_parsec.calls == 1
 
@@ -94,13 +94,13 @@ def test_the_maximum_age_is_a_setting(db, fake_parsec, settings):
     settings.ESCROW_CONFIG_MAX_AGE_SECONDS = 60
     fake_parsec.answers = [parsec_down()]
     with pytest.raises(services.EscrowConfigUnavailable):
-        services.escrow_config_current(now=NOW + timedelta(seconds=61))
+        services.escrow_config_current(now=NOW + timedelta(seconds=61), may_refresh=True)
 
 
 def test_inside_a_transaction_a_stale_config_is_refused_without_any_http(db, fake_parsec):
     store_escrow_config()
     with pytest.raises(services.EscrowConfigUnavailable), transaction.atomic():
-        services.escrow_config_current(now=STALE)
+        services.escrow_config_current(now=STALE, may_refresh=False)
     assert fake_parsec.calls == 0
 
 
@@ -110,6 +110,7 @@ def test_a_stale_config_blocks_a_fee_bearing_order(db, fake_parsec):
     fake_parsec.answers = [parsec_down()]
     with pytest.raises(services.EscrowConfigUnavailable):
         services.fee_authorization_request(
+            may_refresh_config=True,
             partner=who.partner,
             customer=who.customer,
             exchange="polymarket",
@@ -126,6 +127,7 @@ def test_orders_without_a_fee_are_never_blocked_by_a_stale_or_missing_config(
     who = make_fee_customer(fee_bps=fee_bps)
     fake_parsec.answers = [parsec_down()]
     result = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange=exchange,

@@ -165,6 +165,7 @@ def test_a_partner_without_an_affiliate_address_earns_its_share_of_the_affiliate
     store_escrow_config()
     who = make_fee_customer(label="share", revenue_share_bps=2000)
     authorization = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange="polymarket",
@@ -187,6 +188,7 @@ def test_a_partner_with_its_own_affiliate_address_gets_no_off_chain_share(db):
         label="own-aff", revenue_share_bps=2000, affiliate_address=make_eth_account("own aff").address
     )
     authorization = services.fee_authorization_request(
+        may_refresh_config=True,
         partner=who.partner,
         customer=who.customer,
         exchange="polymarket",

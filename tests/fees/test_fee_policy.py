@@ -32,7 +32,7 @@ def test_a_fee_below_the_escrow_minimum_is_refused(db):
     config = store_escrow_config(min_fee_bps=10)
     with pytest.raises(services.FeeError) as caught:
         services.partner_fee_validate(fee_bps=9, config=config)
-    assert (caught.value.code, caught.value.status_code) == ("fee_below_minimum", 400)
+    assert (caught.value.code, caught.value.status) == ("fee_below_minimum", 400)
     assert "escrow minimum of 10 bps" in caught.value.message
 
 

@@ -87,7 +87,7 @@ def test_a_quote_that_needs_a_config_refuses_to_guess_without_one(partner):
         fee_quote(
             partner=partner, exchange="polymarket", price=Decimal("0.5"), size=Decimal("10"), config=None
         )
-    assert caught.value.status_code == 503
+    assert caught.value.status == 503
 
 
 prices = st.decimals(min_value=Decimal("0.0001"), max_value=Decimal("0.9999"), places=4)

@@ -18,7 +18,7 @@ from fees.models import FeeAuthorization
 def refusal(authorization: FeeAuthorization, signature: str) -> services.FeeError:
     with pytest.raises(services.FeeError) as caught:
         services.fee_authorization_verify(fee_authorization_id=authorization.pk, signature=signature, now=NOW)
-    assert caught.value.status_code == 400
+    assert caught.value.status == 400
     authorization.refresh_from_db()
     assert authorization.state == FeeAuthorization.State.REQUESTED
     return caught.value

@@ -247,7 +247,8 @@ def test_a_polymarket_order_waits_for_the_fee_signature_then_is_queued(trader, p
     request = order["fee_request"]
     assert request["signer"] == trader.account.address
     assert request["escrow_contract"] == request["typed_data"]["domain"]["verifyingContract"]
-    assert request["deadline"] > time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    assert request["deadline"] > time.time()  # unix seconds, as the partner API answers it
+    assert request["fee_amount"] == order["fee"]["amount"]
 
     wrong = Account.sign_typed_data(Account.create().key, full_message=request["typed_data"])
     refused = trader.post(order["urls"]["sign_fee"], {"signature": "0x" + bytes(wrong.signature).hex()})

@@ -33,8 +33,8 @@ function setField(name, text) {
   if (element) element.textContent = text;
 }
 
-function describeDeadline(isoTime) {
-  const deadline = new Date(isoTime);
+function describeDeadline(unixSeconds) {
+  const deadline = new Date(unixSeconds * 1000);
   const minutes = Math.max(0, Math.round((deadline.getTime() - Date.now()) / 60000));
   const local = deadline.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
   return `${local} (${deadline.toISOString().replace("T", " ").slice(0, 19)} UTC, in about ${minutes} minute${minutes === 1 ? "" : "s"})`;
