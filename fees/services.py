@@ -18,6 +18,7 @@ from rest_framework import status
 from builder_platform.api import ApiError
 from customers import services as customer_services
 from customers.models import BPS_MAX, Customer, Partner, Wallet
+from fees.commissions import commission_book
 from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
 from parsec import client as parsec_client
@@ -31,6 +32,7 @@ from parsec.contract import (
     recover_pull_fee_signer,
     to_checksum,
 )
+from referrals import services as referral_services
 
 logger = logging.getLogger(__name__)
 
@@ -365,6 +367,13 @@ def fee_authorization_request(
         deadline=deadline,
     )
     affiliate = partner.affiliate_address or config.affiliate_address
+    terms = referral_services.commission_terms(
+        partner=partner,
+        customer=customer,
+        signer=wallets[Wallet.Role.SIGNER],
+        payer=wallets[Wallet.Role.PAYER],
+        now=now,
+    )
     with transaction.atomic():
         return FeeAuthorization.objects.create(
             partner=partner,
@@ -380,8 +389,9 @@ def fee_authorization_request(
             minimum_applied=quote.minimum_applied,
             affiliate_fee_bps=config.affiliate_fee_bps if affiliate else 0,
             affiliate_address=affiliate,
-            # A partner with its own on-chain affiliate address is paid by the escrow directly.
-            partner_share_bps=0 if partner.affiliate_address else partner.revenue_share_bps,
+            # A referred customer's referring partner, else the partner unless the escrow pays it directly.
+            partner_share_bps=terms.share_bps,
+            beneficiary_id=terms.beneficiary_id,
             deadline=datetime.fromtimestamp(deadline, tz=UTC),
             typed_data=typed_data,
             created_at=now,
@@ -661,16 +671,22 @@ def fee_ledger_record_fill(
     ]
     if authorization.partner_share_bps:
         share_cumulative = bps_share(affiliate_cumulative, authorization.partner_share_bps)
-        entries.append(
-            _entry(
-                authorization,
-                kind=Kind.PARTNER_SHARE,
-                amount=share_cumulative - booked[Kind.PARTNER_SHARE],
-                now=now,
-                fill_id=fill_id,
-            )
+        share = _entry(
+            authorization,
+            kind=Kind.PARTNER_SHARE,
+            amount=share_cumulative - booked[Kind.PARTNER_SHARE],
+            now=now,
+            fill_id=fill_id,
         )
-    return FeeLedgerEntry.objects.bulk_create(entries)
+        share.beneficiary_id = authorization.beneficiary_id or authorization.partner_id
+        entries.append(share)
+    created = FeeLedgerEntry.objects.bulk_create(entries)
+    if authorization.partner_share_bps:
+        share = FeeLedgerEntry.objects.get(
+            fee_authorization=authorization, kind=Kind.PARTNER_SHARE, fill_id=fill_id
+        )
+        commission_book(fee_authorization=authorization, entry=share, now=now)
+    return created
 
 
 @transaction.atomic

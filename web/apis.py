@@ -27,6 +27,7 @@ from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES,
 from web import markets as market_data
 from web import selectors
 from web.presenters import account_json, fee_request_json, order_json, plain_number, usdc_display
+from web.referral_links import referral_cookie_code
 from web.services import SignInRefused, web_sign_in
 from web.session import json_requires_customer, session_customer, session_sign_in
 
@@ -124,6 +125,7 @@ def session_verify(request: HttpRequest) -> JsonResponse:
             message=body.get("message") if isinstance(body.get("message"), str) else "",
             signature=text_field(body, "signature"),
             now=timezone.now(),
+            referral_code=referral_cookie_code(request),
         )
     except WalletProofError as exc:
         return error_response(
