@@ -23,6 +23,7 @@ from affiliates.services import AffiliateError, period_end, period_parse
 from builder_platform.api import PAGE_PARAMETERS, ApiError, CreatedCursorPagination, query_parameters_check
 from builder_platform.inputs import TextField
 from builder_platform.openapi import ClosedSerializer, error_responses
+from builder_platform.values import plain_number
 from fees.commission_models import Commission, Payout
 from fees.money import usdc_text
 from referrals import services as referral_services
@@ -89,7 +90,7 @@ class ReferralCodeSerializer(serializers.Serializer):
         return self._figures(code)["attributed_customers"]
 
     def get_volume(self, code) -> str:
-        return str(self._figures(code)["figures"].volume)
+        return plain_number(self._figures(code)["figures"].volume)
 
     def get_fees(self, code) -> int:
         return self._figures(code)["figures"].fees
@@ -226,7 +227,7 @@ class ReferralSerializer(serializers.Serializer):
         return referral.is_flagged
 
     def get_volume(self, referral) -> str:
-        return str(self.context["figures"][referral.customer_id].volume)
+        return plain_number(self.context["figures"][referral.customer_id].volume)
 
     def get_fees(self, referral) -> int:
         return self.context["figures"][referral.customer_id].fees
@@ -403,7 +404,7 @@ CSV_HEADER = (
 
 
 def _plain(value) -> str:
-    return "" if value is None else format(value.normalize(), "f")
+    return "" if value is None else plain_number(value)
 
 
 def statement_csv(*, payout: Payout, lines: list[dict]) -> str:

@@ -63,7 +63,7 @@ def _figures_by(*, partner: Partner, key: str, values: list) -> dict:
         lambda: ZERO,
         {
             value: Figures(
-                volume=(volume.get(value) or Decimal(0)).normalize(),
+                volume=volume.get(value) or Decimal(0),
                 fees=int(fees.get(value) or 0),
                 commission=int(commission.get(value) or 0),
             )
