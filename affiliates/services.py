@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
-from django.db.models import Count, Q, Sum
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
 from builder_platform.failures import DomainError
 from customers.models import Partner
@@ -132,18 +132,17 @@ def _payable(*, period: date):
     )
 
 
-class _RolledBack(Exception):
-    pass
-
-
+@transaction.atomic
 def payout_run(*, period: date, now: datetime, minimum: int | None = None) -> PayoutRunResult:
     """One payout per partner for a closed period: its available commissions not yet paid (booked before
     the period ended, carried over from earlier ones included), clawbacks subtracted, if the total
     reaches PAYOUT_MINIMUM_USDC; below it, everything carries over to the next run.
 
-    Idempotent and safe to run concurrently: each partner's payout is inserted under the database's
-    one-payout-per-partner-and-period constraint, and its commissions are claimed by a conditional
-    update in the same transaction, so a racing run either finds the payout made or claims nothing.
+    Set-based, in one transaction and a handful of queries whatever the number of partners. Idempotent
+    and safe to run concurrently: the payouts are inserted under the database's one-payout-per-partner-
+    and-period constraint, skipping conflicts (a racing run's insert waits for the other to commit, then
+    skips), and commissions are claimed by a conditional update (`payout` still null), so a racing run of
+    another period cannot claim them twice; a payout whose claim came out below the minimum is undone.
     """
     if period != period_start(period):
         raise AffiliateError(
@@ -158,62 +157,77 @@ def payout_run(*, period: date, now: datetime, minimum: int | None = None) -> Pa
         )
     minimum = settings.PAYOUT_MINIMUM_USDC * USDC_BASE_UNITS if minimum is None else minimum
     commissions_release(now=now)
-    totals = (
+    totals = list(
         _payable(period=period)
         .values("partner_id")
         .annotate(total=Sum("amount"), count=Count("id"))
         .order_by("partner_id")
     )
-    addresses = dict(AffiliateProfile.objects.values_list("partner_id", "payout_address"))
     existing = set(
         Payout.objects.filter(period=period)
         .exclude(state=Payout.State.CANCELLED)
         .values_list("partner_id", flat=True)
     )
-    created: list[Payout] = []
-    carried = already = 0
-    for row in totals:
-        partner_id = row["partner_id"]
-        if partner_id in existing:
-            already += 1
+    eligible = [row for row in totals if row["partner_id"] not in existing and row["total"] >= minimum]
+    carried = sum(1 for row in totals if row["partner_id"] not in existing and row["total"] < minimum)
+    addresses = dict(
+        AffiliateProfile.objects.filter(partner_id__in=[row["partner_id"] for row in eligible]).values_list(
+            "partner_id", "payout_address"
+        )
+    )
+    # commission_count 0 marks this run's own new rows until their commissions are claimed: a racing
+    # run's rows are either invisible (not committed) or already counted.
+    Payout.objects.bulk_create(
+        [
+            Payout(
+                partner_id=row["partner_id"],
+                period=period,
+                amount=row["total"],
+                commission_count=0,
+                payout_address=addresses.get(row["partner_id"], ""),
+                created_at=now,
+            )
+            for row in eligible
+        ],
+        batch_size=1000,
+        ignore_conflicts=True,
+    )
+    # No list of ids in here: the lookup per commission is the (partner, period) unique index's.
+    ours = Payout.objects.filter(period=period, state=Payout.State.PENDING, commission_count=0)
+    _payable(period=period).filter(partner_id__in=ours.values("partner_id")).update(
+        payout=Subquery(ours.filter(partner_id=OuterRef("partner_id")).values("pk")[:1])
+    )
+    claimed = {
+        row["payout"]: row
+        for row in Commission.objects.filter(payout__in=ours)
+        .values("payout")
+        .annotate(total=Sum("amount"), count=Count("id"))
+        .order_by()
+    }
+    made, undone = [], []
+    for payout in ours:
+        row = claimed.get(payout.pk)
+        if row is None or row["total"] < minimum:
+            undone.append(payout.pk)  # a racing run of another period claimed its commissions first
             continue
-        if row["total"] < minimum:
-            carried += 1
-            continue
-        try:
-            with transaction.atomic():
-                payout = Payout.objects.create(
-                    partner_id=partner_id,
-                    period=period,
-                    amount=row["total"],
-                    commission_count=row["count"],
-                    payout_address=addresses.get(partner_id, ""),
-                    created_at=now,
-                )
-                _payable(period=period).filter(partner_id=partner_id).update(payout=payout)
-                claimed = Commission.objects.filter(payout=payout).aggregate(
-                    total=Sum("amount"), count=Count("id")
-                )
-                if claimed["total"] is None or claimed["total"] < minimum:
-                    raise _RolledBack  # a racing run (another period's) claimed them first
-                if (claimed["total"], claimed["count"]) != (payout.amount, payout.commission_count):
-                    payout.amount, payout.commission_count = claimed["total"], claimed["count"]
-                    payout.save(update_fields=["amount", "commission_count"])
-        except IntegrityError:
-            already += 1  # a racing run for this period made it
-            continue
-        except _RolledBack:
-            carried += 1
-            continue
-        created.append(payout)
+        payout.amount, payout.commission_count = row["total"], row["count"]
+        made.append(payout)
+    Payout.objects.bulk_update(made, ["amount", "commission_count"], batch_size=1000)
+    if undone:
+        Commission.objects.filter(payout_id__in=undone).update(payout=None)
+        Payout.objects.filter(pk__in=undone).delete()
+    already = len(totals) - carried - len(made) - len(undone)
     logger.info(
         "payout run %s: %d payouts, %d carried over, %d already made",
         f"{period:%Y-%m}",
-        len(created),
-        carried,
+        len(made),
+        carried + len(undone),
         already,
     )
-    return PayoutRunResult(period=period, created=created, carried_over=carried, already_made=already)
+    made.sort(key=lambda payout: payout.partner_id)
+    return PayoutRunResult(
+        period=period, created=made, carried_over=carried + len(undone), already_made=already
+    )
 
 
 def _payout_refusal(payout_id: int) -> AffiliateError:
