@@ -7,7 +7,7 @@ from datetime import date, timedelta
 
 import pytest
 from affiliates_support import NOW, escrowed_order, fill, make_web_customer, refer, store_escrow_config
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from factories import make_customer, make_partner, make_wallet
 
 from affiliates import services
@@ -241,6 +241,9 @@ def test_concurrent_payout_runs_create_each_payout_once():
         web = make_web_customer(f"racer {index}")
         refer(web, f"racer-{index}")
         book(web)
+    # Released first, so that the runs do not queue behind one another's release of held commissions:
+    # they all read the same payable sums and race on inserting the same payouts.
+    services.commissions_release(now=APRIL_RUN)
     barrier = threading.Barrier(4)
     results, errors = [], []
 
@@ -264,3 +267,12 @@ def test_concurrent_payout_runs_create_each_payout_once():
     for payout in Payout.objects.all():
         assert payout.amount == sum(payout.commissions.values_list("amount", flat=True)) == 12_500_000
     assert not Commission.objects.filter(payout__isnull=True).exists()
+
+
+def test_the_database_refuses_a_second_live_payout_for_a_partner_and_period(acme):
+    Payout.objects.create(partner=acme, period=MARCH, amount=1, created_at=NOW)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Payout.objects.create(partner=acme, period=MARCH, amount=2, created_at=NOW)
+    Payout.objects.filter(partner=acme).update(state=Payout.State.CANCELLED)
+    Payout.objects.create(partner=acme, period=MARCH, amount=3, created_at=NOW)  # a cancelled one is not live
+    assert Payout.objects.filter(partner=acme).count() == 2
