@@ -181,3 +181,24 @@ def test_a_payouts_statement_totals_equal_the_payout_in_json_and_csv(acme, acme_
     assert rival.get("/api/v1/payouts/999999").json() == rival.get(f"/api/v1/payouts/{payout.pk}").json()
     assert acme_client.get(f"/api/v1/payouts/{payout.pk}?format=xml").status_code == 400
     assert Commission.objects.filter(payout=payout).count() == len(rows) - 1
+
+
+def test_attribution_is_not_ownership_the_referring_partner_cannot_act_for_the_customer(acme, acme_client):
+    referral_services.referral_code_create(partner=acme, code="acme", now=NOW)
+    web = make_web_customer("not owned")
+    refer(web, "acme")
+    customer_id = str(web.customer.pk)
+    assert acme_client.get(f"/api/v1/customers/{customer_id}").status_code == 404
+    assert (
+        acme_client.post(f"/api/v1/customers/{customer_id}/wallet-challenges", {}, format="json").status_code
+        == 404
+    )
+    order = acme_client.post(
+        "/api/v1/orders?exchange=polymarket",
+        {"market_id": "m", "outcome": "Yes", "side": "buy", "price": 0.5, "size": 10},
+        format="json",
+        HTTP_X_BUILDER_CUSTOMER_ID=customer_id,
+        HTTP_IDEMPOTENCY_KEY="not-mine",
+    )
+    assert order.status_code == 404, order.content
+    assert acme_client.get("/api/v1/referrals").json()["results"][0]["customer_id"] == customer_id

@@ -276,3 +276,15 @@ def test_the_database_refuses_a_second_live_payout_for_a_partner_and_period(acme
     Payout.objects.filter(partner=acme).update(state=Payout.State.CANCELLED)
     Payout.objects.create(partner=acme, period=MARCH, amount=3, created_at=NOW)  # a cancelled one is not live
     assert Payout.objects.filter(partner=acme).count() == 2
+
+
+def test_the_beat_tasks_release_held_commissions_and_run_the_month_before(acme, referred, settings):
+    from affiliates.tasks import payout_run_task, release_commissions_task
+
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    book(referred)  # booked on 2 March 2026, held for a week: long over by now
+    assert release_commissions_task.delay().get() == 1
+    assert payout_run_task.delay("2026-03").get() == 1
+    assert Payout.objects.get().period == MARCH
+    assert payout_run_task.delay().get() == 0  # the month before today: nothing left to pay
+    assert settings.CELERY_BEAT_SCHEDULE["affiliates.payout_run"]["schedule"].day_of_month == {1}
