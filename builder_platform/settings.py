@@ -235,7 +235,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Builder platform partner API",
-    "DESCRIPTION": "Onboard customers, place orders through Parsec, read fills, fees and statements.",
+    "DESCRIPTION": "Onboard customers, place orders through Parsec, read fills, fees and statements; "
+    "refer end-users and read your commissions and payouts.",
     "VERSION": "1",
     # 3.1: nullable objects and enums are JSON Schema (oneOf [..., null]), which validators and client
     # generators read the same way; 3.0's `nullable` beside a $ref is read differently by each.
@@ -254,6 +255,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "orders", "description": "Orders placed through Parsec for a customer, and their fees."},
         {"name": "markets", "description": "What can be traded where (Parsec's exchanges and markets)."},
         {"name": "fees", "description": "The partner's fee statement."},
+        {
+            "name": "affiliates",
+            "description": "Referral codes, the customers they brought, commissions, payouts and statements.",
+        },
     ],
 }
 
