@@ -23,6 +23,10 @@ def commission_book(
     """
     if entry.kind != FeeLedgerEntry.Kind.PARTNER_SHARE or entry.amount <= 0:
         return None
+    if entry.pk is None:  # a database that does not return ids from a bulk insert
+        entry = FeeLedgerEntry.objects.get(
+            fee_authorization=fee_authorization, kind=entry.kind, fill_id=entry.fill_id
+        )
     return Commission.objects.create(
         partner_id=entry.beneficiary_id or entry.partner_id,
         customer_id=entry.customer_id,

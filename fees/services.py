@@ -682,10 +682,8 @@ def fee_ledger_record_fill(
         entries.append(share)
     created = FeeLedgerEntry.objects.bulk_create(entries)
     if authorization.partner_share_bps:
-        share = FeeLedgerEntry.objects.get(
-            fee_authorization=authorization, kind=Kind.PARTNER_SHARE, fill_id=fill_id
-        )
-        commission_book(fee_authorization=authorization, entry=share, now=now)
+        # The fill's commission, for the partner that earns it, in this same transaction.
+        commission_book(fee_authorization=authorization, entry=created[-1], now=now)
     return created
 
 

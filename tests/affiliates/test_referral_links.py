@@ -150,3 +150,12 @@ def test_a_self_referral_through_the_web_is_kept_flagged(acme, client, customer_
     sign_in(client, account)
     referral = Referral.objects.get(customer=customer_of(account))
     assert referral.is_flagged
+
+
+def test_an_inactive_code_is_counted_apart_and_remembers_nothing(acme, client):
+    code = referral_services.referral_code_usable("acme")
+    referral_services.referral_code_update(referral_code=code, active=False)
+    page = client.get("/markets?ref=acme")
+    assert "Invited by" not in page.content.decode()
+    assert COOKIE_NAME not in client.cookies
+    assert (clicks("inactive"), clicks("remembered")) == (1, 0)
