@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
+from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
@@ -21,6 +22,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from affiliates import selectors, services
+from customers.addresses import InvalidAddress, checksum_address
 from fees.commission_models import Commission, Payout
 from fees.money import usdc_text
 from orders.admin import staff_label
@@ -165,10 +167,27 @@ class PayoutDetailsChangeAdmin(admin.ModelAdmin):
         return False
 
 
+class AffiliateProfileForm(forms.ModelForm):
+    class Meta:
+        model = AffiliateProfile
+        fields = ["partner", "max_revenue_share_bps", "payout_address", "payout_note"]
+
+    def clean_payout_address(self) -> str:
+        # Any case is accepted and stored checksummed; a mixed-case address with a wrong checksum is a typo.
+        value = self.cleaned_data["payout_address"]
+        if not value:
+            return ""
+        try:
+            return checksum_address(value)
+        except InvalidAddress as error:
+            raise forms.ValidationError(str(error)) from None
+
+
 @admin.register(AffiliateProfile)
 class AffiliateProfileAdmin(admin.ModelAdmin):
     """The partner's payout address (or off-chain note) and the highest share its codes may offer."""
 
+    form = AffiliateProfileForm
     list_display = ["partner", "payout_address", "payout_note", "max_revenue_share_bps", "updated_at"]
     search_fields = ["partner__name", "payout_address"]
     list_select_related = ["partner"]

@@ -97,7 +97,12 @@ def test_payout_address_changes_are_recorded_with_who_and_when(admin_client, adm
     address = "0x24FF2f416594bEF1d4FC99BC47e239BA1FfFA81e"
     response = admin_client.post(
         "/admin/referrals/affiliateprofile/add/",
-        {"partner": booked.pk, "payout_address": address, "payout_note": "", "max_revenue_share_bps": "3000"},
+        {
+            "partner": booked.pk,
+            "payout_address": address.lower(),
+            "payout_note": "",
+            "max_revenue_share_bps": "3000",
+        },
     )
     assert response.status_code == 302, response.content
     profile = AffiliateProfile.objects.get(partner=booked)
@@ -105,3 +110,17 @@ def test_payout_address_changes_are_recorded_with_who_and_when(admin_client, adm
     change = PayoutDetailsChange.objects.get()
     assert (change.new_address, change.changed_by) == (address, admin_user.username)
     assert change.changed_at > datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def test_a_payout_address_with_a_wrong_checksum_is_refused(admin_client, booked):
+    response = admin_client.post(
+        "/admin/referrals/affiliateprofile/add/",
+        {
+            "partner": booked.pk,
+            "payout_address": "0x24ff2f416594bEF1d4FC99BC47e239BA1FfFA81e",
+            "payout_note": "",
+        },
+    )
+    assert response.status_code == 200
+    assert b"checksum" in response.content
+    assert not AffiliateProfile.objects.exists()
