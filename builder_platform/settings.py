@@ -5,6 +5,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from parsec.sim.fault_names import FAULTS as SIM_FAULTS
@@ -102,8 +103,10 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "parsec.sim",
     "customers",
+    "referrals",
     "fees",
     "orders",
+    "affiliates",
     "web",
     "workers",
 ]
@@ -119,6 +122,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # ?ref=<code> on any web page: counts the click and remembers the code in a signed cookie.
+    "web.referral_links.ReferralQueryMiddleware",
 ]
 
 ROOT_URLCONF = "builder_platform.urls"
@@ -232,7 +237,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Builder platform partner API",
-    "DESCRIPTION": "Onboard customers, place orders through Parsec, read fills, fees and statements.",
+    "DESCRIPTION": "Onboard customers, place orders through Parsec, read fills, fees and statements; "
+    "refer end-users and read your commissions and payouts.",
     "VERSION": "1",
     # 3.1: nullable objects and enums are JSON Schema (oneOf [..., null]), which validators and client
     # generators read the same way; 3.0's `nullable` beside a $ref is read differently by each.
@@ -251,6 +257,10 @@ SPECTACULAR_SETTINGS = {
         {"name": "orders", "description": "Orders placed through Parsec for a customer, and their fees."},
         {"name": "markets", "description": "What can be traded where (Parsec's exchanges and markets)."},
         {"name": "fees", "description": "The partner's fee statement."},
+        {
+            "name": "affiliates",
+            "description": "Referral codes, the customers they brought, commissions, payouts and statements.",
+        },
     ],
 }
 
@@ -388,6 +398,7 @@ CELERY_TASK_ROUTES = {
     "orders.reconcile*": {"queue": "reconciliation"},
     "orders.purge_idempotency_keys": {"queue": "default"},
     "fees.*": {"queue": "default"},
+    "affiliates.*": {"queue": "default"},
 }
 
 # A worker touches its heartbeat row this often while it consumes; /readyz answers 503 when no worker
@@ -423,6 +434,20 @@ FEE_AUTH_DEADLINE_SECONDS = env_int("FEE_AUTH_DEADLINE_SECONDS", 300)
 if not 60 <= FEE_AUTH_DEADLINE_SECONDS <= 86_400:
     raise ImproperlyConfigured("FEE_AUTH_DEADLINE_SECONDS must be between 60 and 86400 seconds.")
 FEE_STATEMENT_MAX_DAYS = env_int("FEE_STATEMENT_MAX_DAYS", 366)  # the longest range a statement covers
+
+# --- Affiliate program -----------------------------------------------------------------------------------
+
+# How long a referral link's signed cookie attributes a first sign-in.
+REFERRAL_ATTRIBUTION_DAYS = env_int("REFERRAL_ATTRIBUTION_DAYS", 30)
+# A booked commission is pending this long before it can be paid out (refunds, fraud review).
+COMMISSION_HOLD_DAYS = env_int("COMMISSION_HOLD_DAYS", 7)
+# A partner's payout for a period is made only from this many USDC; below it everything carries over.
+PAYOUT_MINIMUM_USDC = env_int("PAYOUT_MINIMUM_USDC", 10)
+if REFERRAL_ATTRIBUTION_DAYS <= 0 or COMMISSION_HOLD_DAYS < 0 or PAYOUT_MINIMUM_USDC <= 0:
+    raise ImproperlyConfigured(
+        "REFERRAL_ATTRIBUTION_DAYS and PAYOUT_MINIMUM_USDC must be positive, "
+        "COMMISSION_HOLD_DAYS not negative."
+    )
 
 # --- Orders ----------------------------------------------------------------------------------------------
 
@@ -476,6 +501,13 @@ CELERY_BEAT_SCHEDULE = {
     "orders.reconcile": {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS},
     "orders.purge_idempotency_keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
     "customers.purge_wallet_challenges": {"task": "customers.purge_wallet_challenges", "schedule": 3600.0},
+    # Held commissions become available once their hold ends.
+    "affiliates.release_commissions": {"task": "affiliates.release_commissions", "schedule": 3600.0},
+    # On the 1st of each month, the payout run for the month before.
+    "affiliates.payout_run": {
+        "task": "affiliates.payout_run",
+        "schedule": crontab(minute=30, hour=0, day_of_month=1),
+    },
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------

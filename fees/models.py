@@ -88,6 +88,10 @@ class FeeAuthorization(models.Model):
     affiliate_fee_bps = models.PositiveIntegerField(default=0)
     affiliate_address = models.CharField(max_length=42, blank=True, default="")
     partner_share_bps = models.PositiveIntegerField(default=0)
+    # Who earns partner_share_bps: the referring partner of an attributed customer, else the partner.
+    beneficiary = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     deadline = models.DateTimeField()  # whole seconds: the typed data's deadline
     typed_data = models.JSONField()  # exactly what eth_signTypedData_v4 is given
     state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
@@ -165,6 +169,10 @@ class FeeLedgerEntry(models.Model):
     partner = models.ForeignKey(Partner, on_delete=models.PROTECT, related_name="fee_ledger_entries")
     customer = models.ForeignKey(Customer, on_delete=models.PROTECT, related_name="fee_ledger_entries")
     exchange = models.CharField(max_length=32)
+    # partner_share rows only: the partner that earns it (the referring partner of a referred customer).
+    beneficiary = models.ForeignKey(
+        Partner, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
     created_at = models.DateTimeField()
 
     class Meta:
@@ -214,3 +222,7 @@ class FeeLedgerEntry(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.amount} ({self.fee_authorization_id})"
+
+
+# Commissions and payouts: a module of their own, registered with the app here.
+from fees.commission_models import Commission, Payout  # noqa: E402, F401

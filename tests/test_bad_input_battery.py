@@ -434,11 +434,42 @@ ORDER_BODY = {
 }
 
 
+AFFILIATE_PARAMETERS = {
+    "api/v1/referral-codes": {"cursor", "limit"},
+    "api/v1/referral-codes/<str:code>": set(),
+    "api/v1/referrals": {"cursor", "limit"},
+    "api/v1/commissions": {"state", "period", "customer", "cursor", "limit"},
+    "api/v1/payouts": {"cursor", "limit"},
+    "api/v1/payouts/<str:payout_id>": {"format"},
+}
+AFFILIATE_BODIES = {
+    "api/v1/referral-codes": {"POST": {"code": "battery-new", "label": "a label", "revenue_share_bps": 0}},
+    "api/v1/referral-codes/<str:code>": {"PATCH": {"label": "renamed", "active": True}},
+}
+
+
+def _affiliate_objects(partner) -> tuple[str, str]:
+    """A referral code and a payout of the partner, for the affiliate routes' path values."""
+    from datetime import date
+
+    from django.utils import timezone
+
+    from fees.commission_models import Payout
+    from referrals.services import referral_code_create
+
+    code = referral_code_create(partner=partner, code="battery", now=timezone.now())
+    payout = Payout.objects.create(
+        partner=partner, period=date(2026, 3, 1), amount=1, created_at=timezone.now()
+    )
+    return code.code, str(payout.pk)
+
+
 def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_parsec, no_task_sending):
     partner = make_partner(name="Battery Partner")
     _, raw_key = make_api_key(partner=partner)
     customer = _active_customer(partner, "partner")
     order_id = _an_order(customer)
+    code, payout_id = _affiliate_objects(partner)
     signer = make_eth_account("battery signer partner").address
     client = Client(raise_request_exception=False)
     battery = Battery(
@@ -447,8 +478,14 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
     )
     surface = Surface(
         prefix="api/v1/",
-        path_values={"customer_id": str(customer.pk), "order_id": order_id},
+        path_values={
+            "customer_id": str(customer.pk),
+            "order_id": order_id,
+            "code": code,
+            "payout_id": payout_id,
+        },
         parameters={
+            **AFFILIATE_PARAMETERS,
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
             "api/v1/customers/<str:customer_id>": set(),
             "api/v1/customers/<str:customer_id>/wallet-challenges": set(),
@@ -489,6 +526,7 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders": {"POST": ORDER_BODY},
             "api/v1/orders/<str:order_id>": {"DELETE": {}},
             "api/v1/orders/<str:order_id>/fee-authorization": {"POST": {"signature": SIGNATURE}},
+            **AFFILIATE_BODIES,
         },
     )
     run_battery(battery, surface)

@@ -36,8 +36,10 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the simulator and the client's configuration", ("parsec",)),
     ("worker liveness", ("workers",)),
     ("customers", ("customers",)),
+    ("referrals", ("referrals",)),
     ("fees", ("fees",)),
     ("orders", ("orders",)),
+    ("affiliates", ("affiliates",)),
     ("web", ("web",)),
     # Settings, URLs, the Celery app, health and process wiring: may import anything, imported by none.
     ("wiring", ("builder_platform",)),

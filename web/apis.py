@@ -26,6 +26,7 @@ from web import markets as market_data
 from web import selectors
 from web.errors import WebErrorCode, answers_refusals, error_response, read_json
 from web.presenters import account_json, fee_request_json, order_json, usdc_display
+from web.referral_links import referral_cookie_code
 from web.services import web_sign_in
 from web.session import json_requires_customer, session_customer, session_sign_in
 
@@ -73,6 +74,7 @@ def session_verify(request: HttpRequest) -> JsonResponse:
             message=body.get("message") if isinstance(body.get("message"), str) else "",
             signature=text_field(body, "signature"),
             now=timezone.now(),
+            referral_code=referral_cookie_code(request),
         )
     except WalletProofError as exc:
         # Whatever the proof's fault (a used challenge included), the page starts sign-in again: 400.

@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 from builder_platform.failures import DomainError
 from customers.models import Customer, Partner, Wallet
 from customers.services import customer_create, partner_create, wallet_challenge_verify
+from referrals.services import referral_attribute
 from web.errors import WebErrorCode
 
 BUILTIN_PARTNER_NAME = "Web (built-in)"
@@ -38,7 +39,9 @@ def _builtin_partner() -> Partner:
 
 
 @transaction.atomic
-def web_sign_in(*, address: str, message: str, signature: str, now: datetime) -> tuple[Customer, bool]:
+def web_sign_in(
+    *, address: str, message: str, signature: str, now: datetime, referral_code: str | None = None
+) -> tuple[Customer, bool]:
     """Verify a signed sign-in challenge and return the wallet's customer, created on first sign-in.
 
     The challenge is checked and consumed by the same service that checks a partner's wallet link
@@ -66,4 +69,7 @@ def web_sign_in(*, address: str, message: str, signature: str, now: datetime) ->
         Wallet.objects.create(
             customer=customer, role=Wallet.Role.SIGNER, address=challenge.address, verified_at=now
         )
+    if created and referral_code:
+        # The first sign-in only: an existing customer is never attributed (first touch wins).
+        referral_attribute(customer=customer, raw_code=referral_code, signer=challenge.address, now=now)
     return customer, created

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import apis, views
+from web import apis, referral_links, views
 
 app_name = "web"
 
@@ -13,6 +13,7 @@ urlpatterns = [
     path("orders", views.orders, name="orders"),
     path("fee-authorizations", views.fee_authorizations, name="fee_authorizations"),
     path("sign-out", views.sign_out, name="sign_out"),
+    path("r/<str:code>", referral_links.referral_link, name="referral_link"),
     # JSON, for the pages' scripts
     path("app/session/challenge", apis.session_challenge, name="session_challenge"),
     path("app/session/verify", apis.session_verify, name="session_verify"),

@@ -14,9 +14,11 @@ from django.views.decorators.http import require_GET, require_POST
 from customers.models import Customer, Wallet
 from parsec.client import ParsecError
 from parsec.contract import FEE_ESCROW_EXCHANGES, MIN_GTD_LEAD_SECONDS
+from referrals.models import Referral
 from web import markets as market_data
 from web import selectors
 from web.presenters import ORDER_TYPE_LABELS, account_json, fee_authorization_row
+from web.referral_links import referral_invitation
 from web.selectors import current_wallet
 from web.session import page_requires_customer, session_customer, session_sign_out
 
@@ -57,8 +59,10 @@ def home(request: HttpRequest) -> HttpResponse:
             chain_id=chain_id,
             chain_name=CHAIN_NAMES.get(chain_id, f"chain {chain_id}"),
             next=safe_next(request, request.GET.get("next")),
+            invitation=referral_invitation(request),
         )
-    return render_page(request, "web/account.html", account=account_json(customer))
+    referral = Referral.objects.filter(customer=customer).select_related("partner").first()
+    return render_page(request, "web/account.html", account=account_json(customer), referral=referral)
 
 
 @require_POST

@@ -21,6 +21,7 @@ from parsec.contract import (
     pull_fee_typed_data,
     recover_pull_fee_signer,
 )
+from referrals import services as referral_services
 
 State = FeeAuthorization.State
 
@@ -124,6 +125,13 @@ def _fee_authorization_create(
         deadline=deadline,
     )
     affiliate = partner.affiliate_address or config.affiliate_address
+    terms = referral_services.commission_terms(
+        partner=partner,
+        customer=customer,
+        signer=wallets[Wallet.Role.SIGNER],
+        payer=wallets[Wallet.Role.PAYER],
+        now=now,
+    )
     with transaction.atomic():
         return FeeAuthorization.objects.create(
             partner=partner,
@@ -139,8 +147,9 @@ def _fee_authorization_create(
             minimum_applied=quote.minimum_applied,
             affiliate_fee_bps=config.affiliate_fee_bps if affiliate else 0,
             affiliate_address=affiliate,
-            # A partner with its own on-chain affiliate address is paid by the escrow directly.
-            partner_share_bps=0 if partner.affiliate_address else partner.revenue_share_bps,
+            # A referred customer's referring partner, else the partner unless the escrow pays it directly.
+            partner_share_bps=terms.share_bps,
+            beneficiary_id=terms.beneficiary_id,
             deadline=datetime.fromtimestamp(deadline, tz=UTC),
             typed_data=typed_data,
             created_at=now,

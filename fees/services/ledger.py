@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
+from fees.commissions import commission_book
 from fees.errors import FeeLedgerError
 from fees.models import FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
@@ -128,16 +129,20 @@ def fee_ledger_record_fill(
     ]
     if authorization.partner_share_bps:
         share_cumulative = bps_share(affiliate_cumulative, authorization.partner_share_bps)
-        entries.append(
-            _entry(
-                authorization,
-                kind=Kind.PARTNER_SHARE,
-                amount=share_cumulative - booked[Kind.PARTNER_SHARE],
-                now=now,
-                fill_id=fill_id,
-            )
+        share = _entry(
+            authorization,
+            kind=Kind.PARTNER_SHARE,
+            amount=share_cumulative - booked[Kind.PARTNER_SHARE],
+            now=now,
+            fill_id=fill_id,
         )
-    return FeeLedgerEntry.objects.bulk_create(entries)
+        share.beneficiary_id = authorization.beneficiary_id or authorization.partner_id
+        entries.append(share)
+    created = FeeLedgerEntry.objects.bulk_create(entries)
+    if authorization.partner_share_bps:
+        # The fill's commission, for the partner that earns it, in this same transaction.
+        commission_book(fee_authorization=authorization, entry=created[-1], now=now)
+    return created
 
 
 @transaction.atomic
