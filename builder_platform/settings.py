@@ -329,6 +329,9 @@ PARSEC_SIM_FILL_CHUNK_FRACTION = env_str("PARSEC_SIM_FILL_CHUNK_FRACTION", "0.25
 PARSEC_SIM_PRICE_BUCKET_SECONDS = env_int("PARSEC_SIM_PRICE_BUCKET_SECONDS", 60)
 PARSEC_SIM_BOOK_DEPTH = env_int("PARSEC_SIM_BOOK_DEPTH", 100)  # shares a taker finds at the touch, +/- 50%
 PARSEC_SIM_TAKER_FEE_BPS = env_int("PARSEC_SIM_TAKER_FEE_BPS", 10)  # exchange fee on taker fills
+# Every builder user's USDC balance before its first fill or fee, in whole USDC. Large by default so
+# suites and benchmarks never run dry; set it small to see Parsec's 402 insufficient_funds.
+PARSEC_SIM_STARTING_BALANCE_USDC = env_int("PARSEC_SIM_STARTING_BALANCE_USDC", 1_000_000_000)
 PARSEC_SIM_FEE_ESCROW_ENABLED = env_bool("PARSEC_SIM_FEE_ESCROW_ENABLED", True)
 PARSEC_SIM_FEE_BPS = env_int("PARSEC_SIM_FEE_BPS", 25)
 PARSEC_SIM_MIN_FEE_BPS = env_int("PARSEC_SIM_MIN_FEE_BPS", 1)
