@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "customers",
     "fees",
     "orders",
+    "portfolio",
     "web",
     "workers",
 ]
@@ -294,6 +295,11 @@ if not PARSEC_API_KEY and PARSEC_SIMULATOR:
 PARSEC_CONNECT_TIMEOUT = env_float("PARSEC_CONNECT_TIMEOUT", 3.0)
 PARSEC_READ_TIMEOUT = env_float("PARSEC_READ_TIMEOUT", 10.0)
 PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only; a create is never retried
+
+# Portfolio and market depth: how long public market data is reused (seconds). Balances and positions
+# are private and never cached.
+PORTFOLIO_MARKET_CACHE_SECONDS = env_int("PORTFOLIO_MARKET_CACHE_SECONDS", 10)
+PORTFOLIO_BOOK_CACHE_SECONDS = env_int("PORTFOLIO_BOOK_CACHE_SECONDS", 1)  # order books and dry runs
 
 # Embedded simulator (read only while PARSEC_SIMULATOR is on). Its escrow is a local stand-in: the
 # addresses are fixed, made-up values, not Parsec's contracts.

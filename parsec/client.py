@@ -206,6 +206,8 @@ class Market:
     tick_size: Decimal | None = None  # the price increment orders must respect, where published
     min_order_size: Decimal | None = None  # contracts/shares, where published
     outcome_prices: Mapping[str, Decimal | None] = field(default_factory=dict)
+    volume: Decimal | None = None  # contracts traded in all, where published
+    end_date: datetime | None = None  # when trading closes, where published
 
 
 @dataclass(frozen=True)
@@ -534,6 +536,8 @@ def _parse_market(data: Any) -> Market:
         tick_size=_optional_decimal(data.get("tick_size"), "tick_size"),
         min_order_size=_optional_decimal(data.get("min_order_size"), "min_order_size"),
         outcome_prices=outcomes,
+        volume=_optional_decimal(data.get("volume_total", data.get("volume")), "volume_total"),
+        end_date=None if not data.get("end_date") else _timestamp(data.get("end_date"), "end_date"),
     )
 
 

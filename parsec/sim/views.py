@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -129,7 +129,19 @@ def fill_json(fill: SimFill) -> dict[str, Any]:
     }
 
 
-def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
+def market_end_date(market: SimMarket) -> datetime:
+    """A fixed closing time per market, 30 to 395 days after 2027-01-01 (simulated markets never close)."""
+    days = 30 + int.from_bytes(market.market_id.encode()[-4:].rjust(4, b"\0"), "big") % 366
+    return datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=days)
+
+
+def market_volume(market: SimMarket) -> Decimal:
+    """Contracts traded on the market, every outcome and builder user included."""
+    sizes = SimFill.objects.filter(order__market=market).values_list("size", flat=True)
+    return sum(sizes, Decimal(0))
+
+
+def market_json(market: SimMarket, *, now: datetime, volume: Decimal | None = None) -> dict[str, Any]:
     """A market as Parsec's /markets item: exchange_market_id, priced outcomes, tick and minimum size."""
     yes_price = reference_price(
         exchange=market.exchange,
@@ -155,7 +167,8 @@ def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
             for name in outcomes
         ],
         "last_price": yes_price,
-        "volume_total": Decimal(0),
+        "volume_total": Decimal(0) if volume is None else _number(volume),
+        "end_date": _iso(market_end_date(market)),
         "tick_size": None if market.tick_size is None else _number(market.tick_size),
         "min_order_size": None if market.min_order_size is None else _number(market.min_order_size),
         "status": market.status,
@@ -457,7 +470,12 @@ def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
                 code=ErrorCode.MARKET_NOT_FOUND,
             )
         return json_response(
-            _market_page_json([market_json(market, now=now)], scope=scope, total=1, next_cursor=None)
+            _market_page_json(
+                [market_json(market, now=now, volume=market_volume(market))],
+                scope=scope,
+                total=1,
+                next_cursor=None,
+            )
         )
     if scope != "list":
         raise NotSupported(
