@@ -42,11 +42,13 @@ def test_the_order_book_lists_bids_best_first_and_asks_best_first(parsec_target)
     book = parsec_target.client.get_orderbook(exchange="kalshi", market_id=market_id, outcome="Yes", depth=10)
 
     assert (book.exchange, book.market_id, book.outcome) == ("kalshi", market_id, "Yes")
-    assert len(book.bids) <= 10 and len(book.asks) <= 10
+    assert len(book.bids) <= 10
+    assert len(book.asks) <= 10
     assert [price for price, _ in book.bids] == sorted((price for price, _ in book.bids), reverse=True)
     assert [price for price, _ in book.asks] == sorted(price for price, _ in book.asks)
     for price, size in (*book.bids, *book.asks):
-        assert Decimal(0) < price < Decimal(1) and size > 0
+        assert Decimal(0) < price < Decimal(1)
+        assert size > 0
 
 
 def test_an_unknown_market_has_no_order_book(parsec_target):
@@ -101,7 +103,8 @@ def test_the_execution_price_is_a_dry_run_over_the_book(parsec_target, frozen_pr
     assert Decimal(0) <= run.filled_amount <= Decimal(5)
     assert run.fully_filled is (run.filled_amount == Decimal(5))
     if run.filled_amount:
-        assert run.avg_price is not None and run.avg_price >= book.asks[0][0]
+        assert run.avg_price is not None
+        assert run.avg_price >= book.asks[0][0]
     if parsec_target.is_sim:
         best_ask, touch = book.asks[0]
         assert touch >= 5  # the touch holds at least half the typical depth
@@ -150,7 +153,8 @@ def test_a_new_customer_has_no_positions_and_a_readable_balance(parsec_target):
 
     assert parsec_target.client.list_positions(exchange="kalshi", customer_id=customer) == []
     balance = parsec_target.client.get_balance(exchange="polymarket", customer_id=customer)
-    assert balance.exchange == "polymarket" and balance.usdc >= 0
+    assert balance.exchange == "polymarket"
+    assert balance.usdc >= 0
     if parsec_target.is_sim:
         assert balance.raw == balance_raw_for("polymarket", 1_000_000_000 * 10**6)
 

@@ -7,4 +7,4 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "orders"))
 
-from orders_support import *  # noqa: E402, F403 - registers the fixtures with pytest
+from orders_support import *  # noqa: F403 - registers the fixtures with pytest

@@ -181,7 +181,8 @@ def test_a_page_of_fills_takes_the_same_queries_at_any_size(trader):
     for limit in (1, 50, 200):
         with CaptureQueriesContext(connection) as queries:
             status, body = get(trader, "/api/v1/fills", limit=limit)
-        assert status == 200 and len(body["results"]) == limit
+        assert status == 200
+        assert len(body["results"]) == limit
         counts[limit] = len(queries)
 
     assert counts[1] == counts[50] == counts[200] <= 3  # the key, then the page
@@ -193,7 +194,8 @@ def test_one_market_its_book_and_a_dry_run(frozen_sim, sim_trader):
     yes, no = market["outcomes"]
     assert (yes["name"], no["name"]) == ("Yes", "No")
     assert yes["price"] + no["price"] == 1
-    assert market["end_date"] and market["tick_size"] == Decimal("0.01")
+    assert market["end_date"]
+    assert market["tick_size"] == Decimal("0.01")
 
     status, book = get(sim_trader, f"/api/v1/markets/kalshi/{KALSHI_MARKET}/orderbook", outcome="No", depth=5)
     assert status == 200
