@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Rounded
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation, Rounded, localcontext
 
 # Finer than any price x size we store (prices and sizes have at most 18 places each would need 36, but
 # basis shares are a ratio anyway): 18 places keep the open basis exact to far below a USDC base unit.
@@ -46,13 +46,6 @@ class PositionPnl:
     sold: Decimal
 
 
-def _add(*values: Decimal) -> Decimal:
-    total = ZERO
-    for value in values:
-        total = _EXACT.add(total, value)
-    return total
-
-
 def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
     """amount x part / whole, rounded once to BASIS_QUANTUM."""
     return _RATIO.divide(_RATIO.multiply(amount, part), whole).quantize(BASIS_QUANTUM, context=_RATIO)
@@ -60,6 +53,12 @@ def _share(amount: Decimal, part: Decimal, whole: Decimal) -> Decimal:
 
 def position_pnl(trades: Iterable[Trade], *, current_price: Decimal | None) -> PositionPnl:
     """The position and P&L of one market/outcome from its trades in the order they happened."""
+    with localcontext(_EXACT):
+        return _position_pnl(trades, current_price=current_price)
+
+
+def _position_pnl(trades: Iterable[Trade], *, current_price: Decimal | None) -> PositionPnl:
+    # Plain operators under the exact context: any rounding at all would raise (Inexact, Rounded).
     size = ZERO
     basis = ZERO  # signed: what the open position cost (negative for a short: what it brought in)
     net_cost = ZERO
@@ -67,36 +66,36 @@ def position_pnl(trades: Iterable[Trade], *, current_price: Decimal | None) -> P
     bought = sold = ZERO
     for trade in trades:
         quantity = trade.size if trade.side == "buy" else -trade.size
-        notional = _EXACT.multiply(trade.price, trade.size)
-        cash = _add(notional, trade.fee) if trade.side == "buy" else _add(-notional, trade.fee)
-        net_cost = _add(net_cost, cash)
+        notional = trade.price * trade.size
+        cash = notional + trade.fee if trade.side == "buy" else -notional + trade.fee
+        net_cost += cash
         if trade.side == "buy":
-            bought = _add(bought, trade.size)
+            bought += trade.size
         else:
-            sold = _add(sold, trade.size)
+            sold += trade.size
         if size == 0 or (size > 0) == (quantity > 0):
-            basis = _add(basis, cash)
-            size = _add(size, quantity)
+            basis += cash
+            size += quantity
             continue
         closing = min(abs(quantity), abs(size))
         closing_cash = cash if closing == abs(quantity) else _share(cash, closing, abs(quantity))
         closed_basis = basis if closing == abs(size) else _share(basis, closing, abs(size))
-        realised = _add(realised, -closing_cash, -closed_basis)
-        basis = _add(basis, -closed_basis)
-        size = _add(size, closing if quantity > 0 else -closing)
+        realised += -closing_cash - closed_basis
+        basis -= closed_basis
+        size += closing if quantity > 0 else -closing
         if closing < abs(quantity):  # the trade went through zero and opened the other way
-            basis = _add(basis, cash, -closing_cash)
-            size = _add(size, quantity - (closing if quantity > 0 else -closing))
+            basis += cash - closing_cash
+            size += quantity - (closing if quantity > 0 else -closing)
     if size == 0:
         market_value: Decimal | None = ZERO
         # A flat position holds no basis: the rounding dust of its shares is realised with it.
-        realised = _add(realised, -basis)
+        realised -= basis
         basis = ZERO
     elif current_price is None:
         market_value = None
     else:
-        market_value = _EXACT.multiply(size, current_price)
-    unrealised = None if market_value is None else _add(market_value, -basis)
+        market_value = size * current_price
+    unrealised = None if market_value is None else market_value - basis
     average = None if size == 0 else _RATIO.divide(basis, size).quantize(Decimal("1e-6"), context=_RATIO)
     return PositionPnl(
         size=size,
