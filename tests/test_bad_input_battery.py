@@ -117,6 +117,8 @@ QUERY_PARAMETERS = {
     "created_before": DATES,
     "start_ts": NUMBERS,
     "end_ts": NUMBERS,
+    "amount": NUMBERS,
+    "depth": NUMBERS,
 }
 # Tampered cursors on /orders and /customers are the list pagination's (contract engineer): left out
 # there until that work is merged.
@@ -457,9 +459,28 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
     )
     surface = Surface(
         prefix="api/v1/",
-        path_values={"customer_id": str(customer.pk), "order_id": order_id},
+        path_values={
+            "customer_id": str(customer.pk),
+            "order_id": order_id,
+            "exchange": "kalshi",
+            "market_id": KALSHI_MARKET,
+        },
         parameters={
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
+            "api/v1/customers/<str:customer_id>/positions": {"exchange"},
+            "api/v1/customers/<str:customer_id>/balance": {"exchange"},
+            "api/v1/fills": {
+                "customer",
+                "exchange",
+                "market_id",
+                "created_after",
+                "created_before",
+                "cursor",
+                "limit",
+            },
+            "api/v1/markets/<str:exchange>/<str:market_id>": set(),
+            "api/v1/markets/<str:exchange>/<str:market_id>/orderbook": {"outcome", "depth"},
+            "api/v1/execution-price": {"exchange", "market_id", "outcome", "side", "amount"},
             "api/v1/customers/<str:customer_id>": set(),
             "api/v1/customers/<str:customer_id>/wallet-challenges": set(),
             "api/v1/customers/<str:customer_id>/wallets": set(),
@@ -483,6 +504,12 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders": {"exchange": "kalshi"},
             "api/v1/fees/statement": {"start": "2026-01-01", "end": "2026-01-31"},
             "api/v1/markets": {"exchange": "kalshi"},
+            "api/v1/execution-price": {
+                "exchange": "kalshi",
+                "market_id": KALSHI_MARKET,
+                "side": "buy",
+                "amount": "5",
+            },
         },
         bodies={
             "api/v1/customers": {"POST": {"external_id": "battery", "email": "battery@example.com"}},

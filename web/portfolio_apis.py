@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from parsec.contract import EXCHANGES, MAX_SIZE
+from parsec.contract import EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
 from portfolio import market_data
 from portfolio.expected_fill import expected_fill
 from portfolio.market_data import MarketDataError
@@ -53,11 +53,17 @@ def orderbook_json(request: HttpRequest) -> JsonResponse:
 
 
 def _number(raw: str) -> Decimal | None:
+    """The ticket's text as a Decimal the contract can hold: finite, at most MAX_DECIMAL_PLACES places."""
     try:
         value = Decimal(raw.strip()) if raw and len(raw) <= 40 else None
     except ArithmeticError:
         return None
-    return value if value is not None and value.is_finite() else None
+    if value is None or not value.is_finite():
+        return None
+    exponent = value.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
+        return None
+    return value
 
 
 def _usdc(value: Decimal) -> str:

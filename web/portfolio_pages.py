@@ -6,6 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import reverse
 from django.views.decorators.http import require_GET
@@ -19,6 +20,7 @@ from portfolio.market_data import MarketDataError
 from portfolio.selectors import customer_positions
 from web import markets as market_data
 from web import selectors
+from web.markets import QUESTION_CACHE_SECONDS
 from web.presenters import (
     FEE_STATE_LABELS,
     ORDER_TYPE_LABELS,
@@ -34,11 +36,14 @@ BOOK_LEVELS = 5  # levels of each side shown on the market page
 ORDERS_PAGE_SIZE = 20
 
 
-def _money(value: Decimal | None, places: str = "0.01") -> str:
-    """USDC for people: rounded half to even to the cent (the exact figure is in the partner API)."""
+def _money(value: Decimal | None) -> str:
+    """USDC for people: to the cent, rounded half to even, or to the base unit when less than a cent
+    (a fee-sized loss must not read as 0.00); the exact figure is in the partner API."""
     if value is None:
         return "—"
-    return f"{value.quantize(Decimal(places)):,f}"
+    if value and abs(value) < Decimal("0.01"):
+        return f"{value.quantize(Decimal('0.000001')).normalize():f}"
+    return f"{value.quantize(Decimal('0.01')):,f}"
 
 
 def _signed(value: Decimal | None) -> str:
@@ -137,6 +142,8 @@ def market_page(request: HttpRequest, exchange: str, market_id: str) -> HttpResp
         listed, market, exchanges = None, None, []
     if listed is None or market is None:
         raise Http404("No such tradable market")
+    # Remembered for the pages that name this market later (the portfolio, the orders).
+    cache.set(market_data.question_cache_key(exchange, market_id), market["question"], QUESTION_CACHE_SECONDS)
     outcomes = [item["name"] for item in market["outcomes"]]
     selected_outcome = request.GET.get("outcome", "")
     if selected_outcome not in outcomes:

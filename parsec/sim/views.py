@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -137,8 +138,8 @@ def market_end_date(market: SimMarket) -> datetime:
 
 def market_volume(market: SimMarket) -> Decimal:
     """Contracts traded on the market, every outcome and builder user included."""
-    sizes = SimFill.objects.filter(order__market=market).values_list("size", flat=True)
-    return sum(sizes, Decimal(0))
+    total = SimFill.objects.filter(order__market=market).aggregate(total=Sum("size"))["total"]
+    return Decimal(0) if total is None else Decimal(total)
 
 
 def market_json(market: SimMarket, *, now: datetime, volume: Decimal | None = None) -> dict[str, Any]:

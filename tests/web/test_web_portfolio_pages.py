@@ -110,3 +110,21 @@ def test_all_my_orders_filters_by_status_and_exchange_and_pages(trader):
 def test_events_read_as_sentences():
     assert event_sentence("submitting", "open", "parsec_accepted") == "It is open on the exchange's book."
     assert event_sentence("open", "open", "something_new") == "Update from the exchange (something new)."
+
+
+def test_the_expected_fill_and_book_endpoints_refuse_bad_input_before_asking_parsec(trader):
+    for query in (
+        "exchange=nasdaq&market_id=X",
+        "exchange=kalshi",
+    ):
+        response = trader.client.get(f"/app/expected-fill?{query}")
+        assert (response.status_code, response.json()["code"]) == (400, "bad_request")
+        response = trader.client.get(f"/app/orderbook?{query}")
+        assert (response.status_code, response.json()["code"]) == (400, "bad_request")
+
+
+def test_the_portfolio_pages_need_a_signed_in_customer(db, client):
+    for path in ("/portfolio", "/orders/all", f"/orders/{uuid.uuid4()}", "/markets/kalshi/X"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/?next=")
