@@ -4,14 +4,13 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_reconcile_state'),
+        ("orders", "0002_reconcile_state"),
     ]
 
     operations = [
         migrations.AddIndex(
-            model_name='fill',
-            index=models.Index(fields=['-created_at', '-id'], name='orders_fill_created'),
+            model_name="fill",
+            index=models.Index(fields=["-created_at", "-id"], name="orders_fill_created"),
         ),
     ]
