@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "fees",
     "orders",
     "affiliates",
+    "portfolio",
     "web",
     "workers",
 ]
@@ -307,6 +308,11 @@ PARSEC_CONNECT_TIMEOUT = env_float("PARSEC_CONNECT_TIMEOUT", 3.0)
 PARSEC_READ_TIMEOUT = env_float("PARSEC_READ_TIMEOUT", 10.0)
 PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only; a create is never retried
 
+# Portfolio and market depth: how long public market data is reused (seconds). Balances and positions
+# are private and never cached.
+PORTFOLIO_MARKET_CACHE_SECONDS = env_int("PORTFOLIO_MARKET_CACHE_SECONDS", 10)
+PORTFOLIO_BOOK_CACHE_SECONDS = env_int("PORTFOLIO_BOOK_CACHE_SECONDS", 1)  # order books and dry runs
+
 # Embedded simulator (read only while PARSEC_SIMULATOR is on). Its escrow is a local stand-in: the
 # addresses are fixed, made-up values, not Parsec's contracts.
 PARSEC_SIM_SEED = env_int("PARSEC_SIM_SEED", 7)  # prices, book depth and random faults derive from it
@@ -354,6 +360,9 @@ PARSEC_SIM_FILL_CHUNK_FRACTION = env_str("PARSEC_SIM_FILL_CHUNK_FRACTION", "0.25
 PARSEC_SIM_PRICE_BUCKET_SECONDS = env_int("PARSEC_SIM_PRICE_BUCKET_SECONDS", 60)
 PARSEC_SIM_BOOK_DEPTH = env_int("PARSEC_SIM_BOOK_DEPTH", 100)  # shares a taker finds at the touch, +/- 50%
 PARSEC_SIM_TAKER_FEE_BPS = env_int("PARSEC_SIM_TAKER_FEE_BPS", 10)  # exchange fee on taker fills
+# Every builder user's USDC balance before its first fill or fee, in whole USDC. Large by default so
+# suites and benchmarks never run dry; set it small to see Parsec's 402 insufficient_funds.
+PARSEC_SIM_STARTING_BALANCE_USDC = env_int("PARSEC_SIM_STARTING_BALANCE_USDC", 1_000_000_000)
 PARSEC_SIM_FEE_ESCROW_ENABLED = env_bool("PARSEC_SIM_FEE_ESCROW_ENABLED", True)
 PARSEC_SIM_FEE_BPS = env_int("PARSEC_SIM_FEE_BPS", 25)
 PARSEC_SIM_MIN_FEE_BPS = env_int("PARSEC_SIM_MIN_FEE_BPS", 1)

@@ -18,6 +18,7 @@ api_v1 = [
     path("", include("fees.urls")),
     path("", include("orders.urls")),
     path("", include("affiliates.urls")),
+    path("", include("portfolio.urls")),
 ]
 
 urlpatterns = [

@@ -192,7 +192,11 @@ class Fill(models.Model):
     class Meta:
         ordering = ("created_at", "id")
         constraints = [models.CheckConstraint(condition=Q(size__gt=0), name="orders_fill_size_positive")]
-        indexes = [models.Index(fields=["order", "created_at"], name="orders_fill_order")]
+        indexes = [
+            models.Index(fields=["order", "created_at"], name="orders_fill_order"),
+            # GET /api/v1/fills: a partner's fills newest first, one page at a time.
+            models.Index(fields=["-created_at", "-id"], name="orders_fill_created"),
+        ]
 
     def __str__(self) -> str:
         return f"fill {self.fill_id}: {self.size} @ {self.price}"

@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from parsec.contract import balance_base_units_from_raw
+
 __all__ = [
     "BuilderUser",
     "EscrowConfig",
@@ -204,6 +206,8 @@ class Market:
     tick_size: Decimal | None = None  # the price increment orders must respect, where published
     min_order_size: Decimal | None = None  # contracts/shares, where published
     outcome_prices: Mapping[str, Decimal | None] = field(default_factory=dict)
+    volume: Decimal | None = None  # contracts traded in all, where published
+    end_date: datetime | None = None  # when trading closes, where published
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,46 @@ class Fill:
     is_taker: bool
     fee: Decimal
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Position:
+    market_id: str
+    outcome: str
+    size: Decimal
+    average_price: Decimal | None
+    current_price: Decimal | None
+
+
+@dataclass(frozen=True)
+class Balance:
+    exchange: str
+    usdc: int  # USDC base units, read from the exchange's own `raw` format
+    raw: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class OrderBook:
+    exchange: str
+    market_id: str
+    outcome: str
+    bids: tuple[tuple[Decimal, Decimal], ...]  # (price, size), best first
+    asks: tuple[tuple[Decimal, Decimal], ...]
+    tick_size: Decimal | None
+    min_order_size: Decimal | None
+    timestamp: datetime | None
+
+
+@dataclass(frozen=True)
+class ExecutionPrice:
+    filled_amount: Decimal
+    fully_filled: bool
+    levels_consumed: int
+    total_cost: Decimal  # USDC
+    avg_price: Decimal | None
+    worst_price: Decimal | None
+    slippage: Decimal | None
+    fee_estimate: Decimal | None  # USDC
 
 
 # --------------------------------------------------------------------------------------------------
@@ -492,6 +536,8 @@ def _parse_market(data: Any) -> Market:
         tick_size=_optional_decimal(data.get("tick_size"), "tick_size"),
         min_order_size=_optional_decimal(data.get("min_order_size"), "min_order_size"),
         outcome_prices=outcomes,
+        volume=_optional_decimal(data.get("volume_total", data.get("volume")), "volume_total"),
+        end_date=None if not data.get("end_date") else _timestamp(data.get("end_date"), "end_date"),
     )
 
 
@@ -540,6 +586,68 @@ def _parse_fill(data: Any) -> Fill:
         is_taker=bool(data.get("is_taker", False)),
         fee=_decimal(data.get("fee", 0), "fee"),
         created_at=_timestamp(data.get("created_at"), "created_at"),
+    )
+
+
+def _parse_position(data: Any) -> Position:
+    data = _mapping(data, "position")
+    return Position(
+        market_id=_text(data, "market_id"),
+        outcome=_text(data, "outcome"),
+        size=_decimal(data.get("size"), "size"),
+        average_price=_optional_decimal(data.get("average_price"), "average_price"),
+        current_price=_optional_decimal(data.get("current_price"), "current_price"),
+    )
+
+
+def _parse_balance(data: Any, exchange: str) -> Balance:
+    raw = _mapping(_mapping(data, "balance").get("raw"), "balance raw")
+    try:
+        usdc = balance_base_units_from_raw(exchange, raw)
+    except ValueError as error:
+        raise _BadAnswer(str(error)) from None
+    return Balance(exchange=exchange, usdc=usdc, raw=dict(raw))
+
+
+def _parse_levels(value: Any, name: str) -> tuple[tuple[Decimal, Decimal], ...]:
+    if not isinstance(value, list):
+        raise _BadAnswer(f"{name} is not a list")
+    levels = []
+    for level in value:
+        if isinstance(level, Mapping):  # some exchanges answer {price, size}
+            level = [level.get("price"), level.get("size")]
+        if not isinstance(level, list) or len(level) < 2:
+            raise _BadAnswer(f"a level of {name} is not [price, size]")
+        levels.append((_decimal(level[0], f"{name} price"), _decimal(level[1], f"{name} size")))
+    return tuple(levels)
+
+
+def _parse_orderbook(data: Any, *, exchange: str, market_id: str, outcome: str | None) -> OrderBook:
+    data = _mapping(data, "order book")
+    stamp = data.get("timestamp")
+    return OrderBook(
+        exchange=_optional_text(data, "exchange") or exchange,
+        market_id=_optional_text(data, "market_id") or market_id,
+        outcome=_optional_text(data, "outcome") or outcome or "",
+        bids=_parse_levels(data.get("bids"), "bids"),
+        asks=_parse_levels(data.get("asks"), "asks"),
+        tick_size=_optional_decimal(data.get("tick_size"), "tick_size"),
+        min_order_size=_optional_decimal(data.get("min_order_size"), "min_order_size"),
+        timestamp=None if stamp is None else _timestamp(stamp, "timestamp"),
+    )
+
+
+def _parse_execution_price(data: Any) -> ExecutionPrice:
+    data = _mapping(data, "execution price")
+    return ExecutionPrice(
+        filled_amount=_decimal(data.get("filled_amount"), "filled_amount"),
+        fully_filled=bool(data.get("fully_filled", False)),
+        levels_consumed=_integer(data.get("levels_consumed", 0), "levels_consumed"),
+        total_cost=_decimal(data.get("total_cost"), "total_cost"),
+        avg_price=_optional_decimal(data.get("avg_price"), "avg_price"),
+        worst_price=_optional_decimal(data.get("worst_price"), "worst_price"),
+        slippage=_optional_decimal(data.get("slippage"), "slippage"),
+        fee_estimate=_optional_decimal(data.get("fee_estimate"), "fee_estimate"),
     )
 
 
@@ -891,6 +999,43 @@ class ParsecClient:
         params = {"exchange": exchange, "market_id": market_id, "limit": limit}
         data, _ = self._read("fills", params=params, customer_id=customer_id)
         return self._parsed(lambda: _parse_list(data, _parse_fill, "fills"), "fills", write=False)
+
+    def list_positions(
+        self, *, exchange: str, customer_id: str, market_id: str | None = None
+    ) -> list[Position]:
+        params = {"exchange": exchange, "market_id": market_id}
+        data, _ = self._read("positions", params=params, customer_id=customer_id)
+        return self._parsed(lambda: _parse_list(data, _parse_position, "positions"), "positions", write=False)
+
+    def get_balance(self, *, exchange: str, customer_id: str, refresh: bool = False) -> Balance:
+        params = {"exchange": exchange, "refresh": "true" if refresh else None}
+        data, _ = self._read("balance", params=params, customer_id=customer_id)
+        return self._parsed(lambda: _parse_balance(data, exchange), "balance", write=False)
+
+    def get_orderbook(
+        self, *, exchange: str, market_id: str, outcome: str | None = None, depth: int | None = None
+    ) -> OrderBook:
+        params = {"exchange": exchange, "market_id": market_id, "outcome": outcome, "depth": depth}
+        data, _ = self._read("orderbook", params=params)
+        return self._parsed(
+            lambda: _parse_orderbook(data, exchange=exchange, market_id=market_id, outcome=outcome),
+            "order book",
+            write=False,
+        )
+
+    def get_execution_price(
+        self, *, exchange: str, market_id: str, outcome: str, side: str, amount: Decimal
+    ) -> ExecutionPrice:
+        """Parsec's dry run of a marketable order of ``amount`` contracts over the book; places nothing."""
+        params = {
+            "exchange": exchange,
+            "market_id": market_id,
+            "outcome": outcome,
+            "side": side,
+            "amount": format(amount, "f"),
+        }
+        data, _ = self._read("execution-price", params=params)
+        return self._parsed(lambda: _parse_execution_price(data), "execution price", write=False)
 
 
 _SEGMENT = re.compile(r"[A-Za-z0-9_.:\-]+")

@@ -6,7 +6,16 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_CEILING, Context, Decimal, DecimalException, Inexact, InvalidOperation, Rounded
+from decimal import (
+    ROUND_CEILING,
+    ROUND_FLOOR,
+    Context,
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Rounded,
+)
 from enum import StrEnum
 from typing import Any, ClassVar, Final
 
@@ -17,6 +26,7 @@ from eth_utils import is_checksum_address as _eth_is_checksum_address
 from eth_utils import to_checksum_address as _eth_to_checksum_address
 
 __all__ = [
+    "BALANCE_EXCHANGES",
     "EXCHANGES",
     "FEE_ESCROW_EXCHANGES",
     "FINAL_STATUSES",
@@ -24,6 +34,9 @@ __all__ = [
     "MAX_MARKET_ID_LENGTH",
     "MAX_SIZE",
     "MIN_GTD_LEAD_SECONDS",
+    "ORDERBOOK_DEFAULT_DEPTH",
+    "ORDERBOOK_MAX_DEPTH",
+    "ORDER_SIDES",
     "ORDER_TYPES",
     "ORDER_TYPE_SUPPORT",
     "PULL_FEE_DOMAIN_NAME",
@@ -42,6 +55,8 @@ __all__ = [
     "OrderStatus",
     "SignatureError",
     "SignatureErrorCode",
+    "balance_base_units_from_raw",
+    "balance_raw_for",
     "ecc_backend_name",
     "fee_amount_for",
     "is_checksum_address",
@@ -50,6 +65,8 @@ __all__ = [
     "pull_fee_typed_data",
     "recover_pull_fee_signer",
     "to_checksum",
+    "usdc_base_units_earned",
+    "usdc_base_units_owed",
     "validate_create_order",
     "validate_order_for_market",
 ]
@@ -971,3 +988,59 @@ def _checksum_from_bytes(address: bytes) -> str:
 def ecc_backend_name() -> str:
     """The secp256k1 backend eth-keys, and so eth-account, picked: CoinCurveECCBackend is the fast one."""
     return type(get_backend()).__name__
+
+
+# --------------------------------------------------------------------------------------------------
+# Account and market data: positions, balance, order book, execution price
+# --------------------------------------------------------------------------------------------------
+#
+# GET /positions?exchange=X[&market_id=]       (impersonated) a bare array of
+#     {market_id, outcome, size, average_price, current_price}; Parsec computes no P&L.
+# GET /balance?exchange=X[&refresh=true]       (impersonated) {raw: {...}}, opaque per exchange (below).
+# GET /orderbook?exchange=X&market_id=|parsec_id=&outcome=&depth=
+#     {bids: [[price, size], ...] best first, asks: [...] best first, exchange, market_id, outcome,
+#      tick_size?, min_order_size?, timestamp?}
+# GET /execution-price?exchange=X&market_id=|parsec_id=&outcome=&side=&amount=
+#     a dry run over the book: {filled_amount, fully_filled, levels_consumed, total_cost, avg_price?,
+#      worst_price?, slippage?, fee_estimate?}; amount in contracts/shares, costs in USDC.
+
+BALANCE_EXCHANGES: Final[frozenset[str]] = frozenset({"polymarket", "kalshi"})
+ORDERBOOK_DEFAULT_DEPTH: Final[int] = 50
+ORDERBOOK_MAX_DEPTH: Final[int] = 100
+ORDER_SIDES: Final[tuple[str, ...]] = ("buy", "sell")
+# Kalshi reports money in cents; one cent is 10,000 USDC base units.
+_BASE_UNITS_PER_CENT: Final[int] = _USDC_BASE_UNITS // 100
+
+
+def balance_raw_for(exchange: str, usdc_base_units: int) -> dict[str, Any]:
+    """The `raw` object of GET /balance as each exchange writes it: Polymarket a micro-USDC string,
+    Kalshi whole cents (rounded down: a fraction of a cent cannot be spent there)."""
+    if exchange == "kalshi":
+        return {"balance": usdc_base_units // _BASE_UNITS_PER_CENT, "payout": 0}
+    return {"balance": str(usdc_base_units), "allowance": str(usdc_base_units)}
+
+
+def balance_base_units_from_raw(exchange: str, raw: Mapping[str, Any]) -> int:
+    """USDC base units from an exchange's `raw` balance; ValueError when it is not one we can read."""
+    value = raw.get("balance")
+    if isinstance(value, bool) or value is None:
+        raise ValueError("the balance has no `balance` field")
+    if isinstance(value, str):
+        if _DECIMAL_DIGITS.fullmatch(value.lstrip("-")) is None or len(value) > 40:
+            raise ValueError("the balance is not a whole number")
+        amount = int(value)
+    elif isinstance(value, int):
+        amount = value
+    else:
+        raise ValueError("the balance is not a whole number")
+    return amount * _BASE_UNITS_PER_CENT if exchange == "kalshi" else amount
+
+
+def usdc_base_units_owed(amount: Decimal) -> int:
+    """USDC owed for an exact amount, in base units rounded up: what a buyer pays, never less."""
+    return int((Decimal(amount) * _USDC_BASE_UNITS).to_integral_value(rounding=ROUND_CEILING))
+
+
+def usdc_base_units_earned(amount: Decimal) -> int:
+    """USDC received for an exact amount, in base units rounded down: what a seller gets, never more."""
+    return int((Decimal(amount) * _USDC_BASE_UNITS).to_integral_value(rounding=ROUND_FLOOR))

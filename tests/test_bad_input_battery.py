@@ -118,6 +118,8 @@ QUERY_PARAMETERS = {
     "created_before": DATES,
     "start_ts": NUMBERS,
     "end_ts": NUMBERS,
+    "amount": NUMBERS,
+    "depth": NUMBERS,
 }
 
 # Raw JSON tokens put in place of one body field at a time.
@@ -483,10 +485,26 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "order_id": order_id,
             "code": code,
             "payout_id": payout_id,
+            "exchange": "kalshi",
+            "market_id": KALSHI_MARKET,
         },
         parameters={
             **AFFILIATE_PARAMETERS,
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
+            "api/v1/customers/<str:customer_id>/positions": {"exchange"},
+            "api/v1/customers/<str:customer_id>/balance": {"exchange"},
+            "api/v1/fills": {
+                "customer",
+                "exchange",
+                "market_id",
+                "created_after",
+                "created_before",
+                "cursor",
+                "limit",
+            },
+            "api/v1/markets/<str:exchange>/<str:market_id>": set(),
+            "api/v1/markets/<str:exchange>/<str:market_id>/orderbook": {"outcome", "depth"},
+            "api/v1/execution-price": {"exchange", "market_id", "outcome", "side", "amount"},
             "api/v1/customers/<str:customer_id>": set(),
             "api/v1/customers/<str:customer_id>/wallet-challenges": set(),
             "api/v1/customers/<str:customer_id>/wallets": set(),
@@ -510,6 +528,12 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders": {"exchange": "kalshi"},
             "api/v1/fees/statement": {"start": "2026-01-01", "end": "2026-01-31"},
             "api/v1/markets": {"exchange": "kalshi"},
+            "api/v1/execution-price": {
+                "exchange": "kalshi",
+                "market_id": KALSHI_MARKET,
+                "side": "buy",
+                "amount": "5",
+            },
         },
         bodies={
             "api/v1/customers": {"POST": {"external_id": "battery", "email": "battery@example.com"}},

@@ -24,11 +24,11 @@ def debug(request, settings):
 
 
 def test_it_answers_an_unknown_api_path_in_json_that_points_at_the_schema(debug, partner_client):
-    response = partner_client.get("/api/v1/fills")
+    response = partner_client.get("/api/v1/positions")  # positions live under /customers/{id}/
     assert response.status_code == 404
     body = error_of(response)
     assert body["code"] == "not_found"
-    assert "/api/v1/fills" in body["error"]
+    assert "/api/v1/positions" in body["error"]
     assert "/api/schema/" in body["error"]
     assert b"<html" not in response.content.lower()
 

@@ -39,7 +39,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("referrals", ("referrals",)),
     ("fees", ("fees",)),
     ("orders", ("orders",)),
-    ("affiliates", ("affiliates",)),
+    ("portfolio and affiliates", ("portfolio", "affiliates")),
     ("web", ("web",)),
     # Settings, URLs, the Celery app, health and process wiring: may import anything, imported by none.
     ("wiring", ("builder_platform",)),

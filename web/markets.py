@@ -33,6 +33,9 @@ def _question_key(exchange: str, market_id: str) -> str:
     return f"web:market-question:{exchange}:{market_id}"
 
 
+question_cache_key = _question_key  # for the pages that learn a question outside a listing
+
+
 def market_listing(
     *, exchange: str | None, search: str | None, cursor: str | None, limit: int = MARKETS_PAGE_SIZE
 ) -> MarketListing:

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from web import apis, referral_links, views
+from web import apis, portfolio_apis, portfolio_pages, referral_links, views
 
 app_name = "web"
 
@@ -11,6 +11,10 @@ urlpatterns = [
     path("markets", views.markets, name="markets"),
     path("trade", views.trade, name="trade"),
     path("orders", views.orders, name="orders"),
+    path("orders/all", portfolio_pages.orders_page, name="orders_page"),
+    path("orders/<uuid:order_id>", portfolio_pages.order_page, name="order_page"),
+    path("portfolio", portfolio_pages.portfolio, name="portfolio"),
+    path("markets/<str:exchange>/<str:market_id>", portfolio_pages.market_page, name="market_page"),
     path("fee-authorizations", views.fee_authorizations, name="fee_authorizations"),
     path("sign-out", views.sign_out, name="sign_out"),
     path("r/<str:code>", referral_links.referral_link, name="referral_link"),
@@ -20,6 +24,8 @@ urlpatterns = [
     path("app/account", apis.account_status, name="account_status"),
     path("app/markets", apis.markets_for_ticket, name="markets_json"),
     path("app/quote", apis.quote, name="quote"),
+    path("app/orderbook", portfolio_apis.orderbook_json, name="orderbook_json"),
+    path("app/expected-fill", portfolio_apis.expected_fill_json, name="expected_fill_json"),
     path("app/orders", apis.orders_collection, name="orders_json"),
     path("app/orders/<str:order_id>", apis.order_detail, name="order_json"),
     path("app/orders/<str:order_id>/cancel", apis.order_cancel, name="order_cancel"),

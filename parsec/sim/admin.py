@@ -1,7 +1,10 @@
 """Read-only admin pages for the simulator's state: inspect, never edit, what the venue holds."""
 
+from decimal import Decimal
+
 from django.contrib import admin
 
+from parsec.sim.accounts import starting_balance_base_units
 from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
 
 
@@ -24,10 +27,24 @@ class SimBuilderAdmin(ReadOnlyAdmin):
 
 @admin.register(SimBuilderUser)
 class SimBuilderUserAdmin(ReadOnlyAdmin):
-    list_display = ("external_id", "customer_id", "builder", "status", "linked_exchanges", "created_at")
+    list_display = (
+        "external_id",
+        "customer_id",
+        "builder",
+        "status",
+        "linked_exchanges",
+        "usdc_balance",
+        "created_at",
+    )
     list_filter = ("status", "builder")
     search_fields = ("external_id", "customer_id", "eoa_address", "safe_address")
     exclude = ("key_hash",)
+
+    @admin.display(description="USDC balance")
+    def usdc_balance(self, user: SimBuilderUser) -> str:
+        # The starting balance (PARSEC_SIM_STARTING_BALANCE_USDC) plus what fills and fees moved.
+        units = starting_balance_base_units() + user.usdc_delta
+        return f"{Decimal(units).scaleb(-6):.6f}"
 
 
 @admin.register(SimMarket)

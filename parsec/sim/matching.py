@@ -13,7 +13,8 @@ from decimal import ROUND_CEILING, ROUND_DOWN, Decimal
 
 from django.conf import settings
 
-from parsec.sim.catalogue import book_depth, outcome_price, price_bucket, reference_price
+from parsec.sim.book import taker_depth
+from parsec.sim.catalogue import outcome_price, price_bucket, reference_price
 from parsec.sim.models import SimFill, SimOrder
 
 # An order left unread for a very long time is brought up to date in bounded work; ticks beyond this
@@ -122,13 +123,9 @@ def match_new_order(order: SimOrder, *, now: datetime, engine: EngineSettings) -
     price = market_price(order, now, engine)
     depth = Decimal(0)
     if is_marketable(order, price):
-        depth = book_depth(
-            exchange=order.exchange,
-            market_id=order.market.market_id,
-            bucket=price_bucket(now, engine.bucket_seconds),
-            seed=engine.seed,
-            typical=engine.typical_depth,
-            outcome=order.outcome,
+        # The touch of the book this order takes from (parsec.sim.book): a seller meets the bids.
+        depth = taker_depth(
+            market=order.market, outcome=order.outcome, side=order.side, now=now, typical=engine.typical_depth
         )
     if order.order_type == "fok" and depth < order.size:
         _cancel(order, now)  # fill-or-kill: all of it at once or nothing

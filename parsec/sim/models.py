@@ -45,6 +45,9 @@ class SimBuilderUser(models.Model):
     # Its per-second limit out of the builder's QPS pool, as set with PATCH; None: not set. Recorded
     # and shown only: the simulator enforces no rate limit.
     qps_limit = models.PositiveIntegerField(null=True, blank=True)
+    # What fills and fees have added to (or taken from) its USDC balance, in USDC base units; the balance
+    # is PARSEC_SIM_STARTING_BALANCE_USDC plus this, so changing the setting funds every user at once.
+    usdc_delta = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -21,6 +21,7 @@ from parsec.contract import (
     is_checksum_address,
     validate_order_for_market,
 )
+from parsec.sim.accounts import balance_apply, balance_check, balances_apply_fills, escrow_refund_base_units
 from parsec.sim.catalogue import MARKET_SEEDS, exchange_capabilities
 from parsec.sim.escrow import check_fee_auth, safe_address_for
 from parsec.sim.matching import EngineSettings, advance_order, match_new_order
@@ -228,6 +229,7 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
     reused = BadRequest(ESCROW_ORDER_ID_REUSED_MESSAGE, field="fee_auth.order_id")
     if fee_auth is not None and SimOrder.objects.filter(escrow_order_id=fee_auth.order_id).exists():
         raise reused
+    balance_check(customer=customer, order_request=order_request)
 
     order = SimOrder(
         id="ord_" + uuid.uuid4().hex,
@@ -260,6 +262,13 @@ def sim_order_create(*, customer: SimBuilderUser, order_request: OrderRequest, n
                 raise reused from None  # a concurrent order with the same escrow order id won
             raise
     SimFill.objects.bulk_create(fills)
+    balances_apply_fills(fills)
+    if fee_auth is not None:
+        # The escrow pulls the fee from the payer before the order goes out; an ioc or fok that ends
+        # on arrival gets its unfilled part back at once.
+        balance_apply(customer=customer, amount=-fee_auth.fee_amount)
+        if order.status == SimOrder.Status.CANCELLED:
+            balance_apply(customer=customer, amount=escrow_refund_base_units(order))
     return order
 
 
@@ -308,7 +317,10 @@ def sim_advance(
     for order in due:
         fills += advance_order(order, now=now, engine=engine)
         order.save(update_fields=["status", "filled", "fill_count", "next_event_at", "updated_at"])
+        if order.status == SimOrder.Status.CANCELLED:  # a gtd past its expiry
+            balance_apply(customer=customer, amount=escrow_refund_base_units(order))
     SimFill.objects.bulk_create(fills)
+    balances_apply_fills(fills)
     return len(fills)
 
 
@@ -348,4 +360,6 @@ def sim_order_cancel(*, customer: SimBuilderUser, exchange: str, order_id: str, 
     order.updated_at = now
     order.save(update_fields=["status", "filled", "fill_count", "next_event_at", "updated_at"])
     SimFill.objects.bulk_create(fills)
+    balances_apply_fills(fills)
+    balance_apply(customer=customer, amount=escrow_refund_base_units(order))
     return order

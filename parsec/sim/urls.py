@@ -14,4 +14,8 @@ urlpatterns = [
     path("orders", views.orders, name="sim-orders"),
     path("orders/<str:order_id>", views.order_detail, name="sim-order"),
     path("fills", views.fills, name="sim-fills"),
+    path("positions", views.positions, name="sim-positions"),
+    path("balance", views.balance, name="sim-balance"),
+    path("orderbook", views.orderbook, name="sim-orderbook"),
+    path("execution-price", views.execution_price_view, name="sim-execution-price"),
 ]

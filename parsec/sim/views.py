@@ -5,11 +5,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.db.models import Sum
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
@@ -17,15 +18,22 @@ from django.views.decorators.csrf import csrf_exempt
 from parsec.client import decode_json, encode_json
 from parsec.contract import (
     EXCHANGES,
+    MAX_SIZE,
+    ORDER_SIDES,
+    ORDERBOOK_DEFAULT_DEPTH,
+    ORDERBOOK_MAX_DEPTH,
     BadRequest,
     ContractError,
     ErrorCode,
     ExchangeNotFound,
     MissingParameter,
     NotSupported,
+    balance_raw_for,
     validate_create_order,
 )
 from parsec.sim import faults
+from parsec.sim.accounts import balance_base_units, position_current_price, positions_of
+from parsec.sim.book import execution_price, order_book
 from parsec.sim.catalogue import (
     exchange_capabilities,
     exchanges_json,
@@ -122,7 +130,19 @@ def fill_json(fill: SimFill) -> dict[str, Any]:
     }
 
 
-def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
+def market_end_date(market: SimMarket) -> datetime:
+    """A fixed closing time per market, 30 to 395 days after 2027-01-01 (simulated markets never close)."""
+    days = 30 + int.from_bytes(market.market_id.encode()[-4:].rjust(4, b"\0"), "big") % 366
+    return datetime(2027, 1, 1, tzinfo=UTC) + timedelta(days=days)
+
+
+def market_volume(market: SimMarket) -> Decimal:
+    """Contracts traded on the market, every outcome and builder user included."""
+    total = SimFill.objects.filter(order__market=market).aggregate(total=Sum("size"))["total"]
+    return Decimal(0) if total is None else Decimal(total)
+
+
+def market_json(market: SimMarket, *, now: datetime, volume: Decimal | None = None) -> dict[str, Any]:
     """A market as Parsec's /markets item: exchange_market_id, priced outcomes, tick and minimum size."""
     yes_price = reference_price(
         exchange=market.exchange,
@@ -148,7 +168,8 @@ def market_json(market: SimMarket, *, now: datetime) -> dict[str, Any]:
             for name in outcomes
         ],
         "last_price": yes_price,
-        "volume_total": Decimal(0),
+        "volume_total": Decimal(0) if volume is None else _number(volume),
+        "end_date": _iso(market_end_date(market)),
         "tick_size": None if market.tick_size is None else _number(market.tick_size),
         "min_order_size": None if market.min_order_size is None else _number(market.min_order_size),
         "status": market.status,
@@ -450,7 +471,12 @@ def markets(request: HttpRequest, caller: Caller) -> HttpResponse:
                 code=ErrorCode.MARKET_NOT_FOUND,
             )
         return json_response(
-            _market_page_json([market_json(market, now=now)], scope=scope, total=1, next_cursor=None)
+            _market_page_json(
+                [market_json(market, now=now, volume=market_volume(market))],
+                scope=scope,
+                total=1,
+                next_cursor=None,
+            )
         )
     if scope != "list":
         raise NotSupported(
@@ -664,3 +690,144 @@ def fills(request: HttpRequest, caller: Caller) -> HttpResponse:
         limit=_int_param(request, "limit", default=100, low=1, high=500) or 100,
     )
     return json_response([fill_json(fill) for fill in listed])
+
+
+# --------------------------------------------------------------------------------------------------
+# Account and market data
+# --------------------------------------------------------------------------------------------------
+
+
+def _market_param(request: HttpRequest) -> tuple[str, SimMarket]:
+    """The market of a data request: `exchange` + `market_id`, or `parsec_id` (exchange:market_id)."""
+    parsec_id = _query_text(request, "parsec_id")
+    if parsec_id is not None:
+        exchange, _, market_id = parsec_id.partition(":")
+        if exchange not in EXCHANGES:
+            raise ExchangeNotFound(f"exchange {exchange} is not known; use one of {', '.join(EXCHANGES)}")
+    else:
+        exchange = _exchange(request)
+        market_id = _query_text(request, "market_id") or ""
+    if not market_id:
+        raise MissingParameter("market_id (with exchange) or parsec_id is required", field="market_id")
+    market = sim_market_get(exchange=exchange, market_id=market_id)
+    if market is None:
+        raise ContractError(
+            f"market {market_id} was not found on {exchange}", status=404, code=ErrorCode.MARKET_NOT_FOUND
+        )
+    return exchange, market
+
+
+def _outcome_param(request: HttpRequest, market: SimMarket, *, required: bool) -> str:
+    outcome = _query_text(request, "outcome")
+    if outcome is None:
+        if required:
+            raise MissingParameter("outcome is required", field="outcome")
+        return market.outcomes[0]
+    if outcome not in market.outcomes:
+        raise BadRequest(
+            f"outcome must be one of {', '.join(market.outcomes)} for this market", field="outcome"
+        )
+    return outcome
+
+
+def _amount_param(request: HttpRequest) -> Decimal:
+    raw = _query_text(request, "amount")
+    if raw is None:
+        raise MissingParameter("amount is required", field="amount")
+    try:
+        amount = Decimal(raw) if len(raw) <= 40 else Decimal("NaN")
+    except ArithmeticError:
+        amount = Decimal("NaN")
+    if not amount.is_finite() or amount <= 0 or amount >= MAX_SIZE or _decimal_places(amount) > 18:
+        raise BadRequest("amount must be a positive number of contracts", field="amount")
+    return amount
+
+
+def _decimal_places(value: Decimal) -> int:
+    exponent = value.as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 99
+
+
+@endpoint("GET")
+def positions(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    customer = caller.acting_customer
+    exchange = _exchange(request, capability="fetch_positions")
+    market_id = _query_text(request, "market_id")
+    sim_catch_up(now=now, customer=customer, exchange=exchange, market_id=market_id)
+    held = positions_of(customer=customer, exchange=exchange, market_id=market_id)
+    return json_response(
+        [
+            {
+                "market_id": position.market.market_id,
+                "outcome": position.outcome,
+                "size": _number(position.size),
+                "average_price": _number(position.average_price),
+                "current_price": _number(position_current_price(position, now=now)),
+            }
+            for position in held
+        ]
+    )
+
+
+@endpoint("GET")
+def balance(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    customer = caller.acting_customer
+    exchange = _exchange(request, capability="fetch_balance")
+    # Fills due by now move the balance, as they would have at the exchange already.
+    sim_catch_up(now=now, customer=customer)
+    return json_response({"raw": balance_raw_for(exchange, balance_base_units(customer))})
+
+
+@endpoint("GET")
+def orderbook(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    exchange, market = _market_param(request)
+    outcome = _outcome_param(request, market, required=False)
+    depth = (
+        _int_param(request, "depth", default=ORDERBOOK_DEFAULT_DEPTH, low=1, high=ORDERBOOK_MAX_DEPTH)
+        or ORDERBOOK_DEFAULT_DEPTH
+    )
+    book = order_book(market=market, outcome=outcome, depth=depth, now=now)
+    return json_response(
+        {
+            "bids": [[_number(price), _number(size)] for price, size in book.bids],
+            "asks": [[_number(price), _number(size)] for price, size in book.asks],
+            "exchange": exchange,
+            "market_id": market.market_id,
+            "outcome": outcome,
+            "tick_size": None if market.tick_size is None else _number(market.tick_size),
+            "min_order_size": None if market.min_order_size is None else _number(market.min_order_size),
+            "timestamp": _iso(now),
+        }
+    )
+
+
+@endpoint("GET")
+def execution_price_view(request: HttpRequest, caller: Caller) -> HttpResponse:
+    now = timezone.now()
+    _exchange_name, market = _market_param(request)
+    outcome = _outcome_param(request, market, required=False)
+    side = _query_text(request, "side")
+    if side is None:
+        raise MissingParameter("side is required", field="side")
+    if side not in ORDER_SIDES:
+        raise BadRequest(f"side must be one of {', '.join(ORDER_SIDES)}", field="side")
+    run = execution_price(market=market, outcome=outcome, side=side, amount=_amount_param(request), now=now)
+
+    def number(value: Decimal | None) -> Decimal | None:
+        return None if value is None else _number(value)
+
+    return json_response(
+        {
+            "filled_amount": _number(run.filled_amount),
+            "fully_filled": run.fully_filled,
+            "levels_consumed": run.levels_consumed,
+            "total_cost": _number(run.total_cost),
+            "avg_price": number(run.avg_price),
+            "worst_price": number(run.worst_price),
+            "slippage": number(run.slippage),
+            "fee_estimate": _number(run.fee_estimate),
+        }
+    )

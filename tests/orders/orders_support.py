@@ -196,6 +196,26 @@ class ScriptedParsec:
     def _record(self, name: str, **kwargs: Any) -> None:
         self.calls.append((name, kwargs))
 
+    def get_market(self, *, exchange: str, market_id: str):
+        """The simulator's catalogue market, for a market cache that expired during a long test."""
+        from parsec.client import _parse_market
+        from parsec.sim.catalogue import MARKET_SEEDS
+        from parsec.sim.models import SimMarket
+        from parsec.sim.views import market_json
+
+        for seed in MARKET_SEEDS:
+            if (seed.exchange, seed.market_id) == (exchange, market_id):
+                sim_market = SimMarket(
+                    exchange=seed.exchange,
+                    market_id=seed.market_id,
+                    question=seed.question,
+                    outcomes=list(seed.outcomes),
+                    tick_size=seed.tick_size,
+                    min_order_size=seed.min_order_size,
+                )
+                return _parse_market(market_json(sim_market, now=timezone.now(), volume=Decimal(0)))
+        return None
+
     def create_order(self, *, exchange: str, customer_id: str, body: dict) -> ParsecOrder:
         self._record("create_order", exchange=exchange, customer_id=customer_id, body=body)
         outcome = self.create_outcomes.pop(0) if self.create_outcomes else None

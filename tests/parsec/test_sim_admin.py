@@ -57,3 +57,13 @@ def test_no_key_hash_is_shown(admin_client, filled_order):
 
     assert page.status_code == 200
     assert filled_order.customer.key_hash not in page.content.decode()
+
+
+def test_the_builder_user_list_shows_each_balance_after_its_fills(admin_client, filled_order, settings):
+    settings.PARSEC_SIM_STARTING_BALANCE_USDC = 100
+    [fill] = SimFill.objects.filter(order=filled_order)
+    spent = fill.price * fill.size + fill.fee
+
+    listing = admin_client.get(reverse("admin:sim_simbuilderuser_changelist"))
+
+    assert f"{Decimal(100) - spent:.6f}" in listing.content.decode()

@@ -1,4 +1,5 @@
 // Shared by every page: CSRF-protected JSON requests, the browser wallet (EIP-1193) and announcements.
+import { selectedProvider } from "./wallets.js";
 
 // --- Requests ------------------------------------------------------------------------------------
 
@@ -104,7 +105,8 @@ export function chainName(chainId) {
 }
 
 export function walletProvider() {
-  return window.ethereum && typeof window.ethereum.request === "function" ? window.ethereum : null;
+  // The wallet chosen among those found by EIP-6963, falling back to window.ethereum (web/wallets.js).
+  return selectedProvider();
 }
 
 export const NO_WALLET_MESSAGE =

@@ -30,7 +30,10 @@ function marketCell(order) {
 
 function orderCell(order) {
   return [
-    element("span", { text: `${order.side_label} ${order.size} ${order.outcome} @ ${order.price}` }),
+    element("a", {
+      text: `${order.side_label} ${order.size} ${order.outcome} @ ${order.price}`,
+      attributes: { href: `/orders/${order.id}` },
+    }),
     element("br"),
     element("span", { text: order.order_type_label, className: "muted" }),
   ];

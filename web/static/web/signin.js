@@ -12,6 +12,7 @@ import {
   walletErrorMessage,
   walletProvider,
 } from "./app.js";
+import { chooseWallet, chosenWalletKey, discoveredWallets, onWalletsChange } from "./wallets.js";
 
 const root = document.querySelector("[data-signin]");
 const connectButton = document.getElementById("connect-wallet");
@@ -139,3 +140,32 @@ switchButton.addEventListener("click", async () => {
   }
   await connect();
 });
+
+// --- Several wallets (EIP-6963) ---------------------------------------------------------------------
+
+const choiceBox = document.getElementById("wallet-choice");
+const choiceList = document.getElementById("wallet-choices");
+
+function showWalletChoices() {
+  const wallets = discoveredWallets();
+  choiceBox.hidden = wallets.length < 2;
+  if (choiceBox.hidden) return;
+  const chosen = chosenWalletKey() || wallets[0].key;
+  chooseWallet(chosen);
+  choiceList.replaceChildren(
+    ...wallets.map((wallet) => {
+      const label = document.createElement("label");
+      const input = document.createElement("input");
+      input.type = "radio";
+      input.name = "wallet";
+      input.value = wallet.key;
+      input.checked = wallet.key === chosen;
+      input.addEventListener("change", () => chooseWallet(wallet.key));
+      label.append(input, ` ${wallet.name}`);
+      return label;
+    }),
+  );
+}
+
+onWalletsChange(showWalletChoices);
+showWalletChoices();
