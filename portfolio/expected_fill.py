@@ -58,7 +58,7 @@ def expected_fill(
     builder_fee = 0
     if fee_applies(partner=customer.partner, exchange=exchange):
         try:
-            config = escrow_config_current(now=now)
+            config = escrow_config_current(now=now, may_refresh=True)
             builder_fee = fee_quote(
                 partner=customer.partner, exchange=exchange, price=price, size=size, config=config
             ).fee_amount

@@ -13,7 +13,7 @@ from parsec.contract import EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
 from portfolio import market_data
 from portfolio.expected_fill import expected_fill
 from portfolio.market_data import MarketDataError
-from web.apis import error_response
+from web.errors import error_response
 from web.portfolio_pages import BOOK_LEVELS, book_rows
 from web.presenters import plain_number, usdc_display
 from web.session import json_requires_customer, session_customer

@@ -85,6 +85,7 @@ def escrowed_order(
         price=Decimal(price),
         size=Decimal(size),
         now=now,
+        may_refresh_config=False,  # stored fresh just above
     )
     signed = Account.sign_typed_data(web.signer.key, full_message=authorization.typed_data)
     fee_services.fee_authorization_verify(

@@ -11,8 +11,8 @@ from django.utils import timezone
 from factories import make_customer
 from orders_support import KALSHI_MARKET, make_trader, order_body, wait_until
 
-from orders import reconciliation
 from orders.models import Fill, Order
+from orders.services import reconcile as reconciliation
 from parsec.client import decode_json
 
 S = Order.Status

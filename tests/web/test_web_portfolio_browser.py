@@ -17,7 +17,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 
 from orders.models import Fill, Order
-from orders.services import order_cancel_request
+from orders.services.cancel import order_cancel_request
 from parsec.sim.catalogue import MARKET_SEEDS, price_bucket, reference_price
 from portfolio.pnl import Trade, position_pnl
 from web.portfolio_pages import _signed
@@ -32,7 +32,7 @@ def beat(celery_worker) -> Iterator[None]:
     """Reconciles every half second, as beat and the reconciliation queue would."""
     from django.db import connection
 
-    from orders.reconciliation import reconcile_pairs
+    from orders.services.reconcile_schedule import reconcile_pairs
     from orders.tasks import order_reconcile_customer_task
 
     stop = threading.Event()
