@@ -7,12 +7,12 @@ Live server with the embedded simulator, a real Celery worker, and a thread stan
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from beat_support import reconciling_every
 from django.utils import timezone
 from playwright.sync_api import expect
 
@@ -30,26 +30,8 @@ FROZEN_BUCKET_SECONDS = 10**9  # one price for the whole test
 @pytest.fixture
 def beat(celery_worker) -> Iterator[None]:
     """Reconciles every half second, as beat and the reconciliation queue would."""
-    from django.db import connection
-
-    from orders.services.reconcile_schedule import reconcile_pairs
-    from orders.tasks import order_reconcile_customer_task
-
-    stop = threading.Event()
-
-    def tick() -> None:
-        try:
-            while not stop.wait(0.5):
-                for customer_id, exchange in list(reconcile_pairs()):
-                    order_reconcile_customer_task(str(customer_id), exchange)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=tick, name="test-beat", daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
+    with reconciling_every(0.5):
+        yield
 
 
 @pytest.fixture

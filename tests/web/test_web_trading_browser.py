@@ -7,12 +7,12 @@ submission, cancel); a small thread stands in for celery beat's periodic reconci
 from __future__ import annotations
 
 import statistics
-import threading
 import time
 from collections.abc import Iterator
 from decimal import Decimal
 
 import pytest
+from beat_support import reconciling_every
 from playwright.sync_api import expect
 
 from orders.models import Order
@@ -35,32 +35,9 @@ CLICK_TO_OPEN_SCRIPT = """
 
 @pytest.fixture
 def beat(celery_worker) -> Iterator[None]:
-    """Reconciles every second while the test runs: what beat and the reconciliation queue do.
-
-    The reconcile task's own code runs here, in this thread, instead of going through the broker: the
-    kombu filesystem transport of the SQLite runs writes a message file in two steps, and a consumer
-    that reads it between them stops with a JSON error, so extra broker traffic only adds flakiness.
-    """
-    from django.db import connection
-
-    from orders.services.reconcile_schedule import reconcile_pairs
-    from orders.tasks import order_reconcile_customer_task
-
-    stop = threading.Event()
-
-    def tick() -> None:
-        try:
-            while not stop.wait(1.0):
-                for customer_id, exchange in list(reconcile_pairs()):
-                    order_reconcile_customer_task(str(customer_id), exchange)
-        finally:
-            connection.close()
-
-    thread = threading.Thread(target=tick, name="test-beat", daemon=True)
-    thread.start()
-    yield
-    stop.set()
-    thread.join(timeout=10)
+    """Reconciles every second while the test runs: what beat and the reconciliation queue do."""
+    with reconciling_every(1.0):
+        yield
 
 
 @pytest.fixture
