@@ -1,4 +1,7 @@
-"""Settings, all read from the environment with development defaults (the README has the table)."""
+"""Settings, all read from the environment with development defaults (the README has the table).
+
+Over 400 lines of flat declarations, grouped by concern, with the checks that refuse a bad value at start.
+"""
 
 import os
 from pathlib import Path

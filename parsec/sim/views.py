@@ -1,4 +1,8 @@
-"""The simulator's HTTP endpoints: Parsec's paths, status codes and {error, code, retryable} bodies."""
+"""The simulator's HTTP endpoints: Parsec's paths, status codes and {error, code, retryable} bodies.
+
+Over 400 lines: one thin view per Parsec endpoint with its answer's JSON; the state lives in services.py
+and the rules in parsec.contract.
+"""
 
 from __future__ import annotations
 
