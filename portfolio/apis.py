@@ -14,11 +14,8 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
-    extend_schema_field,
-    extend_schema_serializer,
 )
 from rest_framework import serializers
-from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -28,21 +25,20 @@ from builder_platform.openapi import EXACT_NUMBER, error_responses
 from builder_platform.values import plain_decimal
 from customers.models import Customer
 from customers.selectors import customer_get
-from parsec.client import encode_json
+from orders.serializers import ExactJSONRenderer
 from parsec.contract import BALANCE_EXCHANGES, EXCHANGES, MAX_SIZE, ORDER_SIDES, ORDERBOOK_MAX_DEPTH
 from portfolio import market_data, selectors
 from portfolio.market_data import MarketDataError
+from portfolio.serializers import (
+    BalanceSerializer,
+    ExecutionPriceSerializer,
+    MarketDetailSerializer,
+    OrderBookSerializer,
+    PartnerFillSerializer,
+    PositionsSerializer,
+)
 
 WEB_BOOK_DEPTH = 10
-
-
-class ExactJSONRenderer(JSONRenderer):
-    """JSON whose Decimals are numbers with exactly their digits (DRF's encoder would go through float)."""
-
-    def render(
-        self, data: Any, accepted_media_type: str | None = None, renderer_context: Any = None
-    ) -> bytes:
-        return b"" if data is None else encode_json(data).encode()
 
 
 def _refusal(error: MarketDataError) -> ApiError:
@@ -83,58 +79,7 @@ def _usdc(base_units: int) -> dict[str, str]:
     return {"amount": str(base_units), "usdc": format(Decimal(base_units).scaleb(-6), "f")}
 
 
-@extend_schema_field(EXACT_NUMBER)
-class NumberField(serializers.Field):
-    pass
-
-
-@extend_schema_field({**EXACT_NUMBER, "type": ["number", "null"]})
-class NullableNumberField(serializers.Field):
-    pass
-
-
-@extend_schema_serializer(component_name="UsdcAmount")
-class UsdcAmountSerializer(serializers.Serializer):
-    amount = serializers.CharField(help_text="USDC base units (6 decimals), an integer as a string.")
-    usdc = serializers.CharField(help_text="The same amount in USDC, with six decimals.")
-
-
 # --- Positions -------------------------------------------------------------------------------------
-
-
-@extend_schema_serializer(component_name="Position")
-class PositionSerializer(serializers.Serializer):
-    exchange = serializers.ChoiceField(choices=EXCHANGES)
-    market_id = serializers.CharField()
-    outcome = serializers.CharField()
-    size = NumberField(help_text="Shares held; negative when more were sold than bought; 0 once closed.")
-    average_price = NullableNumberField(
-        help_text="The open position's cost per share (fees in); null when flat."
-    )
-    current_price = NullableNumberField(help_text="The outcome's price now; null when it cannot be read.")
-    market_value = NullableNumberField(
-        help_text="size x current_price, USDC; null when the price is unknown."
-    )
-    net_cost = NumberField(help_text="Paid less received over every fill, exchange fees included, USDC.")
-    realised_pnl = NumberField(help_text="P&L of what was sold, at the average cost, USDC.")
-    unrealised_pnl = NullableNumberField(help_text="market_value less the open cost, USDC.")
-
-
-@extend_schema_serializer(component_name="PositionTotals")
-class PositionTotalsSerializer(serializers.Serializer):
-    market_value = NullableNumberField()
-    net_cost = NumberField()
-    realised_pnl = NumberField()
-    unrealised_pnl = NullableNumberField()
-
-
-@extend_schema_serializer(component_name="Positions")
-class PositionsSerializer(serializers.Serializer):
-    customer_id = serializers.UUIDField()
-    positions = PositionSerializer(many=True)
-    totals = PositionTotalsSerializer(
-        help_text="Sums over the positions; realised + unrealised = market_value - net_cost."
-    )
 
 
 def positions_json(customer: Customer, data: dict[str, Any]) -> dict[str, Any]:
@@ -186,18 +131,6 @@ class CustomerPositionsApi(APIView):
 # --- Balance ---------------------------------------------------------------------------------------
 
 
-@extend_schema_serializer(component_name="ExchangeBalance")
-class ExchangeBalanceSerializer(serializers.Serializer):
-    exchange = serializers.ChoiceField(choices=sorted(BALANCE_EXCHANGES))
-    balance = UsdcAmountSerializer(help_text="What the customer can trade with there.")
-
-
-@extend_schema_serializer(component_name="Balance")
-class BalanceSerializer(serializers.Serializer):
-    customer_id = serializers.UUIDField()
-    balances = ExchangeBalanceSerializer(many=True)
-
-
 class CustomerBalanceApi(APIView):
     renderer_classes = [ExactJSONRenderer]
 
@@ -244,39 +177,6 @@ class CustomerBalanceApi(APIView):
 # --- Fills -----------------------------------------------------------------------------------------
 
 
-@extend_schema_serializer(component_name="PartnerFill")
-class PartnerFillSerializer(serializers.Serializer):
-    fill_id = serializers.CharField(help_text="Parsec's fill id.")
-    order_id = serializers.UUIDField(help_text="Our order id.")
-    customer_id = serializers.UUIDField()
-    exchange = serializers.ChoiceField(choices=EXCHANGES)
-    market_id = serializers.CharField()
-    outcome = serializers.CharField()
-    side = serializers.ChoiceField(choices=ORDER_SIDES)
-    price = NumberField()
-    size = NumberField()
-    fee = NumberField(help_text="The exchange's fee on this fill, USDC (the builder fee is the order's).")
-    is_taker = serializers.BooleanField()
-    created_at = serializers.DateTimeField(help_text="When it filled at the exchange.")
-
-    def to_representation(self, fill) -> dict[str, Any]:
-        order = fill.order
-        return {
-            "fill_id": fill.fill_id,
-            "order_id": str(order.id),
-            "customer_id": str(order.customer_id),
-            "exchange": order.exchange,
-            "market_id": order.market_id,
-            "outcome": order.outcome,
-            "side": order.side,
-            "price": plain_decimal(fill.price),
-            "size": plain_decimal(fill.size),
-            "fee": plain_decimal(fill.fee),
-            "is_taker": fill.is_taker,
-            "created_at": serializers.DateTimeField().to_representation(fill.created_at),
-        }
-
-
 class FillListApi(APIView):
     renderer_classes = [ExactJSONRenderer]
     pagination_class = CreatedCursorPagination  # read by the OpenAPI schema too
@@ -321,26 +221,6 @@ class FillListApi(APIView):
 # --- Markets, order books, execution prices ---------------------------------------------------------
 
 
-@extend_schema_serializer(component_name="MarketOutcome")
-class MarketOutcomeSerializer(serializers.Serializer):
-    name = serializers.CharField()
-    price = NullableNumberField(help_text="Its price now; a binary market's No is 1 - Yes.")
-
-
-@extend_schema_serializer(component_name="MarketDetail")
-class MarketDetailSerializer(serializers.Serializer):
-    parsec_id = serializers.CharField()
-    exchange = serializers.ChoiceField(choices=EXCHANGES)
-    market_id = serializers.CharField()
-    question = serializers.CharField()
-    status = serializers.CharField()
-    outcomes = MarketOutcomeSerializer(many=True)
-    volume = NullableNumberField(help_text="Contracts traded in all; null where the exchange publishes none.")
-    end_date = serializers.DateTimeField(allow_null=True, help_text="When trading closes; null if unknown.")
-    tick_size = NullableNumberField()
-    min_order_size = NullableNumberField()
-
-
 def _path_market(exchange: str, market_id: str) -> dict[str, Any]:
     if exchange not in EXCHANGES:
         raise ApiError(
@@ -380,24 +260,6 @@ class MarketDetailApi(APIView):
     def get(self, request: Request, exchange: str, market_id: str) -> Response:
         query_parameters_check(request.query_params, allowed=set())
         return Response(_market_json(_path_market(exchange, market_id)))
-
-
-@extend_schema_serializer(component_name="BookLevel")
-class BookLevelSerializer(serializers.Serializer):
-    price = NumberField()
-    size = NumberField()
-
-
-@extend_schema_serializer(component_name="OrderBook")
-class OrderBookSerializer(serializers.Serializer):
-    exchange = serializers.ChoiceField(choices=EXCHANGES)
-    market_id = serializers.CharField()
-    outcome = serializers.CharField()
-    bids = BookLevelSerializer(many=True, help_text="Best (highest) first.")
-    asks = BookLevelSerializer(many=True, help_text="Best (lowest) first.")
-    tick_size = NullableNumberField()
-    min_order_size = NullableNumberField()
-    timestamp = serializers.DateTimeField(allow_null=True)
 
 
 def _depth(params) -> int:
@@ -458,23 +320,6 @@ class MarketOrderBookApi(APIView):
         except MarketDataError as error:
             raise _refusal(error) from None
         return Response(_book_json(book))
-
-
-@extend_schema_serializer(component_name="ExecutionPrice")
-class ExecutionPriceSerializer(serializers.Serializer):
-    exchange = serializers.ChoiceField(choices=EXCHANGES)
-    market_id = serializers.CharField()
-    outcome = serializers.CharField()
-    side = serializers.ChoiceField(choices=ORDER_SIDES)
-    amount = NumberField(help_text="Contracts asked for.")
-    filled_amount = NumberField(help_text="Contracts that would fill now; the rest would rest (or not fill).")
-    fully_filled = serializers.BooleanField()
-    levels_consumed = serializers.IntegerField()
-    total_cost = NumberField(help_text="USDC for what fills, before fees.")
-    avg_price = NullableNumberField()
-    worst_price = NullableNumberField()
-    slippage = NullableNumberField(help_text="avg_price against the best price.")
-    fee_estimate = NullableNumberField(help_text="The exchange's fee on what fills, USDC.")
 
 
 def _amount(params) -> Decimal:
