@@ -3,6 +3,9 @@ commissions (reverse), payouts (run, mark paid, cancel), payout details, and a d
 
 The models live in referrals and fees; their admin lives here, to the right of orders, because it shows
 figures read from fills and orders. Actions call the same services the beat and the partner API use.
+
+Over 400 lines: six model admins of one program (codes, attributions, payout details, profiles,
+commissions, payouts), each short, with their confirmation actions and the dashboard.
 """
 
 from __future__ import annotations
