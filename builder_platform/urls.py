@@ -17,6 +17,7 @@ api_v1 = [
     path("", include("customers.urls")),
     path("", include("fees.urls")),
     path("", include("orders.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -17,6 +17,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 from customers import selectors
 from customers.addresses import InvalidAddress, checksum_address
 from customers.api_keys import api_key_generate, api_key_hash, api_key_lookup_prefix
+from customers.event_log import customer_event_record
 from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
 from customers.siwe import (
     SignatureError,
@@ -232,6 +233,8 @@ def customer_update(
     if fields:
         Customer.objects.filter(pk=customer.pk).update(**fields, updated_at=now)
         customer.refresh_from_db()
+        if fields.get("status") == Customer.Status.ACTIVE:
+            customer_event_record(customer_id=customer.pk, type="customer.active", now=now)
     return customer
 
 
@@ -472,6 +475,7 @@ def wallet_signer_link(
                 code="signer_already_linked",
             )
         wallet = _wallet_signer_replace(customer=customer, address=challenge.address, now=now)
+        customer_event_record(customer_id=customer.pk, type="customer.wallet_linked", now=now)
         return wallet, True
     if current is not None:
         current.verified_at = now
@@ -487,6 +491,8 @@ def wallet_signer_link(
     )
     if requeued:
         _enqueue_after_commit("onboard", [customer.pk])
+    if linked:
+        customer_event_record(customer_id=customer.pk, type="customer.wallet_linked", now=now)
     return wallet, linked
 
 
@@ -563,9 +569,10 @@ def _customer_activate_if_ready(*, customer_id: uuid.UUID | str, now: datetime) 
         & selectors.has_current_wallet(Wallet.Role.SIGNER)
         & selectors.has_current_wallet(Wallet.Role.PAYER)
     )
-    Customer.objects.filter(ready, pk=customer_id, status=Customer.Status.PROVISIONING).update(
+    if Customer.objects.filter(ready, pk=customer_id, status=Customer.Status.PROVISIONING).update(
         status=Customer.Status.ACTIVE, provisioning_error="", updated_at=now
-    )
+    ):
+        customer_event_record(customer_id=customer_id, type="customer.active", now=now)
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from rest_framework import status
 from builder_platform.api import ApiError
 from customers import services as customer_services
 from customers.models import BPS_MAX, Customer, Partner, Wallet
+from fees.event_log import fee_event_record
 from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
 from parsec import client as parsec_client
@@ -496,6 +497,7 @@ def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: 
         # Another request signed it (or it expired) between our read and our update.
         state = FeeAuthorization.objects.filter(pk=authorization.pk).values_list("state", flat=True).first()
         raise _not_requested_error(state)
+    fee_event_record(fee_authorization_id=authorization.pk, type="fee_authorization.signed", now=now)
     authorization.refresh_from_db()
     return authorization
 
@@ -708,6 +710,11 @@ def fee_ledger_record_final(
     )
     if not closed:  # unreachable while the row is locked; a guard against a silent half-close
         raise FeeLedgerError("The fee authorization changed state while it was being settled.")
+    fee_event_record(
+        fee_authorization_id=authorization.pk,
+        type="fee.settled" if filled_total > 0 else "fee.refunded",
+        now=now,
+    )
     # The caller's instance reflects the new state, as after any other transition it asked for.
     fee_authorization.state = State.SETTLED if filled_total > 0 else State.REFUNDED
     fee_authorization.finished_at = now

@@ -298,6 +298,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "fee",
             "fee_authorization",
             "last_error",
+            "version",
         ]
 
     @extend_schema_field(OrderFeeSerializer(allow_null=True))

@@ -90,6 +90,11 @@ class Order(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
     last_error_code = models.CharField(max_length=64, blank=True, default="")
     last_error_message = models.TextField(blank=True, default="")
+    # Moves on with every change (each transition, each batch of fills), in the same transaction: the
+    # `version` of the order in the API and in its events, so a receiver can ignore a late older one.
+    version = models.PositiveBigIntegerField(
+        default=1, help_text="Grows with every change of the order; a later state has a larger version."
+    )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

@@ -20,7 +20,7 @@ from django.db import transaction
 from django.db.models import Q, QuerySet, Sum
 
 from customers.models import Customer
-from orders import fee_axis, services
+from orders import event_log, fee_axis, services
 from orders.models import Fill, Order, OrderEvent, ReconcileState
 from orders.transitions import order_transition
 from parsec import conf
@@ -488,6 +488,7 @@ def _record_order_fills(*, order: Order, new: list[ParsecFill], recorded: Decima
     if order.filled < running <= order.size:
         Order.objects.filter(id=order.id, filled__lt=running).update(filled=running, updated_at=now)
         order.filled = running
+    event_log.order_fills_recorded(order_id=order.id, fill_ids=[fill.fill_id for fill in new], now=now)
 
 
 def _record_miss(order: Order, *, now: datetime, report: ReconcileReport) -> None:

@@ -25,7 +25,7 @@ from kombu.exceptions import OperationalError as BrokerUnavailable
 
 from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner
-from orders import fee_axis, selectors
+from orders import event_log, fee_axis, selectors
 from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
 from orders.models import (
     PRICE_DECIMAL_PLACES,
@@ -356,6 +356,7 @@ def _order_insert(*, partner: Partner, customer: Customer, request: OrderRequest
         updated_at=now,
     )
     OrderEvent.objects.create(order=order, from_status="", to_status=status, cause="created", created_at=now)
+    event_log.order_created(order_id=order.id, now=now)
     if status == S.QUEUED:
         order_enqueue_submit(order_id=order.id)
     return order
