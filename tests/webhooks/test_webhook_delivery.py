@@ -54,7 +54,8 @@ def test_a_delivery_is_signed_so_that_standardwebhooks_verifies_it(endpoint, rec
     assert received.verified_by == [0]
     assert received.webhook_id == event.id
     assert received.body == event.body.encode()
-    assert received.event["type"] == "ping" and received.event["id"].startswith("evt_")
+    assert received.event["type"] == "ping"
+    assert received.event["id"].startswith("evt_")
     assert received.event["timestamp"].endswith("Z")
     delivery.refresh_from_db()
     assert delivery.status == D.DELIVERED
@@ -112,7 +113,8 @@ def test_an_endpoint_failing_for_the_whole_streak_is_disabled_and_resumes_when_e
     first = ping(endpoint)
     assert attempt(first, T0) == "retry"
     endpoint.refresh_from_db()
-    assert endpoint.failing_since == T0 and endpoint.enabled
+    assert endpoint.failing_since == T0
+    assert endpoint.enabled
     later = T0 + timedelta(hours=72)
     second = ping(endpoint, now=later)
     assert attempt(second, later) == "retry"
@@ -128,7 +130,9 @@ def test_an_endpoint_failing_for_the_whole_streak_is_disabled_and_resumes_when_e
     receiver.behaviour = lambda received: "ok"
     resumed_at = later + timedelta(hours=2)
     endpoint = services.webhook_endpoint_update(endpoint=endpoint, enabled=True, now=resumed_at)
-    assert endpoint.enabled and endpoint.failing_since is None and endpoint.disabled_reason == ""
+    assert endpoint.enabled
+    assert endpoint.failing_since is None
+    assert endpoint.disabled_reason == ""
     for pending in WebhookDelivery.objects.filter(endpoint=endpoint, status=D.PENDING):
         assert pending.next_attempt_at == resumed_at
         assert attempt(pending, resumed_at) == "delivered"
@@ -151,7 +155,8 @@ def test_a_success_ends_the_failure_streak(endpoint, receiver):
 def test_after_rotation_both_secrets_sign_for_24_hours_then_only_the_new_one(endpoint, receiver):
     old_secret = receiver.secrets[0]
     endpoint, new_secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint, now=T0)
-    assert new_secret != old_secret and new_secret.startswith("whsec_")
+    assert new_secret != old_secret
+    assert new_secret.startswith("whsec_")
     receiver.secrets = [old_secret, new_secret]
     attempt(ping(endpoint, now=T0 + timedelta(hours=1)), T0 + timedelta(hours=1))
     signed_twice = receiver.snapshot()[-1]
@@ -168,7 +173,8 @@ def test_the_url_is_checked_again_at_delivery_time(endpoint, receiver, settings)
     delivery = ping(endpoint)
     assert attempt(delivery, T0) == "retry"
     [row] = WebhookAttempt.objects.all()
-    assert row.status_code is None and "loopback" in row.error
+    assert row.status_code is None
+    assert "loopback" in row.error
     assert receiver.snapshot() == []
 
 
@@ -177,7 +183,8 @@ def test_a_network_error_is_recorded_and_retried(endpoint, receiver):
     delivery = ping(endpoint)
     assert attempt(delivery, T0) == "retry"
     row = WebhookAttempt.objects.get()
-    assert row.status_code is None and row.error.startswith("network error")
+    assert row.status_code is None
+    assert row.error.startswith("network error")
 
 
 def test_a_timeout_is_recorded_and_retried(endpoint, receiver, settings):
@@ -200,7 +207,8 @@ def test_an_endpoint_has_at_most_its_bound_of_attempts_in_flight(endpoint, recei
     assert attempt(waiting, T0 + timedelta(seconds=1)) == "busy"
     assert receiver.snapshot() == []
     waiting.refresh_from_db()
-    assert waiting.status == D.PENDING and waiting.next_attempt_at == T0 + timedelta(seconds=2)
+    assert waiting.status == D.PENDING
+    assert waiting.next_attempt_at == T0 + timedelta(seconds=2)
 
 
 def test_a_delivery_whose_worker_died_is_swept_and_sent_again(endpoint, receiver, monkeypatch):

@@ -40,7 +40,7 @@ Behaviour = Callable[["Received"], object]
 @dataclass
 class Receiver:
     secrets: list[str] = field(default_factory=list)
-    behaviour: Behaviour = lambda received: "ok"  # noqa: E731
+    behaviour: Behaviour = lambda received: "ok"
     hold_seconds: float = 2.0
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
