@@ -165,13 +165,27 @@ class EventTypesField(serializers.ListField):
         super().__init__(min_length=1, max_length=len(EVENT_TYPES) + 1, **kwargs)
 
 
-class WebhookEndpointCreateSerializer(ClosedSerializer):
+class RefusingUnknownFields(ClosedSerializer):
+    """A body with a field it does not declare (a misspelt `event`, a `secret` of one's own) is a 400."""
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = (
+            sorted(set(self.initial_data) - set(self.fields)) if isinstance(self.initial_data, dict) else []
+        )
+        if unknown:
+            raise serializers.ValidationError(
+                {name: "This field is not one this endpoint takes." for name in unknown}
+            )
+        return attrs
+
+
+class WebhookEndpointCreateSerializer(RefusingUnknownFields):
     url = TextField(max_length=MAX_URL_LENGTH, help_text="https://... (http:// only in debug).")
     events = EventTypesField(help_text='The event types to send, or ["*"] for every type.')
     description = TextField(max_length=500, required=False, allow_blank=True)
 
 
-class WebhookEndpointUpdateSerializer(ClosedSerializer):
+class WebhookEndpointUpdateSerializer(RefusingUnknownFields):
     url = TextField(max_length=MAX_URL_LENGTH, required=False)
     events = EventTypesField(required=False)
     enabled = serializers.BooleanField(

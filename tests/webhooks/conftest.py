@@ -1,5 +1,15 @@
+"""The webhook tests' fixtures: a verifying receiver, and the order tests' traders for the journeys."""
+
+import sys
+from pathlib import Path
+
 import pytest
-from webhooks_support import Receiver
+
+# The order journeys reuse the order tests' helpers and fixtures (a trader at the simulator, ...).
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "orders"))
+
+from orders_support import *  # noqa: E402, F403 - registers the order fixtures with pytest
+from webhooks_support import Receiver  # noqa: E402
 
 
 @pytest.fixture
