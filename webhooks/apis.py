@@ -336,6 +336,7 @@ class EventDetailApi(APIView):
         operation_id="events_retrieve",
         tags=["events"],
         summary="Read an event",
+        description="One event, exactly as its webhooks carry it (the body that was signed).",
         responses={200: EventSerializer, **error_responses({404: "No event with this id."})},
     )
     def get(self, request: Request, event_id: str) -> Response:
@@ -376,6 +377,7 @@ class WebhookEndpointListCreateApi(APIView):
         operation_id="webhook_endpoints_list",
         tags=["webhooks"],
         summary="List webhook endpoints",
+        description="The partner's webhook endpoints, newest first (follow next_cursor), without secrets.",
         responses={
             200: WebhookEndpointSerializer(many=True),
             **error_responses({400: "A bad limit or cursor."}),
@@ -424,6 +426,7 @@ class WebhookEndpointDetailApi(APIView):
         operation_id="webhook_endpoints_retrieve",
         tags=["webhooks"],
         summary="Read a webhook endpoint",
+        description="One endpoint with its health: last success, failure streak, why it was disabled.",
         responses={
             200: WebhookEndpointSerializer,
             **error_responses({404: "No webhook endpoint with this id."}),
@@ -459,6 +462,7 @@ class WebhookEndpointDetailApi(APIView):
         operation_id="webhook_endpoints_delete",
         tags=["webhooks"],
         summary="Delete a webhook endpoint",
+        description="Nothing more is sent to it; its pending deliveries and attempts are deleted with it.",
         responses={204: None, **error_responses({404: "No webhook endpoint with this id."})},
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:

@@ -4,15 +4,17 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('orders', '0002_reconcile_state'),
+        ("orders", "0002_reconcile_state"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='order',
-            name='version',
-            field=models.PositiveBigIntegerField(default=1, help_text='Grows with every change of the order; a later state has a larger version.'),
+            model_name="order",
+            name="version",
+            field=models.PositiveBigIntegerField(
+                default=1,
+                help_text="Grows with every change of the order; a later state has a larger version.",
+            ),
         ),
     ]

@@ -8,8 +8,8 @@ import pytest
 # The order journeys reuse the order tests' helpers and fixtures (a trader at the simulator, ...).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "orders"))
 
-from orders_support import *  # noqa: E402, F403 - registers the order fixtures with pytest
-from webhooks_support import Receiver  # noqa: E402
+from orders_support import *  # noqa: F403 - registers the order fixtures with pytest
+from webhooks_support import Receiver
 
 
 @pytest.fixture

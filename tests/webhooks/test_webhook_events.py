@@ -54,11 +54,20 @@ def test_a_transition_writes_order_updated_with_the_previous_status_and_a_higher
 
 def test_a_change_that_rolls_back_leaves_no_event(trader):
     order_id = decode_json(trader.post_order(order_body()).content)["id"]
-    with pytest.raises(RuntimeError), transaction.atomic():
-        order_transition(
-            order_id=order_id, from_statuses=[S.QUEUED], to_status=S.CANCELLED, cause="t", now=timezone.now()
-        )
-        raise RuntimeError("the caller's later write failed")
+
+    def cancel_then_fail() -> None:
+        with transaction.atomic():
+            order_transition(
+                order_id=order_id,
+                from_statuses=[S.QUEUED],
+                to_status=S.CANCELLED,
+                cause="t",
+                now=timezone.now(),
+            )
+            raise RuntimeError("the caller's later write failed")
+
+    with pytest.raises(RuntimeError):
+        cancel_then_fail()
     assert [event["type"] for event in events_of(order_id)] == ["order.created"]
     assert Order.objects.get(pk=order_id).status == S.QUEUED
 

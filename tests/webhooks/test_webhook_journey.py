@@ -108,7 +108,8 @@ def test_an_order_journey_reaches_the_partner_signed_once_per_event_in_version_o
         ("order.updated", "open", "filled"),
     ]
     versions = [event["data"]["version"] for event in order_events if event["type"] != "order.fill"]
-    assert versions == sorted(versions) and len(set(versions)) == len(versions)
+    assert versions == sorted(versions)
+    assert len(set(versions)) == len(versions)
     [fill] = [item.event for item in received if item.event["type"] == "order.fill"]
     assert Decimal(str(fill["data"]["size"])) == Decimal("10")
     assert fill["data"]["order_id"] == order["id"]
