@@ -440,9 +440,9 @@ WEBHOOK_EVENT_RETENTION_DAYS = env_int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
 # Private, loopback and link-local webhook URLs are refused unless this is on (on in the embedded
 # defaults, so a receiver on this machine works).
 WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
-# Plain http:// URLs only while debug is on (fixed here, from DJANGO_DEBUG: the test runner turns
-# settings.DEBUG off, and its local receivers speak http).
-WEBHOOK_ALLOW_HTTP = DEBUG
+# Plain http:// URLs only while debug is on, by default (read here from DJANGO_DEBUG: the test runner
+# turns settings.DEBUG off, and its local receivers speak http).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
 WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 72)
 WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3.0)
 WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)

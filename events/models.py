@@ -17,7 +17,7 @@ class Event(models.Model):
     partner = models.ForeignKey("customers.Partner", on_delete=models.CASCADE, related_name="+")
     type = models.CharField(max_length=64)
     object_type = models.CharField(max_length=32)
-    object_id = models.CharField(max_length=64)
+    object_id = models.CharField(max_length=100)  # a UUID, or an escrow order id (66) for a fee without order
     # The object's monotonic version after this change: a receiver ignores an older one arriving late.
     version = models.PositiveBigIntegerField(null=True, blank=True)
     body = models.TextField()

@@ -315,8 +315,8 @@ class EventListApi(APIView):
         if kind is not None and kind not in EVENT_TYPES:
             raise query_parameter_error("type", f"type must be one of {', '.join(EVENT_TYPES)}.")
         object_id = request.query_params.get("object_id")
-        if object_id is not None and len(object_id) > 64:
-            raise query_parameter_error("object_id", "object_id is at most 64 characters.")
+        if object_id is not None and len(object_id) > 100:
+            raise query_parameter_error("object_id", "object_id is at most 100 characters.")
         events = event_selectors.events_list(
             partner_id=request.auth.partner.pk,
             type=kind,

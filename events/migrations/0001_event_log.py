@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
                 ("id", models.CharField(editable=False, max_length=32, primary_key=True, serialize=False)),
                 ("type", models.CharField(max_length=64)),
                 ("object_type", models.CharField(max_length=32)),
-                ("object_id", models.CharField(max_length=64)),
+                ("object_id", models.CharField(max_length=100)),
                 ("version", models.PositiveBigIntegerField(blank=True, null=True)),
                 ("body", models.TextField()),
                 ("created_at", models.DateTimeField()),
