@@ -160,6 +160,7 @@ def main() -> None:
         database_url=database_url,
         broker_url=broker_url,
         port=port,
+        SECURE_SSL_REDIRECT="0",  # plain HTTP on the loopback, as in the other benchmarks' servers
         WEBHOOK_ALLOW_PRIVATE_URLS="1",
         WEBHOOK_ALLOW_HTTP="1",
         WEBHOOK_RETRY_SCHEDULE_SECONDS=SCHEDULE,

@@ -7,6 +7,7 @@ import pytest
 
 # The order journeys reuse the order tests' helpers and fixtures (a trader at the simulator, ...).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "orders"))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "api"))  # schema_support
 
 from orders_support import *  # noqa: F403 - registers the order fixtures with pytest
 from webhooks_support import Receiver

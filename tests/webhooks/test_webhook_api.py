@@ -229,3 +229,16 @@ def test_resend_and_test_create_deliveries_with_the_events_id(alice, settings):
     ping_event = client.get(f"/api/v1/events/{pinged.json()['event_id']}").json()
     assert ping_event["type"] == "ping"
     assert client.get(f"/api/v1/webhook-endpoints/{endpoint_id}/deliveries").json()["results"] == []
+
+
+def test_the_lists_take_a_fixed_number_of_queries(alice, settings, django_assert_max_num_queries):
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    client = client_of(alice)
+    for index in range(30):
+        record(alice, now=T0 + timedelta(seconds=index))
+        create(client)
+    # Key lookup and its touch, then the page.
+    with django_assert_max_num_queries(4):
+        assert len(client.get("/api/v1/events").json()["results"]) == 30
+    with django_assert_max_num_queries(4):
+        assert len(client.get("/api/v1/webhook-endpoints").json()["results"]) == 30

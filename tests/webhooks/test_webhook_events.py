@@ -94,3 +94,34 @@ def test_a_customer_enabled_again_records_customer_active(trader):
     assert event["data"]["id"] == str(customer.id)
     assert event["data"]["status"] == "active"
     assert event["data"]["version"] == 1
+
+
+def test_events_older_than_the_retention_are_purged_with_their_deliveries(trader, settings):
+    from datetime import timedelta
+
+    from events.services import event_record, events_purge
+    from webhooks import services
+    from webhooks.models import WebhookDelivery
+
+    settings.WEBHOOK_EVENT_RETENTION_DAYS = 30
+    settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
+    now = timezone.now()
+    services.webhook_endpoint_create(
+        partner_id=trader.partner.pk, url="https://hooks.test/in", events=["*"], now=now
+    )
+
+    def ping(at):
+        return event_record(
+            partner_id=trader.partner.pk,
+            type="ping",
+            object_type="webhook_endpoint",
+            object_id="retention",
+            data={"message": "hi", "endpoint_id": "00000000-0000-0000-0000-000000000000"},
+            now=at,
+        )
+
+    old, kept = ping(now - timedelta(days=30, seconds=1)), ping(now - timedelta(days=29))
+    assert events_purge(now=now) == 1
+    assert list(Event.objects.values_list("id", flat=True)) == [kept.id]
+    assert set(WebhookDelivery.objects.values_list("event_id", flat=True)) == {kept.id}
+    assert old.id not in set(Event.objects.values_list("id", flat=True))

@@ -9,6 +9,7 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 from orders_support import order_body, polymarket_market, wait_until
+from schema_support import assert_conforms, served_schema
 
 from orders import reconciliation
 from orders.models import Order
@@ -110,6 +111,12 @@ def test_an_order_journey_reaches_the_partner_signed_once_per_event_in_version_o
     versions = [event["data"]["version"] for event in order_events if event["type"] != "order.fill"]
     assert versions == sorted(versions)
     assert len(set(versions)) == len(versions)
+    # The log holds the same bodies, each as the schema describes it (fills and fees included).
+    schema = served_schema(sim_trader.client)
+    for item in received:
+        path = f"/api/v1/events/{item.webhook_id}"
+        answer = sim_trader.client.get(path)
+        assert assert_conforms(schema, "GET", path, answer) == item.event
     [fill] = [item.event for item in received if item.event["type"] == "order.fill"]
     assert Decimal(str(fill["data"]["size"])) == Decimal("10")
     assert fill["data"]["order_id"] == order["id"]
