@@ -10,6 +10,7 @@ once the lease runs out the sweep hands it to another worker, and the receiver d
 from __future__ import annotations
 
 import logging
+import threading
 import time
 import uuid
 from collections.abc import Callable
@@ -64,6 +65,19 @@ def retry_after_seconds(value: str | None, *, now: datetime) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_MAX_SECONDS)
 
 
+_client: httpx.Client | None = None
+_client_lock = threading.Lock()
+
+
+def _http_client() -> httpx.Client:
+    # One client per process: building one builds a TLS context, which costs more than a local request.
+    global _client
+    with _client_lock:
+        if _client is None:
+            _client = httpx.Client(follow_redirects=False, trust_env=False)
+        return _client
+
+
 def http_send(url: str, headers: dict[str, str], body: bytes) -> SendResult:
     """POST once: connect within WEBHOOK_CONNECT_TIMEOUT_SECONDS, all within WEBHOOK_TIMEOUT_SECONDS,
     no redirect followed, the first 1 KB of the answer kept."""
@@ -71,10 +85,7 @@ def http_send(url: str, headers: dict[str, str], body: bytes) -> SendResult:
     deadline = time.monotonic() + total
     timeout = httpx.Timeout(total, connect=settings.WEBHOOK_CONNECT_TIMEOUT_SECONDS)
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False) as client,
-            client.stream("POST", url, content=body, headers=headers) as response,
-        ):
+        with _http_client().stream("POST", url, content=body, headers=headers, timeout=timeout) as response:
             kept = b""
             for chunk in response.iter_bytes():
                 kept += chunk
@@ -127,8 +138,7 @@ def _claim(*, delivery_id: uuid.UUID | str, now: datetime) -> tuple[WebhookDeliv
         ).update(status=D.DELIVERING, leased_until=now + lease, attempts=F("attempts") + 1)
         if claimed != 1:
             return None, "not_claimed"
-    delivery.refresh_from_db()
-    return delivery, "claimed"
+    return WebhookDelivery.objects.select_related("endpoint", "event").get(id=delivery.pk), "claimed"
 
 
 def webhook_delivery_attempt(
