@@ -444,6 +444,36 @@ ORDER_BODY = {
 }
 
 
+# The event log and webhook endpoints (webhooks app): an event and an endpoint of the battery's partner.
+WEBHOOK_PARAMETERS = {
+    "api/v1/events": {"type", "object_id", "created_after", "created_before", "cursor", "limit"},
+    "api/v1/events/<str:event_id>": set(),
+    "api/v1/events/<str:event_id>/resend": set(),
+    "api/v1/webhook-endpoints": {"cursor", "limit"},
+    "api/v1/webhook-endpoints/<str:endpoint_id>": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/rotate-secret": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/test": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/deliveries": {"event_id", "cursor", "limit"},
+}
+WEBHOOK_BODIES = {
+    "api/v1/webhook-endpoints": {"POST": {"url": "https://hooks.example.com/in", "events": ["*"]}},
+    "api/v1/webhook-endpoints/<str:endpoint_id>": {"PATCH": {"description": "battery", "enabled": True}},
+}
+
+
+def _webhook_path_values(partner) -> dict[str, str]:
+    from django.utils import timezone
+
+    from events.models import Event
+    from webhooks import services
+
+    endpoint, _ = services.webhook_endpoint_create(
+        partner_id=partner.pk, url="https://hooks.example.com/battery", events=["*"], now=timezone.now()
+    )
+    event = Event.objects.filter(partner_id=partner.pk).order_by("created_at").first()
+    return {"endpoint_id": str(endpoint.pk), "event_id": event.id}
+
+
 def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_parsec, no_task_sending):
     partner = make_partner(name="Battery Partner")
     _, raw_key = make_api_key(partner=partner)
@@ -457,8 +487,13 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
     )
     surface = Surface(
         prefix="api/v1/",
-        path_values={"customer_id": str(customer.pk), "order_id": order_id},
+        path_values={
+            "customer_id": str(customer.pk),
+            "order_id": order_id,
+            **_webhook_path_values(partner),
+        },
         parameters={
+            **WEBHOOK_PARAMETERS,
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
             "api/v1/customers/<str:customer_id>": set(),
             "api/v1/customers/<str:customer_id>/wallet-challenges": set(),
@@ -499,6 +534,7 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders": {"POST": ORDER_BODY},
             "api/v1/orders/<str:order_id>": {"DELETE": {}},
             "api/v1/orders/<str:order_id>/fee-authorization": {"POST": {"signature": SIGNATURE}},
+            **WEBHOOK_BODIES,
         },
     )
     run_battery(battery, surface)
