@@ -169,7 +169,7 @@ def main() -> None:
         WEBHOOK_DELIVERY_LEASE_SECONDS="15",
         WEBHOOK_ENDPOINT_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT),
         WEBHOOK_BUSY_RETRY_SECONDS="0.05",
-        WEBHOOK_SWEEP_GRACE_SECONDS="3",
+        WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS="60",
     )
     bench.migrate(env)
     bench.django_setup(env)

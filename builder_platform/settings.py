@@ -466,7 +466,9 @@ WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
 # Retries due within this many seconds are sent as a delayed message; later ones by the sweep.
 WEBHOOK_COUNTDOWN_MAX_SECONDS = env_float("WEBHOOK_COUNTDOWN_MAX_SECONDS", 60.0)
 WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 10.0)
-WEBHOOK_SWEEP_GRACE_SECONDS = env_float("WEBHOOK_SWEEP_GRACE_SECONDS", 5.0)  # a message still on its way
+# A message sent this long ago whose attempt has not run is presumed lost and sent again (a backlog in
+# the queue delays messages; copies of them would only grow it).
+WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS = env_float("WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS", 300.0)
 if WEBHOOK_DELIVERY_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS or WEBHOOK_ENDPOINT_MAX_IN_FLIGHT < 1:
     raise ImproperlyConfigured(
         "WEBHOOK_DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS, and "

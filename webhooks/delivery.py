@@ -126,7 +126,7 @@ def _claim(*, delivery_id: uuid.UUID | str, now: datetime) -> tuple[WebhookDeliv
             retry_at = now + timedelta(seconds=settings.WEBHOOK_BUSY_RETRY_SECONDS)
             if WebhookDelivery.objects.filter(
                 id=delivery.pk, status=D.PENDING, next_attempt_at__lte=now
-            ).update(next_attempt_at=retry_at):
+            ).update(next_attempt_at=retry_at, enqueued_at=retry_at):
                 enqueue_on_commit(
                     DELIVER_TASK, str(delivery.pk), countdown=settings.WEBHOOK_BUSY_RETRY_SECONDS
                 )
@@ -241,17 +241,20 @@ def _record(
         if result.retry_after is not None:
             delay = result.retry_after  # the receiver said when to come back (429 / 503)
         retry_at = now + timedelta(seconds=delay)
+        # Longer waits are left to the sweep: a broker holding a message for hours is no record.
+        delayed_message = delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS
         if (
             mine.update(
                 status=D.PENDING,
                 leased_until=None,
                 next_attempt_at=retry_at,
+                # The sweep sends what no message was sent for: a delayed message counts as sent.
+                enqueued_at=retry_at if delayed_message else F("enqueued_at"),
                 last_status_code=result.status_code,
                 last_error=last_error[:500],
             )
-            and delay <= settings.WEBHOOK_COUNTDOWN_MAX_SECONDS
+            and delayed_message
         ):
-            # Longer waits are left to the sweep: a broker holding a message for hours is no record.
             enqueue_on_commit(DELIVER_TASK, str(delivery.pk), countdown=delay)
     logger.info(
         "webhook %s to endpoint %s failed (%s); retry at %s",

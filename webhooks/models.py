@@ -60,6 +60,10 @@ class WebhookDelivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     leased_until = models.DateTimeField(null=True, blank=True)
+    # When the last message for it was sent (or is due to arrive, for a delayed one): the sweep sends
+    # another only for an attempt no message was sent for, or once that message is presumed lost, so a
+    # backlog in the queue is never multiplied by copies of messages still waiting in it.
+    enqueued_at = models.DateTimeField(null=True, blank=True)
     last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True, default="")
     created_at = models.DateTimeField()

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
 from builder_platform.enqueue import enqueue_many_on_commit, enqueue_now
 from builder_platform.failures import DomainError
@@ -104,7 +104,7 @@ def webhook_endpoint_resume(*, endpoint_id: uuid.UUID, now: datetime) -> int:
     """Send an enabled endpoint's pending deliveries now (in the caller's transaction)."""
     pending = WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=D.PENDING)
     ids = [str(value) for value in pending.values_list("id", flat=True)]
-    pending.update(next_attempt_at=now)
+    pending.update(next_attempt_at=now, enqueued_at=now)
     enqueue_many_on_commit(DELIVER_TASK, ids)
     return len(ids)
 
@@ -148,7 +148,12 @@ def _deliveries_create(
     deliveries = WebhookDelivery.objects.bulk_create(
         [
             WebhookDelivery(
-                endpoint=endpoint, event=event, status=D.PENDING, next_attempt_at=now, created_at=now
+                endpoint=endpoint,
+                event=event,
+                status=D.PENDING,
+                next_attempt_at=now,
+                enqueued_at=now,
+                created_at=now,
             )
             for endpoint in endpoints
         ]
@@ -216,18 +221,28 @@ def webhook_delivery_resend(*, delivery: WebhookDelivery, now: datetime) -> Webh
 
 
 def webhook_deliveries_sweep(*, now: datetime, limit: int = 1000) -> int:
-    """Send again what a lost message or a dead worker left: pending deliveries past due (by a margin,
-    so a message still on its way is not doubled), and attempts whose lease ran out."""
-    stale = now - timedelta(seconds=settings.WEBHOOK_SWEEP_GRACE_SECONDS)
+    """Send again what a lost message or a dead worker left: a pending delivery due with no message sent
+    for its attempt (a retry too far off for a delayed message), an attempt whose lease ran out, and
+    any of them whose message was sent WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS ago and never ran."""
+    lost = now - timedelta(seconds=settings.WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS)
+    never_sent = Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=lost)
     due = (
         WebhookDelivery.objects.filter(
-            Q(status=D.PENDING, next_attempt_at__lte=stale) | Q(status=D.DELIVERING, leased_until__lte=now),
+            (
+                Q(status=D.PENDING, next_attempt_at__lte=now)
+                & (never_sent | Q(enqueued_at__lt=F("next_attempt_at")))
+            )
+            | (
+                Q(status=D.DELIVERING, leased_until__lte=now)
+                & (never_sent | Q(enqueued_at__lt=F("leased_until")))
+            ),
             endpoint__enabled=True,
         )
         .order_by("next_attempt_at")
         .values_list("id", flat=True)[:limit]
     )
     ids = [str(value) for value in due]
+    WebhookDelivery.objects.filter(id__in=ids).update(enqueued_at=now)
     for delivery_id in ids:
         enqueue_now(DELIVER_TASK, delivery_id)
     return len(ids)

@@ -224,3 +224,28 @@ def test_a_delivery_whose_worker_died_is_swept_and_sent_again(endpoint, receiver
     assert sent == [str(delivery.pk)]
     assert attempt(delivery, T0 + timedelta(seconds=31)) == "delivered"
     assert receiver.snapshot()[0].webhook_id == delivery.event_id
+
+
+def test_the_sweep_sends_far_off_retries_and_never_copies_a_message_still_waiting(
+    endpoint, receiver, monkeypatch, settings
+):
+    settings.WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS = 300
+    sent: list[str] = []
+    monkeypatch.setattr(services, "enqueue_now", lambda name, delivery_id: sent.append(delivery_id))
+    waiting = ping(endpoint)
+    # Its message is in the queue (a backlog delays it): no copy, until it is presumed lost.
+    assert services.webhook_deliveries_sweep(now=T0 + timedelta(seconds=60)) == 0
+    assert services.webhook_deliveries_sweep(now=T0 + timedelta(seconds=301)) == 1
+    assert services.webhook_deliveries_sweep(now=T0 + timedelta(seconds=302)) == 0
+    assert sent == [str(waiting.pk)]
+
+    # A retry 5 minutes away gets no delayed message: the sweep sends it once it is due.
+    receiver.behaviour = lambda received: "500"
+    now = T0 + timedelta(seconds=400)
+    assert attempt(waiting, now) == "retry"
+    assert attempt(waiting, now + timedelta(seconds=5)) == "retry"
+    waiting.refresh_from_db()
+    assert waiting.next_attempt_at == now + timedelta(seconds=305)
+    assert services.webhook_deliveries_sweep(now=now + timedelta(seconds=304)) == 0
+    assert services.webhook_deliveries_sweep(now=now + timedelta(seconds=305)) == 1
+    assert services.webhook_deliveries_sweep(now=now + timedelta(seconds=306)) == 0

@@ -73,6 +73,7 @@ class Migration(migrations.Migration):
                 ("attempts", models.PositiveIntegerField(default=0)),
                 ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
                 ("leased_until", models.DateTimeField(blank=True, null=True)),
+                ("enqueued_at", models.DateTimeField(blank=True, null=True)),
                 ("last_status_code", models.PositiveSmallIntegerField(blank=True, null=True)),
                 ("last_error", models.CharField(blank=True, default="", max_length=500)),
                 ("created_at", models.DateTimeField()),
