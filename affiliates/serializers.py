@@ -10,11 +10,9 @@ from affiliates import selectors
 from builder_platform.inputs import TextField
 from builder_platform.openapi import ClosedSerializer
 from builder_platform.values import plain_number
-from fees.commission_models import Commission, Payout
-from fees.money import usdc_text
+from fees.commission_models import Commission
+from fees.commission_serializers import USDC_HELP, CommissionSerializer, PayoutSerializer  # noqa: F401 (re-exported)
 from referrals.models import CODE_MAX_LENGTH
-
-USDC_HELP = "USDC base units (6 decimals), an integer."
 
 
 class ReferralCodeSerializer(serializers.Serializer):
@@ -120,52 +118,6 @@ class ReferralSerializer(serializers.Serializer):
 
     def get_commission(self, referral) -> int:
         return self.context["figures"][referral.customer_id].commission
-
-
-class CommissionSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    kind = serializers.ChoiceField(
-        choices=Commission.Kind.choices, help_text="commission, or reversal (negative)."
-    )
-    state = serializers.ChoiceField(choices=Commission.State.choices)
-    amount = serializers.IntegerField(help_text=USDC_HELP + " Negative for a reversal.")
-    usdc = serializers.SerializerMethodField(help_text="The amount in USDC, six places.")
-    customer_id = serializers.UUIDField()
-    order_id = serializers.UUIDField(allow_null=True)
-    fill_id = serializers.CharField()
-    exchange = serializers.CharField()
-    share_bps = serializers.IntegerField()
-    available_at = serializers.DateTimeField(help_text="When the hold ends (pending until then).")
-    payout_id = serializers.IntegerField(allow_null=True)
-    reason = serializers.CharField(help_text="A reversal's reason.")
-    created_at = serializers.DateTimeField()
-
-    def get_usdc(self, commission) -> str:
-        return usdc_text(commission.amount)
-
-
-class PayoutSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    period = serializers.SerializerMethodField(help_text="The month it pays for, YYYY-MM.")
-    state = serializers.ChoiceField(choices=Payout.State.choices)
-    amount = serializers.IntegerField(
-        help_text=USDC_HELP + " The sum of its commissions, clawbacks included."
-    )
-    usdc = serializers.SerializerMethodField()
-    commission_count = serializers.IntegerField()
-    payout_address = serializers.CharField(
-        help_text="Your payout address when it was made; empty if paid off-chain."
-    )
-    reference = serializers.CharField(help_text="Transaction hash or payment reference, once paid.")
-    created_at = serializers.DateTimeField()
-    paid_at = serializers.DateTimeField(allow_null=True)
-    cancelled_at = serializers.DateTimeField(allow_null=True)
-
-    def get_period(self, payout) -> str:
-        return f"{payout.period:%Y-%m}"
-
-    def get_usdc(self, payout) -> str:
-        return usdc_text(payout.amount)
 
 
 @extend_schema_serializer(component_name="PayoutStatementLine")

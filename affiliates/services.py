@@ -13,7 +13,9 @@ from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
 from builder_platform.failures import DomainError
 from customers.models import Partner
+from events.services import event_record
 from fees.commission_models import Commission, Payout
+from fees.commission_serializers import PayoutSerializer
 from fees.money import USDC_BASE_UNITS
 from referrals.models import AffiliateProfile
 
@@ -243,7 +245,7 @@ def _payout_refusal(payout_id: int) -> AffiliateError:
 @transaction.atomic
 def payout_mark_paid(*, payout: Payout, reference: str, paid_by: str, now: datetime) -> Payout:
     """Record that a pending payout was paid (a transaction hash or a bank reference): its commissions
-    become paid. The one place a payout is paid (where a `payout.paid` event belongs)."""
+    become paid. The one place a payout is paid, and so where its `payout.paid` event is recorded."""
     reference = reference.strip()
     if not reference:
         raise AffiliateError(
@@ -255,7 +257,16 @@ def payout_mark_paid(*, payout: Payout, reference: str, paid_by: str, now: datet
     if changed != 1:
         raise _payout_refusal(payout.pk)
     Commission.objects.filter(payout_id=payout.pk).update(state=Commission.State.PAID)
-    return Payout.objects.get(pk=payout.pk)
+    paid = Payout.objects.get(pk=payout.pk)
+    event_record(
+        partner_id=paid.partner_id,
+        type="payout.paid",
+        object_type="payout",
+        object_id=str(paid.pk),
+        data=dict(PayoutSerializer(paid).data),
+        now=now,
+    )
+    return paid
 
 
 @transaction.atomic

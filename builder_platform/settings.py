@@ -105,12 +105,14 @@ INSTALLED_APPS = [
     # Swagger UI and Redoc as static files of our own: the docs must open on a machine without internet.
     "drf_spectacular_sidecar",
     "parsec.sim",
+    "events",
     "customers",
     "referrals",
     "fees",
     "orders",
     "affiliates",
     "portfolio",
+    "webhooks",
     "web",
     "workers",
 ]
@@ -401,7 +403,7 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 # Queues: a backlog of one kind of work never starves another. The worker of `make run` consumes all.
-TASK_QUEUE_NAMES = ("default", "provisioning", "submission", "cancel", "reconciliation")
+TASK_QUEUE_NAMES = ("default", "provisioning", "submission", "cancel", "reconciliation", "webhooks")
 CELERY_TASK_ROUTES = {
     "customers.*": {"queue": "provisioning"},
     "orders.submit": {"queue": "submission"},
@@ -411,6 +413,8 @@ CELERY_TASK_ROUTES = {
     "orders.purge_idempotency_keys": {"queue": "default"},
     "fees.*": {"queue": "default"},
     "affiliates.*": {"queue": "default"},
+    "events.*": {"queue": "default"},
+    "webhooks.*": {"queue": "webhooks"},
 }
 
 # A worker touches its heartbeat row this often while it consumes; /readyz answers 503 when no worker
@@ -485,6 +489,47 @@ ORDER_IDEMPOTENCY_KEY_TTL_HOURS = env_int("ORDER_IDEMPOTENCY_KEY_TTL_HOURS", 24)
 ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS = env_int("ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS", 60)
 ORDER_EXCHANGES_CACHE_SECONDS = env_int("ORDER_EXCHANGES_CACHE_SECONDS", 60)
 ORDER_MARKETS_CACHE_SECONDS = env_int("ORDER_MARKETS_CACHE_SECONDS", 10)
+# --- Events and webhooks ----------------------------------------------------------------------------------
+
+WEBHOOK_EVENT_RETENTION_DAYS = env_int("WEBHOOK_EVENT_RETENTION_DAYS", 30)
+# Private, loopback and link-local webhook URLs are refused unless this is on (on in the embedded
+# defaults, so a receiver on this machine works).
+WEBHOOK_ALLOW_PRIVATE_URLS = env_bool("WEBHOOK_ALLOW_PRIVATE_URLS", DEBUG)
+# Plain http:// URLs only while debug is on, by default (read here from DJANGO_DEBUG: the test runner
+# turns settings.DEBUG off, and its local receivers speak http).
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", DEBUG)
+WEBHOOK_DISABLE_AFTER_HOURS = env_int("WEBHOOK_DISABLE_AFTER_HOURS", 72)
+WEBHOOK_CONNECT_TIMEOUT_SECONDS = env_float("WEBHOOK_CONNECT_TIMEOUT_SECONDS", 3.0)
+WEBHOOK_TIMEOUT_SECONDS = env_float("WEBHOOK_TIMEOUT_SECONDS", 10.0)
+# Seconds to wait after attempt 1, 2, ... fails (Standard Webhooks' schedule); its length is the number
+# of attempts: after the last one the delivery is failed (and can be resent).
+try:
+    WEBHOOK_RETRY_SCHEDULE_SECONDS = tuple(
+        float(item)
+        for item in env_list(
+            "WEBHOOK_RETRY_SCHEDULE_SECONDS", ["0", "5", "300", "1800", "7200", "18000", "36000", "36000"]
+        )
+    )
+except ValueError:
+    raise ImproperlyConfigured("WEBHOOK_RETRY_SCHEDULE_SECONDS must be comma-separated seconds.") from None
+# Attempts one endpoint may have in flight at once: a slow partner never holds every worker.
+# One by default: `make run`'s worker has two slots, so one endpoint can never hold both.
+WEBHOOK_ENDPOINT_MAX_IN_FLIGHT = env_int("WEBHOOK_ENDPOINT_MAX_IN_FLIGHT", 1)
+WEBHOOK_BUSY_RETRY_SECONDS = env_float("WEBHOOK_BUSY_RETRY_SECONDS", 1.0)
+# An attempt holds its delivery this long (longer than the total timeout); past it the sweep retries.
+WEBHOOK_DELIVERY_LEASE_SECONDS = env_int("WEBHOOK_DELIVERY_LEASE_SECONDS", 30)
+# Retries due within this many seconds are sent as a delayed message; later ones by the sweep.
+WEBHOOK_COUNTDOWN_MAX_SECONDS = env_float("WEBHOOK_COUNTDOWN_MAX_SECONDS", 60.0)
+WEBHOOK_SWEEP_INTERVAL_SECONDS = env_float("WEBHOOK_SWEEP_INTERVAL_SECONDS", 10.0)
+# A message sent this long ago whose attempt has not run is presumed lost and sent again (a backlog in
+# the queue delays messages; copies of them would only grow it).
+WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS = env_float("WEBHOOK_SWEEP_PRESUMED_LOST_SECONDS", 300.0)
+if WEBHOOK_DELIVERY_LEASE_SECONDS <= WEBHOOK_TIMEOUT_SECONDS or WEBHOOK_ENDPOINT_MAX_IN_FLIGHT < 1:
+    raise ImproperlyConfigured(
+        "WEBHOOK_DELIVERY_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS, and "
+        "WEBHOOK_ENDPOINT_MAX_IN_FLIGHT must be at least 1."
+    )
+
 # One component per enum, named for what it is (orders and customers both have a `status`).
 SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "OrderStatus": "orders.models.Order.Status",
@@ -492,6 +537,7 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "CustomerStatus": "customers.models.Customer.Status",
     "WalletRole": "customers.models.Wallet.Role",
     "FeeAuthorizationState": "fees.models.FeeAuthorization.State",
+    "WebhookDeliveryStatus": "webhooks.models.WebhookDelivery.Status",
     "ExchangeId": "parsec.contract.EXCHANGES",
     "OrderType": "parsec.contract.ORDER_TYPES",
 }
@@ -520,6 +566,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "affiliates.payout_run",
         "schedule": crontab(minute=30, hour=0, day_of_month=1),
     },
+    "webhooks.sweep": {"task": "webhooks.sweep", "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS},
+    "events.purge": {"task": "events.purge", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ api_v1 = [
     path("", include("orders.urls")),
     path("", include("affiliates.urls")),
     path("", include("portfolio.urls")),
+    path("", include("webhooks.urls")),
 ]
 
 urlpatterns = [

@@ -7,7 +7,9 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.db import transaction
 
+from events.services import event_record
 from fees.commission_models import Commission
+from fees.commission_serializers import CommissionSerializer
 from fees.models import FeeAuthorization, FeeLedgerEntry
 
 
@@ -19,7 +21,7 @@ def commission_book(
 
     Called by the ledger in the transaction that books the fill's partner_share row, from the fee the
     escrow actually distributed for it; nothing is booked for a share that rounds to zero. A booked
-    commission is this function's return value: the place to announce it (a `commission.booked` event).
+    commission is announced here, in that transaction, by a `commission.booked` event.
     """
     if entry.kind != FeeLedgerEntry.Kind.PARTNER_SHARE or entry.amount <= 0:
         return None
@@ -27,7 +29,7 @@ def commission_book(
         entry = FeeLedgerEntry.objects.get(
             fee_authorization=fee_authorization, kind=entry.kind, fill_id=entry.fill_id
         )
-    return Commission.objects.create(
+    commission = Commission.objects.create(
         partner_id=entry.beneficiary_id or entry.partner_id,
         customer_id=entry.customer_id,
         fee_authorization=fee_authorization,
@@ -41,3 +43,14 @@ def commission_book(
         available_at=now + timedelta(days=settings.COMMISSION_HOLD_DAYS),
         created_at=now,
     )
+    order = getattr(fee_authorization, "order", None)  # the reverse of Order.fee_authorization
+    commission.order_id = order.id if order is not None else None  # as the API annotates it
+    event_record(
+        partner_id=commission.partner_id,
+        type="commission.booked",
+        object_type="commission",
+        object_id=str(commission.pk),
+        data=dict(CommissionSerializer(commission).data),
+        now=now,
+    )
+    return commission

@@ -20,6 +20,7 @@ PRICE_MAX_DIGITS = 7
 SIZE_DECIMAL_PLACES = 6
 SIZE_MAX_DIGITS = 15
 SIZE_LIMIT = Decimal(10) ** (SIZE_MAX_DIGITS - SIZE_DECIMAL_PLACES)
+OUTCOME_MAX_LENGTH = 100
 # Amounts Parsec reports (fills, fees, filled) get more room: they are recorded, never refused.
 REPORTED_MAX_DIGITS = 24
 REPORTED_DECIMAL_PLACES = 12
@@ -76,7 +77,7 @@ class Order(models.Model):
     customer = models.ForeignKey("customers.Customer", on_delete=models.PROTECT, related_name="orders")
     exchange = models.CharField(max_length=16)
     market_id = models.CharField(max_length=256)
-    outcome = models.CharField(max_length=100)
+    outcome = models.CharField(max_length=OUTCOME_MAX_LENGTH)
     side = models.CharField(max_length=4, choices=Side.choices)
     price = models.DecimalField(max_digits=PRICE_MAX_DIGITS, decimal_places=PRICE_DECIMAL_PLACES)
     size = models.DecimalField(max_digits=SIZE_MAX_DIGITS, decimal_places=SIZE_DECIMAL_PLACES)
@@ -107,6 +108,11 @@ class Order(models.Model):
     settled_at = models.DateTimeField(null=True, blank=True)
     last_error_code = models.CharField(max_length=64, blank=True, default="")
     last_error_message = models.TextField(blank=True, default="")
+    # Moves on with every change (each transition, each batch of fills), in the same transaction: the
+    # `version` of the order in the API and in its events, so a receiver can ignore a late older one.
+    version = models.PositiveBigIntegerField(
+        default=1, help_text="Grows with every change of the order; a later state has a larger version."
+    )
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
 

@@ -24,8 +24,7 @@ from builder_platform.openapi import EXACT_NUMBER, ClosedSerializer
 from builder_platform.values import plain_decimal
 from fees import presenters as fees_presenters
 from fees.models import FeeAuthorization
-from orders.models import Fill, Order, OrderEvent
-from orders.services import intake
+from orders.models import OUTCOME_MAX_LENGTH, Fill, Order, OrderEvent
 from orders.vocabulary import STAFF_ACTION_CAUSE_PREFIX
 from parsec.client import decode_json, encode_json
 from parsec.contract import EXCHANGES, MAX_MARKET_ID_LENGTH, MIN_GTD_LEAD_SECONDS, ORDER_TYPES
@@ -264,6 +263,7 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             "fee",
             "fee_authorization",
             "last_error",
+            "version",
         ]
 
     @extend_schema_field(OrderFeeSerializer(allow_null=True))
@@ -359,7 +359,7 @@ class OrderCreateInputSerializer(ClosedSerializer):
         max_length=MAX_MARKET_ID_LENGTH, help_text="The exchange's own market id, as GET /markets lists it."
     )
     outcome = serializers.CharField(
-        max_length=intake.OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
+        max_length=OUTCOME_MAX_LENGTH, help_text="One of the market's outcomes, e.g. Yes or No."
     )
     side = serializers.ChoiceField(choices=Order.Side.choices)
     price = PriceField(

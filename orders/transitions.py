@@ -8,8 +8,9 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import F, Q
 
+from orders import event_log
 from orders.models import PARSEC_STATUSES, Order, OrderEvent
 
 S = Order.Status
@@ -77,7 +78,7 @@ def order_transition(
             query = Order.objects.filter(id=order_id, status=current)
             if condition is not None:
                 query = query.filter(condition)
-            if query.update(status=to_status, updated_at=now, **fields) == 1:
+            if query.update(status=to_status, updated_at=now, version=F("version") + 1, **fields) == 1:
                 OrderEvent.objects.create(
                     order_id=order_id,
                     from_status=current,
@@ -85,6 +86,9 @@ def order_transition(
                     cause=cause,
                     detail=detail or {},
                     created_at=now,
+                )
+                event_log.order_status_changed(
+                    order_id=order_id, from_status=current, to_status=to_status, now=now
                 )
                 return True
             if len(candidates) == 1:

@@ -466,6 +466,36 @@ def _affiliate_objects(partner) -> tuple[str, str]:
     return code.code, str(payout.pk)
 
 
+# The event log and webhook endpoints (webhooks app): an event and an endpoint of the battery's partner.
+WEBHOOK_PARAMETERS = {
+    "api/v1/events": {"type", "object_id", "created_after", "created_before", "cursor", "limit"},
+    "api/v1/events/<str:event_id>": set(),
+    "api/v1/events/<str:event_id>/resend": set(),
+    "api/v1/webhook-endpoints": {"cursor", "limit"},
+    "api/v1/webhook-endpoints/<str:endpoint_id>": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/rotate-secret": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/test": set(),
+    "api/v1/webhook-endpoints/<str:endpoint_id>/deliveries": {"event_id", "cursor", "limit"},
+}
+WEBHOOK_BODIES = {
+    "api/v1/webhook-endpoints": {"POST": {"url": "https://hooks.example.com/in", "events": ["*"]}},
+    "api/v1/webhook-endpoints/<str:endpoint_id>": {"PATCH": {"description": "battery", "enabled": True}},
+}
+
+
+def _webhook_path_values(partner) -> dict[str, str]:
+    from django.utils import timezone
+
+    from events.models import Event
+    from webhooks import services
+
+    endpoint, _ = services.webhook_endpoint_create(
+        partner_id=partner.pk, url="https://hooks.example.com/battery", events=["*"], now=timezone.now()
+    )
+    event = Event.objects.filter(partner_id=partner.pk).order_by("created_at").first()
+    return {"endpoint_id": str(endpoint.pk), "event_id": event.id}
+
+
 def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_parsec, no_task_sending):
     partner = make_partner(name="Battery Partner")
     _, raw_key = make_api_key(partner=partner)
@@ -487,9 +517,11 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "payout_id": payout_id,
             "exchange": "kalshi",
             "market_id": KALSHI_MARKET,
+            **_webhook_path_values(partner),
         },
         parameters={
             **AFFILIATE_PARAMETERS,
+            **WEBHOOK_PARAMETERS,
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
             "api/v1/customers/<str:customer_id>/positions": {"exchange"},
             "api/v1/customers/<str:customer_id>/balance": {"exchange"},
@@ -551,6 +583,7 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders/<str:order_id>": {"DELETE": {}},
             "api/v1/orders/<str:order_id>/fee-authorization": {"POST": {"signature": SIGNATURE}},
             **AFFILIATE_BODIES,
+            **WEBHOOK_BODIES,
         },
     )
     run_battery(battery, surface)

@@ -35,11 +35,12 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("the simulator and the client's configuration", ("parsec",)),
     ("worker liveness", ("workers",)),
+    ("the event log", ("events",)),
     ("customers", ("customers",)),
     ("referrals", ("referrals",)),
     ("fees", ("fees",)),
     ("orders", ("orders",)),
-    ("portfolio and affiliates", ("portfolio", "affiliates")),
+    ("portfolio, affiliates and webhooks", ("portfolio", "affiliates", "webhooks")),
     ("web", ("web",)),
     # Settings, URLs, the Celery app, health and process wiring: may import anything, imported by none.
     ("wiring", ("builder_platform",)),

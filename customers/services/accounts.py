@@ -8,6 +8,7 @@ from django.db import IntegrityError, transaction
 
 from builder_platform.enqueue import enqueue_on_commit
 from customers.errors import CustomerError, CustomerErrorCode
+from customers.event_log import customer_event_record
 from customers.models import Customer, Partner, Wallet
 from customers.task_names import CustomerTask
 
@@ -108,6 +109,8 @@ def customer_update(
     if fields:
         Customer.objects.filter(pk=customer.pk).update(**fields, updated_at=now)
         customer.refresh_from_db()
+        if fields.get("status") == Customer.Status.ACTIVE:
+            customer_event_record(customer_id=customer.pk, type="customer.active", now=now)
     return customer
 
 

@@ -12,6 +12,7 @@ from django.db.models import Q
 from builder_platform.enqueue import enqueue_many_on_commit, enqueue_on_commit
 from customers import selectors
 from customers.addresses import InvalidAddress, checksum_address
+from customers.event_log import customer_event_record
 from customers.models import Customer, Partner, Wallet
 from customers.services.wallets import wallet_make_current
 from customers.task_names import CustomerTask
@@ -57,9 +58,10 @@ def _customer_activate_if_ready(*, customer_id: uuid.UUID | str, now: datetime) 
         & selectors.has_current_wallet(Wallet.Role.SIGNER)
         & selectors.has_current_wallet(Wallet.Role.PAYER)
     )
-    Customer.objects.filter(ready, pk=customer_id, status=Customer.Status.PROVISIONING).update(
+    if Customer.objects.filter(ready, pk=customer_id, status=Customer.Status.PROVISIONING).update(
         status=Customer.Status.ACTIVE, provisioning_error="", updated_at=now
-    )
+    ):
+        customer_event_record(customer_id=customer_id, type="customer.active", now=now)
 
 
 @transaction.atomic

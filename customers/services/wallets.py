@@ -15,6 +15,7 @@ from builder_platform.enqueue import enqueue_on_commit
 from builder_platform.locks import transaction_lock
 from customers.addresses import InvalidAddress, checksum_address
 from customers.errors import CustomerError, CustomerErrorCode, WalletProofError, WalletProofErrorCode
+from customers.event_log import customer_event_record
 from customers.models import Customer, Partner, Wallet, WalletChallenge
 from customers.siwe import (
     SignatureError,
@@ -258,6 +259,7 @@ def wallet_signer_link(
                 status=409,
             )
         wallet = _wallet_signer_replace(customer=customer, address=challenge.address, now=now)
+        customer_event_record(customer_id=customer.pk, type="customer.wallet_linked", now=now)
         return wallet, True
     if current is not None:
         current.verified_at = now
@@ -273,6 +275,8 @@ def wallet_signer_link(
     )
     if requeued:
         enqueue_on_commit(CustomerTask.ONBOARD, str(customer.pk))
+    if linked:
+        customer_event_record(customer_id=customer.pk, type="customer.wallet_linked", now=now)
     return wallet, linked
 
 

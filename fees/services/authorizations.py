@@ -12,6 +12,7 @@ from django.db import transaction
 
 from customers.models import Customer, Partner, Wallet
 from fees.errors import FeeError, FeeErrorCode
+from fees.event_log import fee_event_record
 from fees.models import BIGINT_MAX, EscrowConfig, FeeAuthorization
 from fees.policy import FeeQuote, fee_applies, fee_quote, partner_fee_validate
 from fees.services.escrow_config import escrow_config_current
@@ -264,6 +265,7 @@ def fee_authorization_verify(*, fee_authorization_id: int, signature: str, now: 
         # Another request signed it (or it expired) between our read and our update.
         state = FeeAuthorization.objects.filter(pk=authorization.pk).values_list("state", flat=True).first()
         raise _not_requested_error(state)
+    fee_event_record(fee_authorization_id=authorization.pk, type="fee_authorization.signed", now=now)
     authorization.refresh_from_db()
     return authorization
 

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from fees.commissions import commission_book
 from fees.errors import FeeLedgerError
+from fees.event_log import fee_event_record
 from fees.models import FeeAuthorization, FeeLedgerEntry
 from fees.money import bps_share, cumulative_share
 from fees.services.authorizations import fee_authorization_mark_refunded, fee_authorization_mark_settled
@@ -180,6 +181,11 @@ def fee_ledger_record_final(
     )
     if not closed:  # unreachable while the row is locked; a guard against a silent half-close
         raise FeeLedgerError("The fee authorization changed state while it was being settled.")
+    fee_event_record(
+        fee_authorization_id=authorization.pk,
+        type="fee.settled" if filled_total > 0 else "fee.refunded",
+        now=now,
+    )
     # The caller's instance reflects the new state, as after any other transition it asked for.
     fee_authorization.state = State.SETTLED if filled_total > 0 else State.REFUNDED
     fee_authorization.finished_at = now

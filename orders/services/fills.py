@@ -12,7 +12,7 @@ from decimal import Decimal
 from django.db import transaction
 from django.db.models import Sum
 
-from orders import fee_axis
+from orders import event_log, fee_axis
 from orders.models import Fill, Order
 from parsec.client import Fill as ParsecFill
 
@@ -91,3 +91,4 @@ def _record_order_fills(*, order: Order, new: list[ParsecFill], recorded: Decima
     if order.filled < running <= order.size:
         Order.objects.filter(id=order.id, filled__lt=running).update(filled=running, updated_at=now)
         order.filled = running
+    event_log.order_fills_recorded(order_id=order.id, fill_ids=[fill.fill_id for fill in new], now=now)

@@ -12,10 +12,17 @@ from django.db import transaction
 
 from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner
-from orders import fee_axis, selectors
+from orders import event_log, fee_axis, selectors
 from orders.errors import OrderError
 from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
-from orders.models import PRICE_DECIMAL_PLACES, SIZE_DECIMAL_PLACES, SIZE_LIMIT, Order, OrderEvent
+from orders.models import (
+    OUTCOME_MAX_LENGTH,
+    PRICE_DECIMAL_PLACES,
+    SIZE_DECIMAL_PLACES,
+    SIZE_LIMIT,
+    Order,
+    OrderEvent,
+)
 from orders.services.queueing import order_enqueue_submit
 from orders.vocabulary import EventCause, OrderErrorCode
 from parsec.client import ParsecRejected, ParsecUnavailable
@@ -25,7 +32,6 @@ S = Order.Status
 BUILDER_FIELDS = ("fee_auth", "payer_address", "signer_address", "affiliate")
 # Fields of Parsec's `params` object, which partners sometimes send at the top level.
 PARAMS_FIELDS = ("order_type", "expiration")
-OUTCOME_MAX_LENGTH = Order._meta.get_field("outcome").max_length
 # Text the order row keeps: held to the platform's text rule, at most its column's length.
 TEXT_FIELDS = ("market_id", "outcome")
 CUSTOMER_HEADER = "X-Builder-Customer-Id"  # where the partner names the customer (our id)
@@ -298,6 +304,7 @@ def _order_insert(*, partner: Partner, customer: Customer, request: OrderRequest
     OrderEvent.objects.create(
         order=order, from_status="", to_status=status, cause=EventCause.CREATED, created_at=now
     )
+    event_log.order_created(order_id=order.id, now=now)
     if status == S.QUEUED:
         order_enqueue_submit(order_id=order.id)
     return order

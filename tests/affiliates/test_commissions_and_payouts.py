@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import date, timedelta
 
@@ -288,3 +289,34 @@ def test_the_beat_tasks_release_held_commissions_and_run_the_month_before(acme, 
     assert Payout.objects.get().period == MARCH
     assert payout_run_task.delay().get() == 0  # the month before today: nothing left to pay
     assert settings.CELERY_BEAT_SCHEDULE["affiliates.payout_run"]["schedule"].day_of_month == {1}
+
+
+def test_a_booked_commission_and_a_paid_payout_are_announced_as_events_of_the_partner(acme, referred):
+    from events.models import Event
+
+    order, authorization = escrowed_order(referred, size=SIZE)
+    fill(order, authorization, size="30000")
+    commission = Commission.objects.get()
+
+    booked = Event.objects.get(type="commission.booked")
+    assert booked.partner_id == acme.pk  # the referring partner's event, not the web partner's
+    assert booked.object_id == str(commission.pk)
+    data = json.loads(booked.body)["data"]
+    assert data["amount"] == commission.amount > 0
+    assert data["order_id"] == str(order.pk)
+    assert data["state"] == "pending"
+
+    fee_services.fee_ledger_record_final(
+        fee_authorization=authorization, filled_total=order.filled, size=order.size, now=NOW
+    )
+    services.commissions_release(now=NOW + timedelta(days=8))
+    (payout,) = services.payout_run(period=MARCH, now=APRIL_RUN, minimum=1).created
+    assert not Event.objects.filter(type="payout.paid").exists()  # made, not yet paid
+    services.payout_mark_paid(payout=payout, reference="0xabc", paid_by="staff", now=APRIL_RUN)
+
+    paid = Event.objects.get(type="payout.paid")
+    assert paid.partner_id == acme.pk
+    data = json.loads(paid.body)["data"]
+    assert data["amount"] == payout.amount == commission.amount
+    assert data["reference"] == "0xabc"
+    assert data["state"] == "paid"

@@ -19,7 +19,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from orders_support import ScriptedParsec, in_doubt, make_trader, place, unavailable
+from orders_support import ScriptedParsec, cache_catalogue_markets, in_doubt, make_trader, place, unavailable
 
 from orders.errors import OrderError
 from orders.models import Order, OrderEvent
@@ -47,6 +47,7 @@ class OrderLifecycle(RuleBasedStateMachine):
     @initialize()
     def set_up(self) -> None:
         conf.get_client = lambda: self.parsec  # restored by the test
+        cache_catalogue_markets()  # fresh for each example: the whole run outlasts the markets' cache
         self.trader = make_trader()
         self.customer_key = self.trader.customer.parsec_customer_id
 
