@@ -11,7 +11,7 @@ from django.utils import timezone
 from orders_support import order_body, polymarket_market, wait_until
 from schema_support import assert_conforms, served_schema
 
-from orders import reconciliation
+from orders.services import reconcile as reconciliation
 from orders.models import Order
 from parsec.client import decode_json
 from parsec.sim.catalogue import price_bucket, reference_price
