@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from typing import Any
 
 from django.utils import timezone
@@ -284,8 +285,14 @@ def _moment(request: Request, name: str):
     raw = request.query_params.get(name)
     if raw is None:
         return None
-    moment = parse_datetime(raw)
-    if moment is None or moment.tzinfo is None:
+    try:
+        moment = parse_datetime(raw)
+        # In UTC: PostgreSQL refuses offsets of 16 hours or more that Python accepts; at the ends of the
+        # calendar the conversion itself overflows, and that is a bad filter too.
+        moment = moment.astimezone(UTC) if moment is not None and moment.tzinfo is not None else None
+    except (ValueError, OverflowError):
+        moment = None
+    if moment is None:
         raise query_parameter_error(
             name, f"{name} must be an RFC 3339 time with its offset, e.g. 2026-01-31T12:00:00Z."
         )

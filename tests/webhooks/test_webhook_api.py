@@ -242,3 +242,20 @@ def test_the_lists_take_a_fixed_number_of_queries(alice, settings, django_assert
         assert len(client.get("/api/v1/events").json()["results"]) == 30
     with django_assert_max_num_queries(4):
         assert len(client.get("/api/v1/webhook-endpoints").json()["results"]) == 30
+
+
+@pytest.mark.parametrize(
+    "moment", ["2026-01-01T00:00:00+16:00", "2026-01-01T00:00:00-16:00", "0202-12-11T05:00:09+21:32"]
+)
+def test_event_filters_take_any_offset_python_reads_and_answer_in_utc(partner_client, moment):
+    response = partner_client.get("/api/v1/events", {"created_after": moment, "created_before": moment})
+    assert response.status_code == 200, response.content
+    assert response.json()["results"] == []
+
+
+def test_an_event_filter_at_the_end_of_the_calendar_is_a_400(partner_client):
+    response = partner_client.get("/api/v1/events", {"created_after": "0001-01-01T00:00:00+01:00"})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["code"] == "validation_error"
+    assert "created_after" in body["fields"]

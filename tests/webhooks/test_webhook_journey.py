@@ -11,8 +11,8 @@ from django.utils import timezone
 from orders_support import order_body, polymarket_market, wait_until
 from schema_support import assert_conforms, served_schema
 
-from orders.services import reconcile as reconciliation
 from orders.models import Order
+from orders.services import reconcile as reconciliation
 from parsec.client import decode_json
 from parsec.sim.catalogue import price_bucket, reference_price
 
