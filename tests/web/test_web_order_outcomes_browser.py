@@ -84,11 +84,15 @@ def test_the_ticket_shows_and_prefills_the_price_of_the_outcome_chosen(
     expect(price).to_have_value(no_price)
     screenshot(signed_in, "ticket-no-price")
 
-    # A price the person typed is theirs: switching the outcome changes the hint, not their price.
-    price.fill("0.33")
+    # A price the person typed is theirs: switching the outcome changes the hint, not their price. It
+    # must differ from the pre-filled one, or it would be the page's again (0.33 is No's price at times).
+    typed = next(
+        candidate for candidate in ("0.33", "0.34", "0.35") if candidate not in {yes_price, no_price}
+    )
+    price.fill(typed)
     signed_in.get_by_label("Outcome").select_option("Yes")
     expect(signed_in.locator("#hint-market")).to_have_text(f"Current price of Yes: {yes_price}")
-    expect(price).to_have_value("0.33")
+    expect(price).to_have_value(typed)
 
 
 def test_the_orders_table_says_why_orders_ended_and_shows_fills_and_dates(
