@@ -389,6 +389,11 @@ PARSEC_SIM_AFFILIATE_ADDRESS = env_str(
 CELERY_BROKER_URL = env_str("CELERY_BROKER_URL", "filesystem://")
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
 BROKER_FILESYSTEM_DIR = Path(env_str("CELERY_FILESYSTEM_DIR", str(VAR_DIR / "celery")))
+# Where state shared by every process lives (rate budgets, control generations): a Redis URL, by default the
+# broker's when the broker is Redis; empty means none, and such state lives in the database instead.
+SHARED_STORE_URL = env_str(
+    "SHARED_STORE_URL", CELERY_BROKER_URL if CELERY_BROKER_URL.startswith(("redis://", "rediss://")) else ""
+)
 if CELERY_BROKER_URL.startswith("filesystem://"):
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_FILESYSTEM_DIR / "queue"),
