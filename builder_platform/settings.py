@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "parsec.sim",
     "events",
+    "audit",
     "customers",
     "referrals",
     "fees",
@@ -201,6 +202,10 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
         )
     return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
 
+
+# How many proxies of ours stand in front of the app: the client address is read that many hops back
+# in X-Forwarded-For (audit rows, per-IP limits). 0: REMOTE_ADDR only, since a client can write the header.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)

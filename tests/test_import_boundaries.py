@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("the simulator and the client's configuration", ("parsec",)),
     ("worker liveness", ("workers",)),
-    ("the event log", ("events",)),
+    ("the event log and the audit trail", ("events", "audit")),
     ("customers", ("customers",)),
     ("referrals", ("referrals",)),
     ("fees", ("fees",)),

@@ -1,0 +1,108 @@
+"""Writing the audit trail: `audit_record`, called inside the transaction of the change it records."""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from audit.models import AuditAction, AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who acted: a staff user, a partner's API key, or the platform itself (a sweep, a dead-man switch)."""
+
+    type: str
+    label: str
+    user_id: int | None = None
+    key_prefix: str = ""
+    ip: str | None = None
+
+    @classmethod
+    def staff(cls, user: Any, *, ip: str | None = None) -> Actor:
+        return cls(
+            type=AuditEntry.ActorType.STAFF, label=f"staff {user.get_username()}", user_id=user.pk, ip=ip
+        )
+
+    @classmethod
+    def partner_key(cls, api_key: Any, *, ip: str | None = None) -> Actor:
+        # Only the public prefix: the key itself is never stored in clear anywhere.
+        return cls(
+            type=AuditEntry.ActorType.PARTNER_KEY,
+            label=f"key bp_{api_key.prefix}…",
+            key_prefix=api_key.prefix,
+            ip=ip,
+        )
+
+    @classmethod
+    def system(cls, label: str) -> Actor:
+        return cls(type=AuditEntry.ActorType.SYSTEM, label=f"system: {label}")
+
+
+def client_ip(request: Any) -> str | None:
+    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry TRUSTED_PROXY_COUNT proxies back.
+
+    Only proxies we run may be believed: with none configured a client could write any address into
+    X-Forwarded-For, so it is read only when TRUSTED_PROXY_COUNT says how many hops are ours.
+    """
+    remote = request.META.get("REMOTE_ADDR") or None
+    hops = settings.TRUSTED_PROXY_COUNT
+    if hops > 0:
+        forwarded = [
+            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
+        ]
+        if len(forwarded) >= hops:
+            remote = forwarded[-hops]
+    try:
+        return str(ipaddress.ip_address(remote)) if remote else None
+    except ValueError:
+        return None
+
+
+def audit_actor(request: Any) -> Actor:
+    """The actor behind a request: the partner key of an API call, else the signed-in staff user."""
+    ip = client_ip(request)
+    api_key = getattr(request, "auth", None)
+    if api_key is not None and hasattr(api_key, "prefix") and hasattr(api_key, "partner_id"):
+        return Actor.partner_key(api_key, ip=ip)
+    user = getattr(request, "user", None)
+    if user is not None and user.is_authenticated and getattr(user, "is_staff", False):
+        return Actor.staff(user, ip=ip)
+    return Actor(type=AuditEntry.ActorType.SYSTEM, label="system: anonymous request", ip=ip)
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    action: AuditAction | str,
+    actor: Actor,
+    target_type: str,
+    target_id: str | int = "",
+    summary: str,
+    partner_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Write one audit row. Call it inside the change's own transaction: both commit, or neither."""
+    return AuditEntry.objects.create(
+        created_at=now or timezone.now(),
+        action=AuditAction(action),
+        actor_type=actor.type,
+        actor_user_id=actor.user_id,
+        actor_key_prefix=actor.key_prefix,
+        actor_label=actor.label[:150],
+        partner_id=partner_id,
+        target_type=target_type,
+        target_id=str(target_id),
+        summary=summary[:300],
+        before=before,
+        after=after,
+        ip=actor.ip,
+    )
