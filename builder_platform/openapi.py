@@ -40,9 +40,13 @@ class ErrorFieldsField(serializers.DictField):
                 "error": "Some fields are invalid: limit.",
                 "code": "validation_error",
                 "fields": {"limit": "limit must be a whole number from 1 to 200."},
+                "request_id": "5f0c3a9e8b7d4c21a0e6f1b2c3d4e5f6",
             },
         ),
-        OpenApiExample("A missing object", value={"error": "No order with this id.", "code": "not_found"}),
+        OpenApiExample(
+            "A missing object",
+            value={"error": "No order with this id.", "code": "not_found", "request_id": "req-2024-0001"},
+        ),
     ],
 )
 class ErrorSerializer(serializers.Serializer):
@@ -52,7 +56,12 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="A machine-readable code, stable across releases: validation_error, bad_request, "
         "missing_parameter, unauthorized, not_found, exchange_not_found, customer_not_ready, "
-        "idempotency_key_in_flight, idempotency_key_reused, not_supported, service_unavailable, ..."
+        "idempotency_key_in_flight, idempotency_key_reused, not_supported, rate_limit_exceeded, "
+        "service_unavailable, ..."
+    )
+    request_id = serializers.CharField(
+        help_text="The id of the request this answered (the X-Request-Id header of the answer): quote it "
+        "to support. A stored answer replayed under an Idempotency-Key keeps the first request's id."
     )
 
 

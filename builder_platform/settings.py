@@ -118,7 +118,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
+    # Before everything, so every log line and every answer (JsonErrorsMiddleware's too) has its id.
+    "builder_platform.request_ids.RequestIdMiddleware",
+    # Next, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
     "builder_platform.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -578,12 +580,25 @@ CELERY_BEAT_SCHEDULE = {
 # --- Logging ---------------------------------------------------------------------------------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# json: one JSON object per line, for a log collector (production's default); text: readable lines.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"client_errors": {"()": "builder_platform.logs.ClientErrorLevelFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"()": "builder_platform.logs.TextFormatter"},
+        "json": {"()": "builder_platform.logs.JsonFormatter"},
+    },
+    "filters": {
+        "client_errors": {"()": "builder_platform.logs.ClientErrorLevelFilter"},
+        # Request id, partner, task, order and customer on every record (builder_platform.logs).
+        "context": {"()": "builder_platform.logs.LogContextFilter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.
