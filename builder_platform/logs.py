@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from types import MappingProxyType
 
 
 class ClientErrorLevelFilter(logging.Filter):
@@ -41,11 +42,13 @@ class ClientErrorLevelFilter(logging.Filter):
 # Celery task restores those from its message and adds its task_id and the order or customer it works on.
 CONTEXT_FIELDS = ("request_id", "partner_id", "task_id", "order_id", "customer_id")
 
-_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("log_context", default={})
+# The default is an empty mapping nobody mutates: binding always sets a new dict.
+_EMPTY: Mapping[str, str] = MappingProxyType({})
+_context: contextvars.ContextVar[Mapping[str, str]] = contextvars.ContextVar("log_context", default=_EMPTY)
 
 # A client's X-Request-Id is kept only when it is short and made of characters safe in any log or header.
 REQUEST_ID_MAX_LENGTH = 128
-_REQUEST_ID_PATTERN = re.compile(r"[A-Za-z0-9._:@/+=-]{1,%d}" % REQUEST_ID_MAX_LENGTH)
+_REQUEST_ID_PATTERN = re.compile(rf"[A-Za-z0-9._:@/+=-]{{1,{REQUEST_ID_MAX_LENGTH}}}")
 
 
 def log_context() -> Mapping[str, str]:

@@ -15,7 +15,7 @@ CARRIED = {"request_id": "log_request_id", "partner_id": "log_partner_id"}
 # Task parameters named like a context field: their value says what the task works on.
 WORK_FIELDS = ("order_id", "customer_id", "partner_id")
 
-TOKEN_ATTRIBUTE = "log_context_token"
+TOKEN_ATTRIBUTE = "log_context_token"  # noqa: S105 - a contextvars token, not a secret
 
 
 @signals.before_task_publish.connect
