@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "parsec.sim",
     "events",
+    "ratelimits",
     "customers",
     "referrals",
     "fees",
@@ -120,6 +121,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Before everything, so every log line and every answer (JsonErrorsMiddleware's too) has its id.
     "builder_platform.request_ids.RequestIdMiddleware",
+    # Outside JsonErrorsMiddleware, so the X-RateLimit-* headers survive an answer it rewrites.
+    "ratelimits.limits.RateLimitHeadersMiddleware",
     # Next, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
     "builder_platform.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -239,6 +242,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "builder_platform.api.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "builder_platform.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["ratelimits.limits.PartnerRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
@@ -285,6 +289,26 @@ WALLET_CHALLENGE_MAX_OPEN = env_int("WALLET_CHALLENGE_MAX_OPEN", 5)
 # Used wallet-link challenges are kept: each is the message a customer's wallet signed to link it.
 WALLET_CHALLENGE_RETENTION_DAYS = env_int("WALLET_CHALLENGE_RETENTION_DAYS", 30)
 API_KEY_TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this often per key
+
+# --- Rate limits (ratelimits; token buckets in SHARED_STORE_URL's Redis, else the database) ----------------
+
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)  # off: no limit at all (load tests)
+# Each partner's API budget: PARTNER_API_BURST requests at once, refilled at PARTNER_API_RATE a second.
+# A partner's own figures (admin, "Partner rate limits") replace these for it.
+PARTNER_API_RATE = env_int("PARTNER_API_RATE", 50)
+PARTNER_API_BURST = env_int("PARTNER_API_BURST", 100)
+# Anonymous web sign-in challenges one client address may ask for per minute (in a burst, or spread).
+SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE = env_int("SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE", 10)
+# Proxies in front of the app that append to X-Forwarded-For; 0 trusts none and reads REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if (
+    min(PARTNER_API_RATE, PARTNER_API_BURST, SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE) < 1
+    or TRUSTED_PROXY_COUNT < 0
+):
+    raise ImproperlyConfigured(
+        "PARTNER_API_RATE, PARTNER_API_BURST and SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE must be at least 1 "
+        "(RATE_LIMITS_ENABLED=false turns limits off), TRUSTED_PROXY_COUNT not negative."
+    )
 
 # --- Parsec ------------------------------------------------------------------------------------------
 
@@ -421,6 +445,7 @@ CELERY_TASK_ROUTES = {
     "fees.*": {"queue": "default"},
     "affiliates.*": {"queue": "default"},
     "events.*": {"queue": "default"},
+    "ratelimits.*": {"queue": "default"},
     "webhooks.*": {"queue": "webhooks"},
 }
 
@@ -575,6 +600,8 @@ CELERY_BEAT_SCHEDULE = {
     },
     "webhooks.sweep": {"task": "webhooks.sweep", "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS},
     "events.purge": {"task": "events.purge", "schedule": 3600.0},
+    # Database buckets (no shared Redis) of clients gone quiet: one row per client address otherwise stays.
+    "ratelimits.purge_buckets": {"task": "ratelimits.purge_buckets", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------
