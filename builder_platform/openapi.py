@@ -88,16 +88,27 @@ TEXT_RULE_400 = (
 )
 
 
+RATE_LIMIT_429 = (
+    "Also the partner's request budget spent (rate_limit_exceeded): Retry-After says in how many seconds "
+    "a request passes again. Every answer carries X-RateLimit-Limit (the burst), X-RateLimit-Remaining "
+    "(requests left now) and X-RateLimit-Reset (seconds until the budget is full again)."
+)
+
+
 def error_responses(details: dict[int, str] | None = None) -> dict[int, OpenApiResponse]:
-    """The Error responses of one operation: 401 always (every operation needs a key), plus `details`.
+    """The Error responses of one operation: 400, 401 and 429 always (every operation needs a key and
+    spends the partner's budget), plus `details`.
 
     `details` maps each other status the operation answers to what causes it there (its codes).
     """
     # 400 on every operation too: the text rule (builder_platform.inputs) refuses a path, query parameter
     # or header with NUL, control characters or an overlong value before any view runs.
-    statuses = {400: TEXT_RULE_400, 401: "", **(details or {})}
+    # 429 on every operation too: each partner's request budget (ratelimits), whatever else answers 429.
+    statuses = {400: TEXT_RULE_400, 401: "", 429: RATE_LIMIT_429, **(details or {})}
     if details and 400 in details:
         statuses[400] = f"{details[400]} {TEXT_RULE_400}"
+    if details and 429 in details:
+        statuses[429] = f"{details[429]} {RATE_LIMIT_429}"
     return {
         status: OpenApiResponse(
             ErrorSerializer,

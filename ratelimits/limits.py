@@ -7,9 +7,9 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
+from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
-from builder_platform.api import ApiError
 from builder_platform.client_addresses import client_ip
 from ratelimits.buckets import Take, bucket_take
 from ratelimits.models import PartnerRateLimit
@@ -26,11 +26,18 @@ def partner_limit(*, partner_id: int) -> tuple[int, int]:
     return found if found else (settings.PARTNER_API_RATE, settings.PARTNER_API_BURST)
 
 
+def partner_bucket_key(partner_id: int) -> str:
+    return f"partner:{partner_id}"
+
+
+def sign_in_challenge_bucket_key(address: str) -> str:
+    return f"sign-in-challenge:{address}"
+
+
 def sign_in_challenge_take(*, request: HttpRequest, now: float) -> Take:
     per_minute = settings.SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE
-    return bucket_take(
-        key=f"sign-in-challenge:{client_ip(request.META)}", rate=per_minute / 60, burst=per_minute, now=now
-    )
+    key = sign_in_challenge_bucket_key(client_ip(request.META))
+    return bucket_take(key=key, rate=per_minute / 60, burst=per_minute, now=now)
 
 
 def rate_limit_headers(take: Take) -> dict[str, str]:
@@ -43,22 +50,22 @@ def rate_limit_headers(take: Take) -> dict[str, str]:
 
 class PartnerRateThrottle(BaseThrottle):
     """DRF throttle: one token of the partner's bucket per authenticated request, else 429 in the error
-    shape with Retry-After (raised here, so the answer says the partner's own figures)."""
+    shape with Retry-After (raised here, so the sentence says the partner's own figures)."""
 
     def allow_request(self, request: Any, view: Any) -> bool:
         partner = getattr(request.auth, "partner", None)
         if partner is None or not settings.RATE_LIMITS_ENABLED:
             return True  # unauthenticated requests are refused by the permission check anyway
         rate, burst = partner_limit(partner_id=partner.pk)
-        take = bucket_take(key=f"partner:{partner.pk}", rate=rate, burst=burst, now=time.time())
+        take = bucket_take(key=partner_bucket_key(partner.pk), rate=rate, burst=burst, now=time.time())
         setattr(request._request, TAKE_ATTRIBUTE, take)
         if not take.allowed:
-            raise ApiError(
-                status_code=429,
-                code=RATE_LIMITED_CODE,
-                message=f"Too many requests: this partner may send {burst} requests at once and {rate} a "
-                f"second after that. Retry after {take.retry_after_seconds} s.",
-                retry_after=take.retry_after_seconds,
+            # DRF's Throttled, answered as rate_limit_exceeded with Retry-After by the exception handler
+            # (builder_platform.api is not imported here: DRF imports this class while loading its views).
+            raise Throttled(
+                wait=take.retry_after_seconds,
+                detail=f"Too many requests: this partner may send {burst} requests at once and {rate} a "
+                "second after that.",
             )
         return True
 
