@@ -7,11 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from audit.models import AuditAction, AuditEntry
+from builder_platform.client_addresses import client_ip as request_client_ip
 
 
 @dataclass(frozen=True)
@@ -46,21 +46,10 @@ class Actor:
 
 
 def client_ip(request: Any) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the X-Forwarded-For entry TRUSTED_PROXY_COUNT proxies back.
-
-    Only proxies we run may be believed: with none configured a client could write any address into
-    X-Forwarded-For, so it is read only when TRUSTED_PROXY_COUNT says how many hops are ours.
-    """
-    remote = request.META.get("REMOTE_ADDR") or None
-    hops = settings.TRUSTED_PROXY_COUNT
-    if hops > 0:
-        forwarded = [
-            part.strip() for part in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if part.strip()
-        ]
-        if len(forwarded) >= hops:
-            remote = forwarded[-hops]
+    """The caller's address as an audit row keeps it (see builder_platform.client_addresses), or None."""
+    address = request_client_ip(request.META)
     try:
-        return str(ipaddress.ip_address(remote)) if remote else None
+        return str(ipaddress.ip_address(address)) if address else None
     except ValueError:
         return None
 

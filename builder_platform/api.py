@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
 from builder_platform.failures import DomainError
+from builder_platform.logs import log_context
 
 
 class ApiError(exceptions.APIException):
@@ -39,9 +40,14 @@ class ApiError(exceptions.APIException):
 
 
 def error_body(*, code: str, message: str, fields: dict | None = None) -> dict[str, Any]:
+    """The one error shape. `request_id` (the X-Request-Id of the answer) lets support find the
+    request's log lines; a stored answer replayed under an Idempotency-Key keeps the first request's."""
     body: dict[str, Any] = {"error": message, "code": code}
     if fields:
         body["fields"] = fields
+    request_id = log_context().get("request_id")
+    if request_id:
+        body["request_id"] = request_id
     return body
 
 

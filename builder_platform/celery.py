@@ -7,6 +7,7 @@ from celery import Celery, signals
 from kombu import Queue
 from kombu.transport import TRANSPORT_ALIASES
 
+from builder_platform import task_context  # noqa: F401  (connects the log context's signal handlers)
 from workers.steps import WorkerHeartbeatStep
 
 # filesystem:// (the embedded default) uses our atomic variant of kombu's transport, and redis:// one

@@ -40,9 +40,13 @@ class ErrorFieldsField(serializers.DictField):
                 "error": "Some fields are invalid: limit.",
                 "code": "validation_error",
                 "fields": {"limit": "limit must be a whole number from 1 to 200."},
+                "request_id": "5f0c3a9e8b7d4c21a0e6f1b2c3d4e5f6",
             },
         ),
-        OpenApiExample("A missing object", value={"error": "No order with this id.", "code": "not_found"}),
+        OpenApiExample(
+            "A missing object",
+            value={"error": "No order with this id.", "code": "not_found", "request_id": "req-2024-0001"},
+        ),
     ],
 )
 class ErrorSerializer(serializers.Serializer):
@@ -52,7 +56,12 @@ class ErrorSerializer(serializers.Serializer):
     code = serializers.CharField(
         help_text="A machine-readable code, stable across releases: validation_error, bad_request, "
         "missing_parameter, unauthorized, not_found, exchange_not_found, customer_not_ready, "
-        "idempotency_key_in_flight, idempotency_key_reused, not_supported, service_unavailable, ..."
+        "idempotency_key_in_flight, idempotency_key_reused, not_supported, rate_limit_exceeded, "
+        "service_unavailable, ..."
+    )
+    request_id = serializers.CharField(
+        help_text="The id of the request this answered (the X-Request-Id header of the answer): quote it "
+        "to support. A stored answer replayed under an Idempotency-Key keeps the first request's id."
     )
 
 
@@ -79,16 +88,27 @@ TEXT_RULE_400 = (
 )
 
 
+RATE_LIMIT_429 = (
+    "Also the partner's request budget spent (rate_limit_exceeded): Retry-After says in how many seconds "
+    "a request passes again. Every answer carries X-RateLimit-Limit (the burst), X-RateLimit-Remaining "
+    "(requests left now) and X-RateLimit-Reset (seconds until the budget is full again)."
+)
+
+
 def error_responses(details: dict[int, str] | None = None) -> dict[int, OpenApiResponse]:
-    """The Error responses of one operation: 401 always (every operation needs a key), plus `details`.
+    """The Error responses of one operation: 400, 401 and 429 always (every operation needs a key and
+    spends the partner's budget), plus `details`.
 
     `details` maps each other status the operation answers to what causes it there (its codes).
     """
     # 400 on every operation too: the text rule (builder_platform.inputs) refuses a path, query parameter
     # or header with NUL, control characters or an overlong value before any view runs.
-    statuses = {400: TEXT_RULE_400, 401: "", **(details or {})}
+    # 429 on every operation too: each partner's request budget (ratelimits), whatever else answers 429.
+    statuses = {400: TEXT_RULE_400, 401: "", 429: RATE_LIMIT_429, **(details or {})}
     if details and 400 in details:
         statuses[400] = f"{details[400]} {TEXT_RULE_400}"
+    if details and 429 in details:
+        statuses[429] = f"{details[429]} {RATE_LIMIT_429}"
     return {
         status: OpenApiResponse(
             ErrorSerializer,

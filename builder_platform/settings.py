@@ -107,6 +107,7 @@ INSTALLED_APPS = [
     "parsec.sim",
     "events",
     "audit",
+    "ratelimits",
     "customers",
     "referrals",
     "fees",
@@ -119,7 +120,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
-    # First, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
+    # Before everything, so every log line and every answer (JsonErrorsMiddleware's too) has its id.
+    "builder_platform.request_ids.RequestIdMiddleware",
+    # Outside JsonErrorsMiddleware, so the X-RateLimit-* headers survive an answer it rewrites.
+    "ratelimits.limits.RateLimitHeadersMiddleware",
+    # Next, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
     "builder_platform.errors.JsonErrorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -203,10 +208,6 @@ def env_proxy_ssl_header(name: str) -> tuple[str, str] | None:
     return "HTTP_" + header.strip().upper().replace("-", "_"), value.strip()
 
 
-# How many proxies of ours stand in front of the app: the client address is read that many hops back
-# in X-Forwarded-For (audit rows, per-IP limits). 0: REMOTE_ADDR only, since a client can write the header.
-TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
-
 if not DEBUG:
     SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", True)
     CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", True)
@@ -242,6 +243,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "builder_platform.api.CreatedCursorPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "builder_platform.api.exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["ratelimits.limits.PartnerRateThrottle"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "UNAUTHENTICATED_USER": None,
     "COERCE_DECIMAL_TO_STRING": True,
@@ -288,6 +290,26 @@ WALLET_CHALLENGE_MAX_OPEN = env_int("WALLET_CHALLENGE_MAX_OPEN", 5)
 # Used wallet-link challenges are kept: each is the message a customer's wallet signed to link it.
 WALLET_CHALLENGE_RETENTION_DAYS = env_int("WALLET_CHALLENGE_RETENTION_DAYS", 30)
 API_KEY_TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this often per key
+
+# --- Rate limits (ratelimits; token buckets in SHARED_STORE_URL's Redis, else the database) ----------------
+
+RATE_LIMITS_ENABLED = env_bool("RATE_LIMITS_ENABLED", True)  # off: no limit at all (load tests)
+# Each partner's API budget: PARTNER_API_BURST requests at once, refilled at PARTNER_API_RATE a second.
+# A partner's own figures (admin, "Partner rate limits") replace these for it.
+PARTNER_API_RATE = env_int("PARTNER_API_RATE", 50)
+PARTNER_API_BURST = env_int("PARTNER_API_BURST", 100)
+# Anonymous web sign-in challenges one client address may ask for per minute (in a burst, or spread).
+SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE = env_int("SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE", 10)
+# Proxies in front of the app that append to X-Forwarded-For; 0 trusts none and reads REMOTE_ADDR.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
+if (
+    min(PARTNER_API_RATE, PARTNER_API_BURST, SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE) < 1
+    or TRUSTED_PROXY_COUNT < 0
+):
+    raise ImproperlyConfigured(
+        "PARTNER_API_RATE, PARTNER_API_BURST and SIGN_IN_CHALLENGES_PER_IP_PER_MINUTE must be at least 1 "
+        "(RATE_LIMITS_ENABLED=false turns limits off), TRUSTED_PROXY_COUNT not negative."
+    )
 
 # --- Parsec ------------------------------------------------------------------------------------------
 
@@ -424,6 +446,7 @@ CELERY_TASK_ROUTES = {
     "fees.*": {"queue": "default"},
     "affiliates.*": {"queue": "default"},
     "events.*": {"queue": "default"},
+    "ratelimits.*": {"queue": "default"},
     "webhooks.*": {"queue": "webhooks"},
 }
 
@@ -578,17 +601,32 @@ CELERY_BEAT_SCHEDULE = {
     },
     "webhooks.sweep": {"task": "webhooks.sweep", "schedule": WEBHOOK_SWEEP_INTERVAL_SECONDS},
     "events.purge": {"task": "events.purge", "schedule": 3600.0},
+    # Database buckets (no shared Redis) of clients gone quiet: one row per client address otherwise stays.
+    "ratelimits.purge_buckets": {"task": "ratelimits.purge_buckets", "schedule": 3600.0},
 }
 
 # --- Logging ---------------------------------------------------------------------------------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
+# json: one JSON object per line, for a log collector (production's default); text: readable lines.
+LOG_FORMAT = env_str("LOG_FORMAT", "text" if DEBUG else "json").lower()
+if LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT must be json or text, not {LOG_FORMAT!r}.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"client_errors": {"()": "builder_platform.logs.ClientErrorLevelFilter"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {"()": "builder_platform.logs.TextFormatter"},
+        "json": {"()": "builder_platform.logs.JsonFormatter"},
+    },
+    "filters": {
+        "client_errors": {"()": "builder_platform.logs.ClientErrorLevelFilter"},
+        # Request id, partner, task, order and customer on every record (builder_platform.logs).
+        "context": {"()": "builder_platform.logs.LogContextFilter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["context"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {
         # httpx logs every request URL at INFO; ours carry no secrets, but keep the noise down.

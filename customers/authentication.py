@@ -11,6 +11,7 @@ from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.permissions import BasePermission
 
+from builder_platform.logs import log_context_bind
 from customers import selectors, services
 from customers.api_keys import api_key_is_well_formed
 from customers.models import Partner, PartnerApiKey
@@ -63,6 +64,8 @@ class PartnerApiKeyAuthentication(BaseAuthentication):
         if raw_key is None:
             return None  # IsPartner answers 401 "send your key"
         api_key = api_key_authenticate(raw_key=raw_key.strip(), now=timezone.now())
+        # The request's log lines, and the tasks it queues, say whose request it was.
+        log_context_bind(partner_id=api_key.partner_id)
         return PartnerUser(partner=api_key.partner), api_key
 
     def authenticate_header(self, request) -> str:

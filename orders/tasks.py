@@ -28,6 +28,8 @@ CANCEL_RETRY_MAX_SECONDS = 60.0
 @shared_task(name="orders.submit")
 def order_submit_task(order_id: str) -> str:
     result = submission.order_submit(order_id=order_id, now=timezone.now())
+    # One line per attempt; the log context names the order, the task and the request that queued it.
+    logger.info("order submit attempt: %s", result.outcome)
     if result.retry_at is not None and result.outcome in SUBMIT_RETRY_OUTCOMES:
         # The row keeps next_attempt_at, so the sweep catches this message if it is lost.
         countdown = max(0.0, (result.retry_at - timezone.now()).total_seconds())

@@ -12,6 +12,13 @@ def pytest_configure(config) -> None:
     runtime_folders_create()
 
 
+@pytest.fixture(autouse=True)
+def _rate_limits_off(settings) -> None:
+    """The suite sends many requests per partner and address: rate limits are off unless a test (the
+    rate limit tests, tests/ratelimits/) switches them on with figures of its own."""
+    settings.RATE_LIMITS_ENABLED = False
+
+
 @pytest.fixture
 def api_client() -> APIClient:
     return APIClient()

@@ -12,7 +12,9 @@ pytestmark = pytest.mark.django_db
 def error_of(response) -> dict:
     assert response["Content-Type"].startswith("application/json"), response.content[:200]
     body = response.json()
-    assert set(body) <= {"error", "code", "fields"}
+    assert set(body) <= {"error", "code", "fields", "request_id"}
+    # Support finds the request's log lines by the id the answer carries, in its body and header alike.
+    assert body["request_id"] == response["X-Request-Id"]
     assert body["error"].endswith(".")
     return body
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -22,6 +23,7 @@ from orders.services.fee_authorization import order_fee_authorization_submit
 from orders.services.intake import order_create
 from parsec.client import ParsecError, ParsecRejected
 from parsec.contract import EXCHANGES, FEE_ESCROW_EXCHANGES, MAX_DECIMAL_PLACES, MAX_SIZE
+from ratelimits.limits import RATE_LIMITED_CODE, sign_in_challenge_take
 from web import markets as market_data
 from web import selectors
 from web.errors import WebErrorCode, answers_refusals, error_response, read_json
@@ -43,6 +45,18 @@ def text_field(body: dict[str, Any], name: str) -> str:
 @answers_refusals
 def session_challenge(request: HttpRequest) -> JsonResponse:
     """Issue an EIP-4361 message for the wallet's address (single use, expires in a few minutes)."""
+    if settings.RATE_LIMITS_ENABLED:
+        # Anyone may ask, for any address: the client's address is what bounds how many.
+        take = sign_in_challenge_take(request=request, now=time.time())
+        if not take.allowed:
+            refused = error_response(
+                status=429,
+                code=RATE_LIMITED_CODE,
+                message="Too many sign-in attempts from your network; "
+                f"retry in {take.retry_after_seconds} s.",
+            )
+            refused["Retry-After"] = str(take.retry_after_seconds)
+            return refused
     body = read_json(request)
     chain_id = body.get("chain_id")
     if chain_id != settings.SIWE_CHAIN_ID:

@@ -79,8 +79,8 @@ def test_the_schema_is_valid_openapi_3_and_every_operation_is_documented(db):
     assert all(values for _, values in enums), [where for where, values in enums if not values]
 
     error = schema["components"]["schemas"]["Error"]
-    assert set(error["required"]) == {"error", "code"}
-    assert set(error["properties"]) == {"error", "code", "fields"}
+    assert set(error["required"]) == {"error", "code", "request_id"}
+    assert set(error["properties"]) == {"error", "code", "fields", "request_id"}
 
 
 def test_every_partner_url_and_method_is_in_the_schema(db):

@@ -90,8 +90,8 @@ def test_an_unknown_action_is_refused_before_anything_is_written():
         (1, "1.2.3.4", "1.2.3.4"),
         (1, "6.6.6.6, 1.2.3.4", "1.2.3.4"),  # the client prepended a lie; our proxy appended the truth
         (2, "1.2.3.4, 172.16.0.2", "1.2.3.4"),
-        (2, "1.2.3.4", "10.0.0.1"),  # fewer hops than proxies: the header is not what ours write
-        (1, "not-an-address", None),
+        (2, "1.2.3.4", "1.2.3.4"),  # fewer hops than proxies: the farthest one written
+        (1, "not-an-address", "10.0.0.1"),
     ],
 )
 def test_the_client_address_trusts_only_our_own_proxies(settings, proxies, forwarded, expected):

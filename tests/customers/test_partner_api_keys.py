@@ -56,6 +56,7 @@ def test_a_missing_key_is_refused_with_401_in_the_error_shape(db):
     assert response.json() == {
         "error": "Send your partner API key in the X-API-Key header.",
         "code": "unauthorized",
+        "request_id": response["X-Request-Id"],
     }
     assert "X-API-Key" in response["WWW-Authenticate"]
 
@@ -79,6 +80,7 @@ def test_an_unknown_key_is_refused(partner, partner_api_key):
     assert response.json() == {
         "error": "This API key is not known; check it or create a new one.",
         "code": "unauthorized",
+        "request_id": response["X-Request-Id"],
     }
 
 

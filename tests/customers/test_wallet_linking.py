@@ -94,6 +94,7 @@ def test_a_replayed_challenge_is_refused(partner_client, customer, customer_task
     assert replay.json() == {
         "error": "This challenge was already used; request a new one.",
         "code": "challenge_used",
+        "request_id": replay["X-Request-Id"],
     }
 
 
@@ -138,6 +139,7 @@ def test_a_signature_by_another_key_is_refused(partner_client, customer):
     assert response.json() == {
         "error": "The signature was not made by this address's key.",
         "code": "signer_mismatch",
+        "request_id": response["X-Request-Id"],
     }
     assert WalletChallenge.objects.get(nonce=issued["nonce"]).used_at is None
 

@@ -29,7 +29,11 @@ def test_another_partners_order_is_the_same_404_as_a_missing_one_on_every_endpoi
 
     for response in answers:
         assert response.status_code == 404
-        assert response.json() == {"error": "No order with this id.", "code": "not_found"}
+        assert response.json() == {
+            "error": "No order with this id.",
+            "code": "not_found",
+            "request_id": response["X-Request-Id"],
+        }
     order.refresh_from_db()
     assert order.status == S.QUEUED
     assert order.cancel_requested_at is None

@@ -172,7 +172,11 @@ def test_the_account_endpoint_requires_a_signed_in_session(client):
     response = client.get("/app/account")
 
     assert response.status_code == 401
-    assert response.json() == {"error": "Sign in with your wallet first.", "code": "not_signed_in"}
+    assert response.json() == {
+        "error": "Sign in with your wallet first.",
+        "code": "not_signed_in",
+        "request_id": response["X-Request-Id"],
+    }
 
 
 def test_the_account_endpoint_reports_provisioning_progress(client, customer_tasks):
