@@ -32,6 +32,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "builder_platform.logs",
             "builder_platform.locks",
             "builder_platform.shared_store",
+            "builder_platform.metrics",
         ),
     ),
     ("the simulator and the client's configuration", ("parsec",)),
@@ -43,6 +44,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("orders", ("orders",)),
     ("portfolio, affiliates and webhooks", ("portfolio", "affiliates", "webhooks")),
     ("web", ("web",)),
+    # /metrics's database gauges and the dashboard read every app; only the wiring imports it.
+    ("monitoring", ("monitoring",)),
     # Settings, URLs, the Celery app, health and process wiring: may import anything, imported by none.
     ("wiring", ("builder_platform",)),
 ]
