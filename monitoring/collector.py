@@ -70,13 +70,17 @@ def queue_depths() -> dict[str, int] | None:
         with current_app.connection_for_read() as connection:
             connection.ensure_connection(max_retries=1)
             channel = connection.default_channel
-            return {
-                name: int(channel.queue_declare(queue=name, passive=True).message_count)
-                for name in settings.TASK_QUEUE_NAMES
-            }
-    except (OperationalError, ChannelError, OSError) as error:  # broker trouble must not fail the scrape
+            return {name: _depth(channel, name) for name in settings.TASK_QUEUE_NAMES}
+    except (OperationalError, OSError) as error:  # a broker outage must not fail the whole scrape
         logger.warning("metrics: queue depths unavailable (%s)", type(error).__name__)
         return None
+
+
+def _depth(channel, name: str) -> int:
+    try:
+        return int(channel.queue_declare(queue=name, passive=True).message_count)
+    except ChannelError:
+        return 0  # no worker has declared it yet (Redis): nothing can be waiting in it
 
 
 def _age(oldest: datetime | None, now: datetime) -> float:
