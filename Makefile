@@ -21,6 +21,8 @@ install: $(INSTALLED)
 run: install
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
+	# The counters of the last run's processes (prometheus_client's files) start again from zero.
+	rm -rf "$${PROMETHEUS_MULTIPROC_DIR:-$${VAR_DIR:-var}/metrics}"
 	BIND=$(BIND) $(VENV)/bin/honcho start -f Procfile
 
 test: install

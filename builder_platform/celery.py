@@ -82,3 +82,18 @@ def _create_runtime_folders(**kwargs) -> None:
     from builder_platform.folders import runtime_folders_create
 
     runtime_folders_create()
+
+
+@signals.task_postrun.connect
+def _count_task_run(sender=None, state=None, **kwargs) -> None:
+    from builder_platform import metrics
+
+    # state is the run's end: SUCCESS, FAILURE, RETRY, REJECTED or IGNORED.
+    metrics.celery_task_ran(task=getattr(sender, "name", "unknown"), outcome=str(state or "unknown").lower())
+
+
+@signals.worker_process_shutdown.connect
+def _pool_process_gone(pid=None, **kwargs) -> None:
+    from builder_platform import metrics
+
+    metrics.process_exited(pid or os.getpid())

@@ -23,7 +23,7 @@ from builder_platform.inputs import request_text_problem
 # Answers under these prefixes are JSON, whatever went wrong. The simulator's unknown paths answer
 # JSON too (its clients are HTTP clients), but only the handlers cover it: its own errors carry
 # Parsec's shape, which the middleware must not rewrite.
-JSON_PREFIXES = ("/api/", "/app/")
+JSON_PREFIXES = ("/api/", "/app/", "/metrics")
 HANDLER_JSON_PREFIXES = (*JSON_PREFIXES, "/sim/")
 
 # Status -> (code, sentence) for answers Django produced without a sentence of ours.

@@ -12,7 +12,7 @@ from pathlib import Path
 def runtime_folders_create() -> None:
     from django.conf import settings
 
-    folders: list[Path] = [Path(settings.VAR_DIR), Path(settings.STATIC_ROOT)]
+    folders: list[Path] = [Path(settings.VAR_DIR), Path(settings.STATIC_ROOT), Path(settings.METRICS_DIR)]
     if settings.CELERY_BROKER_URL.startswith("filesystem://"):
         folders += [Path(settings.BROKER_FILESYSTEM_DIR) / name for name in ("queue", "processed", "control")]
     for folder in folders:

@@ -605,6 +605,28 @@ CELERY_BEAT_SCHEDULE = {
     "ratelimits.purge_buckets": {"task": "ratelimits.purge_buckets", "schedule": 3600.0},
 }
 
+# --- Metrics and traces ---------------------------------------------------------------------------------
+
+# GET /metrics (Prometheus text format) and the admin's metrics dashboard; off: no middleware, no counting.
+METRICS_ENABLED = env_bool("METRICS_ENABLED", True)
+# Every process writes its counters here (prometheus_client's multiprocess mode); `make run` empties it
+# at start. Created when a process starts (builder_platform.folders).
+METRICS_DIR = Path(env_str("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics")))
+# Sent by the scraper as "Authorization: Bearer <token>". Empty: only a request from this machine
+# (loopback, not through a proxy) may read /metrics, and only while METRICS_LOOPBACK_WITHOUT_TOKEN is on.
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+METRICS_LOOPBACK_WITHOUT_TOKEN = env_bool("METRICS_LOOPBACK_WITHOUT_TOKEN", DEBUG)
+# The dashboard's minute samples are kept this long.
+METRICS_SAMPLE_RETENTION_HOURS = env_int("METRICS_SAMPLE_RETENTION_HOURS", 24)
+if METRICS_SAMPLE_RETENTION_HOURS < 1:
+    raise ImproperlyConfigured("METRICS_SAMPLE_RETENTION_HOURS must be at least 1.")
+INSTALLED_APPS.append("monitoring")
+# First, so it times every other middleware and sees the status they answered.
+MIDDLEWARE.insert(0, "monitoring.middleware.RequestMetricsMiddleware")
+CELERY_TASK_ROUTES["monitoring.*"] = {"queue": "default"}
+CELERY_BEAT_SCHEDULE["monitoring.sample"] = {"task": "monitoring.sample", "schedule": 60.0}
+# OpenTelemetry traces are sent only when OTEL_EXPORTER_OTLP_ENDPOINT is set (read by monitoring.tracing).
+
 # --- Logging ---------------------------------------------------------------------------------------------
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")

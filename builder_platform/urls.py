@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from builder_platform import docs, health
+from monitoring.views import metrics_view
 
 # Under /api/ and /app/ these answer JSON in the error shape (debug on, the middleware does).
 handler400 = "builder_platform.errors.handler400"
@@ -25,6 +26,7 @@ api_v1 = [
 urlpatterns = [
     path("healthz", health.healthz, name="healthz"),
     path("readyz", health.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include((api_v1, "api"), namespace="api")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -10,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.db.models import F, Q
 
+from builder_platform import metrics
 from orders import event_log
 from orders.models import PARSEC_STATUSES, Order, OrderEvent
 
@@ -90,6 +91,7 @@ def order_transition(
                 event_log.order_status_changed(
                     order_id=order_id, from_status=current, to_status=to_status, now=now
                 )
+                metrics.order_transitioned(from_status=current, to_status=to_status)
                 return True
             if len(candidates) == 1:
                 return False

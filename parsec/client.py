@@ -23,6 +23,8 @@ from parsec.contract import balance_base_units_from_raw
 
 __all__ = [
     "BuilderUser",
+    "CallObservation",
+    "CallObserver",
     "EscrowConfig",
     "Exchange",
     "Fill",
@@ -662,6 +664,57 @@ def _parse_list(data: Any, parse: Callable[[Any], Any], what: str) -> list[Any]:
 
 
 # --------------------------------------------------------------------------------------------------
+# Observing calls (metrics)
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallObservation:
+    """One attempt at Parsec as an observer sees it: no body, key, customer or order id."""
+
+    endpoint: str  # the method and the path's template, e.g. "GET orders/{order_id}"
+    outcome: str  # ok, rejected, unavailable, in_doubt, rate_limited (a 429)
+    seconds: float
+    status: int | None  # None when no answer came
+    rate_limit_pool_remaining: int | None  # Parsec's x-ratelimit-pool-remaining, when it sent one
+    rate_limit_user_remaining: int | None  # Parsec's x-ratelimit-user-remaining, when it sent one
+
+
+CallObserver = Callable[[CallObservation], None]
+
+# Path segments that are ids, by what precedes them: an endpoint label must not carry one (one series
+# per order would grow without bound).
+_ID_AFTER = {("orders",): "{order_id}", ("builder", "users"): "{customer_id}"}
+
+
+def endpoint_name(method: str, path: str) -> str:
+    """ "GET orders/{order_id}" for "GET orders/abc": the endpoint, never an id."""
+    parts = path.strip("/").split("/")
+    for prefix, placeholder in _ID_AFTER.items():
+        if tuple(parts[: len(prefix)]) == prefix and len(parts) > len(prefix):
+            parts = [*prefix, placeholder, *parts[len(prefix) + 1 :]]
+            break
+    return f"{method} {'/'.join(parts)}"
+
+
+def _outcome(error: ParsecError) -> str:
+    if isinstance(error, ParsecRejected):
+        return "rejected"
+    if isinstance(error, ParsecUnavailable):
+        return "rate_limited" if error.status == 429 else "unavailable"
+    return "in_doubt"
+
+
+def _header_count(response: httpx.Response | None, name: str) -> int | None:
+    if response is None:
+        return None
+    raw = response.headers.get(name)
+    if raw is None or not raw.strip().isdigit():
+        return None
+    return int(raw.strip())
+
+
+# --------------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------------
 
@@ -718,9 +771,12 @@ class ParsecClient:
         read_timeout: float = 10.0,
         read_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
+        observer: CallObserver | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.read_retries = max(0, read_retries)
+        # Told of every attempt (metrics); the client itself knows nothing of what listens.
+        self._observer = observer
         # Swappable so tests of the retry policy need not wait.
         self._sleep: Callable[[float], None] = time.sleep
         self._http = httpx.Client(
@@ -764,8 +820,25 @@ class ParsecClient:
             headers["Content-Type"] = "application/json"
         query = {key: str(value) for key, value in (params or {}).items() if value is not None}
         started = time.monotonic()
+        response: httpx.Response | None = None
+        outcome = "ok"
         try:
-            response = self._http.request(method, path, params=query, content=content, headers=headers)
+            response = self._exchange(method, path, query=query, content=content, headers=headers)
+            self._classify(method, path, response, started=started)
+            return response
+        except ParsecError as error:
+            outcome = _outcome(error)
+            raise
+        finally:
+            if self._observer is not None:
+                self._observe(method, path, outcome=outcome, started=started, response=response)
+
+    def _exchange(
+        self, method: str, path: str, *, query: dict[str, str], content: bytes | None, headers: dict[str, str]
+    ) -> httpx.Response:
+        """The HTTP request itself; a transport failure becomes unavailable or in doubt."""
+        try:
+            return self._http.request(method, path, params=query, content=content, headers=headers)
         except (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout) as error:
             # Nothing was sent: the connection never opened (refused, DNS, timeout) or no pool slot.
             logger.warning("parsec %s /%s: not sent (%s)", method, path, type(error).__name__)
@@ -791,11 +864,15 @@ class ParsecClient:
         except httpx.HTTPError as error:
             logger.warning("parsec %s /%s: transport error (%s)", method, path, type(error).__name__)
             raise ParsecInDoubt(f"{method} {path}: transport error ({type(error).__name__})") from None
+
+    @staticmethod
+    def _classify(method: str, path: str, response: httpx.Response, *, started: float) -> None:
+        """Returns for a 2xx answer; otherwise raises what the status means for this method."""
         elapsed_ms = (time.monotonic() - started) * 1000
         status = response.status_code
         if 200 <= status < 300:
             logger.debug("parsec %s /%s: %s in %.0f ms", method, path, status, elapsed_ms)
-            return response
+            return
         code, message = _error_fields(response)
         logger.info("parsec %s /%s: %s %s in %.0f ms", method, path, status, code, elapsed_ms)
         if method != "GET" and status >= 500 and status not in (501, 503):
@@ -808,6 +885,23 @@ class ParsecClient:
             )
         # 501 is Parsec's "not supported by this exchange": as final as any 4xx.
         raise ParsecRejected(status=status, code=code, message=message)
+
+    def _observe(
+        self, method: str, path: str, *, outcome: str, started: float, response: httpx.Response | None
+    ) -> None:
+        observation = CallObservation(
+            endpoint=endpoint_name(method, path),
+            outcome=outcome,
+            seconds=time.monotonic() - started,
+            status=response.status_code if response is not None else None,
+            rate_limit_pool_remaining=_header_count(response, "x-ratelimit-pool-remaining"),
+            rate_limit_user_remaining=_header_count(response, "x-ratelimit-user-remaining"),
+        )
+        try:
+            assert self._observer is not None
+            self._observer(observation)
+        except Exception:  # an observer's bug must never change what a call to Parsec did
+            logger.exception("parsec call observer failed")
 
     def _read(
         self,

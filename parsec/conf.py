@@ -8,6 +8,7 @@ import threading
 
 from django.conf import settings
 
+from builder_platform import metrics
 from parsec.client import ParsecClient
 
 _lock = threading.Lock()
@@ -47,6 +48,7 @@ def get_client() -> ParsecClient:
                 connect_timeout=float(settings.PARSEC_CONNECT_TIMEOUT),
                 read_timeout=float(settings.PARSEC_READ_TIMEOUT),
                 read_retries=int(settings.PARSEC_READ_RETRIES),
+                observer=metrics.parsec_call_observed,
             )
             _client_fingerprint = fingerprint
         return _client

@@ -7,8 +7,14 @@ from builder_platform.celery import app as celery_app
 
 
 def pytest_configure(config) -> None:
+    import shutil
+
+    from django.conf import settings
+
     from builder_platform.folders import runtime_folders_create
 
+    # The metrics files of an earlier run would add to this one's counters; nothing has counted yet.
+    shutil.rmtree(settings.METRICS_DIR, ignore_errors=True)
     runtime_folders_create()
 
 

@@ -35,6 +35,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "builder_platform.request_ids",
             "builder_platform.task_context",
             "builder_platform.client_addresses",
+            "builder_platform.metrics",
         ),
     ),
     ("the simulator and the client's configuration", ("parsec",)),
@@ -47,6 +48,8 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("orders", ("orders",)),
     ("portfolio, affiliates and webhooks", ("portfolio", "affiliates", "webhooks")),
     ("web", ("web",)),
+    # /metrics's database gauges and the dashboard read every app; only the wiring imports it.
+    ("monitoring", ("monitoring",)),
     # Settings, URLs, the Celery app, health and process wiring: may import anything, imported by none.
     ("wiring", ("builder_platform",)),
 ]

@@ -23,6 +23,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from builder_platform import metrics
 from builder_platform.enqueue import enqueue_on_commit
 from events.services import event_record
 from webhooks import destinations, signing
@@ -147,6 +148,7 @@ def webhook_delivery_attempt(
     """Make one attempt of a delivery if it is due; `now` drives every decision (tests pass a clock)."""
     delivery, state = _claim(delivery_id=delivery_id, now=now)
     if delivery is None:
+        metrics.webhook_delivery_attempted(outcome=state)
         return AttemptOutcome(outcome=state)
     endpoint = delivery.endpoint
     event = delivery.event
@@ -182,7 +184,9 @@ def webhook_delivery_attempt(
         elif result.status_code is not None:
             result = SendResult(status_code=result.status_code, body=result.body)
     latency_ms = int((time.monotonic() - started) * 1000)
-    return _record(delivery=delivery, endpoint=endpoint, result=result, latency_ms=latency_ms, now=now)
+    attempt = _record(delivery=delivery, endpoint=endpoint, result=result, latency_ms=latency_ms, now=now)
+    metrics.webhook_delivery_attempted(outcome=attempt.outcome)
+    return attempt
 
 
 def _record(

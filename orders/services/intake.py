@@ -10,6 +10,7 @@ from typing import Any
 
 from django.db import transaction
 
+from builder_platform import metrics
 from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner
 from orders import event_log, fee_axis, selectors
@@ -305,6 +306,7 @@ def _order_insert(*, partner: Partner, customer: Customer, request: OrderRequest
         order=order, from_status="", to_status=status, cause=EventCause.CREATED, created_at=now
     )
     event_log.order_created(order_id=order.id, now=now)
+    metrics.order_created(exchange=order.exchange)
     if status == S.QUEUED:
         order_enqueue_submit(order_id=order.id)
     return order

@@ -1,0 +1,1 @@
+"""Operations: /metrics, the figures it reads from the database, the admin dashboard and traces."""
