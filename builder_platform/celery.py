@@ -77,6 +77,26 @@ app.steps["consumer"].add(WorkerHeartbeatStep)
 
 
 @signals.celeryd_init.connect
+def _io_pool_concurrency(sender=None, conf=None, options=None, **kwargs) -> None:
+    """A thread-pool worker with no --concurrency runs CELERY_IO_CONCURRENCY threads, not one per core.
+
+    The I/O-bound queues (submission, cancel, reconciliation, webhooks) spend their time waiting on
+    Parsec: a thread per in-flight call costs little, and one process then keeps many orders moving.
+    Celery would otherwise size every pool by the number of cores, right for prefork's CPU work only.
+    """
+    from django.conf import settings
+
+    if conf is None or options is None or options.get("concurrency"):
+        return
+    # The command line hands the pool over as `pool_cls` (a name such as "threads", or a class).
+    pool = options.get("pool_cls") or options.get("pool") or ""
+    if "thread" in str(getattr(pool, "__module__", pool)).lower():
+        # The worker reads its size from the configuration right after this signal (the options
+        # here are a copy); one worker per process, so the process's configuration is this worker's.
+        conf.worker_concurrency = settings.CELERY_IO_CONCURRENCY
+
+
+@signals.celeryd_init.connect
 @signals.beat_init.connect
 def _create_runtime_folders(**kwargs) -> None:
     from builder_platform.folders import runtime_folders_create

@@ -434,8 +434,16 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
-# Queues: a backlog of one kind of work never starves another. The worker of `make run` consumes all.
+# Queues: a backlog of one kind of work never starves another. `make run` runs two workers: `worker`
+# (prefork) for the CPU-bound ones, `io` (threads) for those that wait on Parsec or a partner's server.
 TASK_QUEUE_NAMES = ("default", "provisioning", "submission", "cancel", "reconciliation", "webhooks")
+IO_QUEUE_NAMES = ("submission", "cancel", "reconciliation", "webhooks")
+# Threads of a thread-pool (`io`) worker started without --concurrency: orders in flight per process.
+# Each thread holds at most one database connection. SQLite takes one writer at a time, so more
+# threads there only queue on its lock.
+CELERY_IO_CONCURRENCY = env_int(
+    "CELERY_IO_CONCURRENCY", 4 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 16
+)
 CELERY_TASK_ROUTES = {
     "customers.*": {"queue": "provisioning"},
     "orders.submit": {"queue": "submission"},

@@ -185,7 +185,7 @@ def test_make_run_comes_up_ready_and_one_ctrl_c_stops_every_process_without_a_ki
         honcho.wait(timeout=60)
         text = log.read_text()
         assert "SIGKILL" not in text, text[-4000:]
-        for process in ("web", "worker", "beat", "ready"):
+        for process in ("web", "worker", "io", "beat", "ready"):
             assert f"{process}.1 stopped" in text
     finally:
         if honcho.poll() is None:

@@ -41,10 +41,12 @@ def database_url_of_this_test() -> str:
 
 
 class WorkerProcess:
-    """One worker process (the Procfile's `worker` line), logging to a file the test can read."""
+    """One worker process (the Procfile's `worker` line, or `io`), logging to a file the test can read."""
 
-    def __init__(self, *, log_path: Path, env: dict[str, str], supervised: bool = False) -> None:
-        command = procfile_command("worker")
+    def __init__(
+        self, *, log_path: Path, env: dict[str, str], supervised: bool = False, process: str = "worker"
+    ) -> None:
+        command = procfile_command(process)
         if not supervised and "builder_platform.supervise" in command:
             command = command[command.index("--") + 1 :]
         # A name of its own, so its heartbeat row is not another worker's.

@@ -83,6 +83,7 @@ def broker_cut():
 def outage_worker(sim_trader, broker_cut, settings, tmp_path):
     settings.ORDER_OUTBOX_STALE_SECONDS = 1
     worker = WorkerProcess(
+        process="io",  # the thread-pool worker of the submission queue, as `make run` starts it
         log_path=tmp_path / "worker.log",
         env={
             "DATABASE_URL": database_url_of_this_test(),
