@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from rest_framework.exceptions import Throttled
 from rest_framework.throttling import BaseThrottle
 
+from builder_platform import metrics
 from builder_platform.client_addresses import client_ip
 from ratelimits.buckets import Take, bucket_take
 from ratelimits.models import PartnerRateLimit
@@ -59,6 +60,7 @@ class PartnerRateThrottle(BaseThrottle):
         rate, burst = partner_limit(partner_id=partner.pk)
         take = bucket_take(key=partner_bucket_key(partner.pk), rate=rate, burst=burst, now=time.time())
         setattr(request._request, TAKE_ATTRIBUTE, take)
+        metrics.partner_api_rate_remaining_set(partner_id=str(partner.pk), remaining=take.remaining)
         if not take.allowed:
             # DRF's Throttled, answered as rate_limit_exceeded with Retry-After by the exception handler
             # (builder_platform.api is not imported here: DRF imports this class while loading its views).

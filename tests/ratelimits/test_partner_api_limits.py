@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from factories import make_api_key, make_partner
+from prometheus_client.parser import text_string_to_metric_families
 from rest_framework.test import APIClient
 
 from ratelimits.buckets import bucket_reset
@@ -84,3 +85,20 @@ def test_limits_switched_off_leave_requests_and_headers_alone(limits):
     answers = [client.get("/api/v1/orders") for _ in range(5)]
     assert {answer.status_code for answer in answers} == {200}
     assert "X-RateLimit-Limit" not in answers[-1]
+
+
+def test_the_budget_a_partner_has_left_is_a_gauge_of_metrics(limits, client):
+    limits.METRICS_TOKEN = "rate-gauge-token"
+    partner = make_partner(name="Watched")
+    partner_client = client_of(partner)
+    for _ in range(2):
+        assert partner_client.get("/api/v1/orders").status_code == 200
+
+    scraped = client.get("/metrics", HTTP_AUTHORIZATION="Bearer rate-gauge-token").content.decode()
+    [gauge] = [
+        sample.value
+        for family in text_string_to_metric_families(scraped)
+        for sample in family.samples
+        if sample.name == "partner_api_rate_remaining" and sample.labels == {"partner": str(partner.pk)}
+    ]
+    assert gauge == 1  # a burst of 3, two spent
