@@ -142,6 +142,7 @@ def celery_worker(
     *,
     concurrency: int = 2,
     queues: str = "default,submission,cancel,reconciliation",
+    pool: str = "prefork",
 ) -> subprocess.Popen:
     command = [
         str(BIN / "celery"),
@@ -155,7 +156,7 @@ def celery_worker(
         "--concurrency",
         str(concurrency),
         "--pool",
-        "prefork",
+        pool,
         "--loglevel",
         "WARNING",
     ]

@@ -199,7 +199,11 @@ def test_a_parsec_400_to_the_web_markets_list_is_a_400_with_parsecs_sentence(web
     response = web_client.get("/app/markets?exchange=kalshi")
 
     assert response.status_code == 400
-    assert response.json() == {"error": "limit must be from 1 to 100", "code": "bad_request"}
+    assert response.json() == {
+        "error": "limit must be from 1 to 100",
+        "code": "bad_request",
+        "request_id": response["X-Request-Id"],
+    }
 
 
 @pytest.mark.parametrize("size", ["1e9999999", "1" + "0" * 30, "1e-999999", "NaN", "Infinity"])
@@ -269,4 +273,8 @@ def test_a_parsec_400_for_a_partners_mistake_reaches_the_partner_as_a_400_not_an
     response = partner_client.get("/api/v1/markets?exchange=kalshi&cursor=not-a-cursor")
 
     assert response.status_code == 400
-    assert response.json() == {"error": "cursor is not one this API returned", "code": "bad_request"}
+    assert response.json() == {
+        "error": "cursor is not one this API returned",
+        "code": "bad_request",
+        "request_id": response["X-Request-Id"],
+    }
