@@ -70,6 +70,9 @@ def test_the_io_worker_sends_a_backlog_several_orders_at_a_time_and_each_exactly
 
     assert "concurrency: 8 (thread" in io_worker.log()  # CELERY_IO_CONCURRENCY sized the pool
     orders = list(Order.objects.filter(id__in=order_ids))
-    assert {order.status for order in orders} <= {S.PENDING, S.OPEN, S.PARTIALLY_FILLED, S.FILLED}
+    placed = {S.PENDING, S.OPEN, S.PARTIALLY_FILLED, S.FILLED}
+    assert {order.status for order in orders} <= placed, {
+        (order.status, order.last_error_code, order.last_error_message) for order in orders
+    }
     assert SimOrder.objects.count() == BACKLOG  # nothing sent twice
     assert set(SimOrder.objects.values_list("id", flat=True)) == {order.parsec_order_id for order in orders}
