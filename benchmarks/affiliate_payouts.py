@@ -125,12 +125,13 @@ def seed_commissions() -> None:
 
 def seed_referrals() -> str:
     """One partner with REFERRALS referred customers (and as many customers of its own); its raw key."""
+    from audit.services import Actor
     from customers.models import Customer, Partner
     from customers.services import partner_api_key_create
     from referrals.models import Referral, ReferralCode
 
     partner = Partner.objects.create(name="Lister", revenue_share_bps=2000)
-    _, raw_key = partner_api_key_create(partner=partner)
+    _, raw_key = partner_api_key_create(actor=Actor.system("benchmark set-up"), partner=partner)
     code = ReferralCode.objects.create(
         partner=partner, code="lister", revenue_share_bps=2000, created_at=BOOKED_AT
     )
