@@ -486,11 +486,16 @@ WEBHOOK_BODIES = {
 def _webhook_path_values(partner) -> dict[str, str]:
     from django.utils import timezone
 
+    from audit.services import Actor
     from events.models import Event
     from webhooks import services
 
     endpoint, _ = services.webhook_endpoint_create(
-        partner_id=partner.pk, url="https://hooks.example.com/battery", events=["*"], now=timezone.now()
+        actor=Actor.system("test"),
+        partner_id=partner.pk,
+        url="https://hooks.example.com/battery",
+        events=["*"],
+        now=timezone.now(),
     )
     event = Event.objects.filter(partner_id=partner.pk).order_by("created_at").first()
     return {"endpoint_id": str(endpoint.pk), "event_id": event.id}

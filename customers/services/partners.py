@@ -45,6 +45,44 @@ def partner_create(
     return partner
 
 
+@transaction.atomic
+def partner_revenue_terms_set(
+    *,
+    partner: Partner,
+    actor: Actor,
+    revenue_share_bps: int,
+    affiliate_address: str,
+    now: datetime | None = None,
+) -> Partner:
+    """The partner's off-chain revenue share and on-chain affiliate address, as checked by the caller's
+    form; a change is money, so it is audited (fee.changed, each changed value before and after)."""
+    stored = (
+        Partner.objects.select_for_update()
+        .values("revenue_share_bps", "affiliate_address")
+        .get(pk=partner.pk)
+    )
+    wanted = {"revenue_share_bps": revenue_share_bps, "affiliate_address": affiliate_address}
+    changed = [name for name, value in wanted.items() if stored[name] != value]
+    partner.revenue_share_bps, partner.affiliate_address = revenue_share_bps, affiliate_address
+    if not changed:
+        return partner
+    partner.save(update_fields=changed)
+    audit_record(
+        action=AuditAction.FEE_CHANGED,
+        actor=actor,
+        target_type="partner",
+        target_id=partner.pk,
+        partner_id=partner.pk,
+        summary=f"Revenue terms of {partner.name} changed: "
+        + ", ".join(f"{name} {stored[name] or 'none'} to {wanted[name] or 'none'}" for name in changed)
+        + ".",
+        before={name: stored[name] for name in changed},
+        after={name: wanted[name] for name in changed},
+        now=now,
+    )
+    return partner
+
+
 def api_key_audit_view(api_key: PartnerApiKey) -> dict[str, object]:
     """A key as the audit trail keeps it: what identifies it, never its hash."""
     return {"id": api_key.pk, "prefix": api_key.prefix, "scope": api_key.scope, "name": api_key.name}
