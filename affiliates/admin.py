@@ -25,6 +25,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from affiliates import selectors, services
+from audit.services import audit_actor
 from customers.addresses import InvalidAddress, checksum_address
 from fees.commission_models import Commission, Payout
 from fees.money import usdc_text
@@ -385,7 +386,11 @@ class PayoutAdmin(admin.ModelAdmin):
         for payout in queryset:
             try:
                 services.payout_mark_paid(
-                    payout=payout, reference=reference, paid_by=staff_label(request), now=now
+                    payout=payout,
+                    reference=reference,
+                    paid_by=staff_label(request),
+                    actor=audit_actor(request),
+                    now=now,
                 )
             except services.AffiliateError as error:
                 self.message_user(request, f"Payout {payout.pk}: {error.message}", messages.WARNING)
@@ -412,7 +417,9 @@ class PayoutAdmin(admin.ModelAdmin):
         now = timezone.now()
         for payout in queryset:
             try:
-                services.payout_cancel(payout=payout, cancelled_by=staff_label(request), now=now)
+                services.payout_cancel(
+                    payout=payout, cancelled_by=staff_label(request), actor=audit_actor(request), now=now
+                )
             except services.AffiliateError as error:
                 self.message_user(request, f"Payout {payout.pk}: {error.message}", messages.WARNING)
                 continue
@@ -431,7 +438,7 @@ class PayoutAdmin(admin.ModelAdmin):
         if request.method == "POST":
             try:
                 period = services.period_parse(request.POST.get("period", ""))
-                result = services.payout_run(period=period, now=now)
+                result = services.payout_run(period=period, actor=audit_actor(request), now=now)
             except services.AffiliateError as error:
                 self.message_user(request, error.message, messages.ERROR)
                 return HttpResponseRedirect(reverse("admin:fees_payout_run"))

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, OuterRef, Q, Subquery, Sum
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record, audit_record_many
 from builder_platform.failures import DomainError
 from customers.models import Partner
 from events.services import event_record
@@ -135,7 +137,7 @@ def _payable(*, period: date):
 
 
 @transaction.atomic
-def payout_run(*, period: date, now: datetime, minimum: int | None = None) -> PayoutRunResult:
+def payout_run(*, period: date, actor: Actor, now: datetime, minimum: int | None = None) -> PayoutRunResult:
     """One payout per partner for a closed period: its available commissions not yet paid (booked before
     the period ended, carried over from earlier ones included), clawbacks subtracted, if the total
     reaches PAYOUT_MINIMUM_USDC; below it, everything carries over to the next run.
@@ -218,6 +220,29 @@ def payout_run(*, period: date, now: datetime, minimum: int | None = None) -> Pa
     if undone:
         Commission.objects.filter(payout_id__in=undone).update(payout=None)
         Payout.objects.filter(pk__in=undone).delete()
+    # One audit row per payout made, in one INSERT: the run stays a handful of queries.
+    audit_record_many(
+        action=AuditAction.PAYOUT_CREATED,
+        actor=actor,
+        rows=[
+            {
+                "target_type": "payout",
+                "target_id": payout.pk,
+                "partner_id": payout.partner_id,
+                "summary": f"Payout {payout.pk} for {period:%Y-%m}: {payout.amount} USDC base units, "
+                f"{payout.commission_count} commission line(s).",
+                "after": {
+                    "state": Payout.State.PENDING,
+                    "period": f"{period:%Y-%m}",
+                    "amount": payout.amount,  # USDC base units
+                    "commission_count": payout.commission_count,
+                    "payout_address": payout.payout_address,
+                },
+            }
+            for payout in made
+        ],
+        now=now,
+    )
     already = len(totals) - carried - len(made) - len(undone)
     logger.info(
         "payout run %s: %d payouts, %d carried over, %d already made",
@@ -243,7 +268,7 @@ def _payout_refusal(payout_id: int) -> AffiliateError:
 
 
 @transaction.atomic
-def payout_mark_paid(*, payout: Payout, reference: str, paid_by: str, now: datetime) -> Payout:
+def payout_mark_paid(*, payout: Payout, reference: str, paid_by: str, actor: Actor, now: datetime) -> Payout:
     """Record that a pending payout was paid (a transaction hash or a bank reference): its commissions
     become paid. The one place a payout is paid, and so where its `payout.paid` event is recorded."""
     reference = reference.strip()
@@ -266,11 +291,22 @@ def payout_mark_paid(*, payout: Payout, reference: str, paid_by: str, now: datet
         data=dict(PayoutSerializer(paid).data),
         now=now,
     )
+    audit_record(
+        action=AuditAction.PAYOUT_PAID,
+        actor=actor,
+        target_type="payout",
+        target_id=paid.pk,
+        partner_id=paid.partner_id,
+        summary=f"Payout {paid.pk} of {paid.amount} USDC base units marked paid: {paid.reference}.",
+        before={"state": Payout.State.PENDING},
+        after={"state": Payout.State.PAID, "reference": paid.reference, "amount": paid.amount},
+        now=now,
+    )
     return paid
 
 
 @transaction.atomic
-def payout_cancel(*, payout: Payout, cancelled_by: str, now: datetime) -> Payout:
+def payout_cancel(*, payout: Payout, cancelled_by: str, actor: Actor, now: datetime) -> Payout:
     """Cancel a pending payout: its commissions are available again for the next run."""
     changed = Payout.objects.filter(pk=payout.pk, state=Payout.State.PENDING).update(
         state=Payout.State.CANCELLED, cancelled_at=now, cancelled_by=cancelled_by[:150]
@@ -278,7 +314,20 @@ def payout_cancel(*, payout: Payout, cancelled_by: str, now: datetime) -> Payout
     if changed != 1:
         raise _payout_refusal(payout.pk)
     Commission.objects.filter(payout_id=payout.pk).update(payout=None)
-    return Payout.objects.get(pk=payout.pk)
+    cancelled = Payout.objects.get(pk=payout.pk)
+    audit_record(
+        action=AuditAction.PAYOUT_CANCELLED,
+        actor=actor,
+        target_type="payout",
+        target_id=cancelled.pk,
+        partner_id=cancelled.partner_id,
+        summary=f"Payout {cancelled.pk} of {cancelled.amount} USDC base units cancelled; its commissions "
+        "are available again.",
+        before={"state": Payout.State.PENDING},
+        after={"state": Payout.State.CANCELLED, "amount": cancelled.amount},
+        now=now,
+    )
+    return cancelled
 
 
 def partner_owed(*, partner: Partner) -> dict[str, int]:

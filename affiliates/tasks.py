@@ -6,6 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from affiliates import services
+from audit.services import Actor
 
 
 @shared_task(name="affiliates.release_commissions")
@@ -18,4 +19,5 @@ def payout_run_task(period: str | None = None) -> int:
     """The payout run for `period` (YYYY-MM), by default the month before this one."""
     now = timezone.now()
     chosen = services.period_parse(period) if period else services.previous_period(now)
-    return len(services.payout_run(period=chosen, now=now).created)
+    actor = Actor.system("monthly payout run")
+    return len(services.payout_run(period=chosen, actor=actor, now=now).created)

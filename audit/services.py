@@ -66,21 +66,19 @@ def audit_actor(request: Any) -> Actor:
     return Actor(type=AuditEntry.ActorType.SYSTEM, label="system: anonymous request", ip=ip)
 
 
-@transaction.atomic
-def audit_record(
+def _entry(
     *,
     action: AuditAction | str,
     actor: Actor,
     target_type: str,
-    target_id: str | int = "",
+    target_id: str | int,
     summary: str,
-    partner_id: int | None = None,
-    before: dict[str, Any] | None = None,
-    after: dict[str, Any] | None = None,
-    now: datetime | None = None,
+    partner_id: int | None,
+    before: dict[str, Any] | None,
+    after: dict[str, Any] | None,
+    now: datetime | None,
 ) -> AuditEntry:
-    """Write one audit row. Call it inside the change's own transaction: both commit, or neither."""
-    return AuditEntry.objects.create(
+    return AuditEntry(
         created_at=now or timezone.now(),
         action=AuditAction(action),
         actor_type=actor.type,
@@ -95,3 +93,55 @@ def audit_record(
         after=after,
         ip=actor.ip,
     )
+
+
+@transaction.atomic
+def audit_record(
+    *,
+    action: AuditAction | str,
+    actor: Actor,
+    target_type: str,
+    target_id: str | int = "",
+    summary: str,
+    partner_id: int | None = None,
+    before: dict[str, Any] | None = None,
+    after: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> AuditEntry:
+    """Write one audit row. Call it inside the change's own transaction: both commit, or neither."""
+    entry = _entry(
+        action=action,
+        actor=actor,
+        target_type=target_type,
+        target_id=target_id,
+        summary=summary,
+        partner_id=partner_id,
+        before=before,
+        after=after,
+        now=now,
+    )
+    entry.save()
+    return entry
+
+
+@transaction.atomic
+def audit_record_many(
+    *, action: AuditAction | str, actor: Actor, rows: list[dict[str, Any]], now: datetime | None = None
+) -> list[AuditEntry]:
+    """One row per item of a set-based change (a payout run), in one INSERT; each row's dict gives
+    target_type, target_id, summary and optionally partner_id, before and after."""
+    entries = [
+        _entry(
+            action=action,
+            actor=actor,
+            target_type=row["target_type"],
+            target_id=row["target_id"],
+            summary=row["summary"],
+            partner_id=row.get("partner_id"),
+            before=row.get("before"),
+            after=row.get("after"),
+            now=now,
+        )
+        for row in rows
+    ]
+    return AuditEntry.objects.bulk_create(entries, batch_size=1000)

@@ -125,12 +125,13 @@ def seed_commissions() -> None:
 
 def seed_referrals() -> str:
     """One partner with REFERRALS referred customers (and as many customers of its own); its raw key."""
+    from audit.services import Actor
     from customers.models import Customer, Partner
     from customers.services import partner_api_key_create
     from referrals.models import Referral, ReferralCode
 
     partner = Partner.objects.create(name="Lister", revenue_share_bps=2000)
-    _, raw_key = partner_api_key_create(partner=partner)
+    _, raw_key = partner_api_key_create(actor=Actor.system("benchmark set-up"), partner=partner)
     code = ReferralCode.objects.create(
         partner=partner, code="lister", revenue_share_bps=2000, created_at=BOOKED_AT
     )
@@ -180,6 +181,7 @@ def main() -> None:
     from django.test import Client
 
     from affiliates import services
+    from audit.services import Actor
     from fees.commission_models import Commission, Payout
 
     seed_commissions()
@@ -197,8 +199,12 @@ def main() -> None:
 
     baseline()  # warm the cache and plans
     baseline_seconds = statistics.median(measured(baseline)[1] for _ in range(ROUNDS))
-    first, first_seconds, first_queries = measured(lambda: services.payout_run(period=PERIOD, now=RUN_AT))
-    second, second_seconds, second_queries = measured(lambda: services.payout_run(period=PERIOD, now=RUN_AT))
+    first, first_seconds, first_queries = measured(
+        lambda: services.payout_run(actor=Actor.system("benchmark"), period=PERIOD, now=RUN_AT)
+    )
+    second, second_seconds, second_queries = measured(
+        lambda: services.payout_run(actor=Actor.system("benchmark"), period=PERIOD, now=RUN_AT)
+    )
     in_payouts = Commission.objects.filter(payout__isnull=False).count()
     assert Payout.objects.count() == len(first.created)
     assert not second.created

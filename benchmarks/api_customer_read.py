@@ -56,10 +56,13 @@ def server_environment(database_url: str) -> dict[str, str]:
 
 
 SEED = """
+from audit.services import Actor
 from customers import services
 from customers.models import Customer
 partner = services.partner_create(name="Benchmark partner")
-_, raw_key = services.partner_api_key_create(partner=partner, name="benchmark")
+_, raw_key = services.partner_api_key_create(
+    actor=Actor.system("benchmark"), partner=partner, name="benchmark"
+)
 # A plain row: the benchmark measures reads and must not queue provisioning at a Parsec.
 customer = Customer.objects.create(partner=partner, external_id="bench-1", email="bench@example.com")
 print(raw_key)

@@ -43,6 +43,7 @@ def setup_django(database_url: str) -> None:
 
 def seed() -> str:
     """One partner with customers and ledger rows (plus a bystander partner); its raw API key."""
+    from audit.services import Actor
     from customers.models import Customer, Partner
     from customers.services import partner_api_key_create
     from fees.models import FeeAuthorization, FeeLedgerEntry
@@ -50,7 +51,7 @@ def seed() -> str:
     rng = random.Random(7)
     partner = Partner.objects.create(name="Benchmark Partner", fee_bps=25)
     bystander = Partner.objects.create(name="Bystander")
-    _, raw_key = partner_api_key_create(partner=partner)
+    _, raw_key = partner_api_key_create(actor=Actor.system("benchmark set-up"), partner=partner)
     customers = Customer.objects.bulk_create(
         [
             Customer(partner=partner, external_id=f"user-{index:05d}", status=Customer.Status.PROVISIONING)

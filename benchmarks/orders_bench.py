@@ -182,12 +182,15 @@ def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> 
     """A partner, its API key and `customers` active customers provisioned at the simulator (over HTTP)."""
     from eth_account import Account
 
+    from audit.services import Actor
     from customers import services
     from customers.models import Customer, Wallet
     from parsec.conf import get_client
 
     partner = services.partner_create(name=f"{prefix} partner {uuid.uuid4().hex[:6]}")
-    _, raw_key = services.partner_api_key_create(partner=partner, name="benchmark")
+    _, raw_key = services.partner_api_key_create(
+        actor=Actor.system("benchmark set-up"), partner=partner, name="benchmark"
+    )
     client = get_client()
     ids = []
     for index in range(customers):

@@ -34,6 +34,7 @@ SEED = os.environ.get("BENCH_SEED")
 SEED_SCRIPT = """
 import uuid
 from django.utils import timezone
+from audit.services import Actor
 from customers import services
 from customers.models import Customer, Wallet
 from eth_account import Account
@@ -41,7 +42,9 @@ from orders.services import intake
 from parsec.conf import get_client
 
 partner = services.partner_create(name="Fuzz partner")
-_, raw_key = services.partner_api_key_create(partner=partner, name="fuzz")
+_, raw_key = services.partner_api_key_create(
+    actor=Actor.system("benchmark"), partner=partner, name="fuzz"
+)
 signer = Account.create()
 client = get_client()
 now = timezone.now()

@@ -236,7 +236,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 2_621_440)
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["customers.authentication.PartnerApiKeyAuthentication"],
-    "DEFAULT_PERMISSION_CLASSES": ["customers.authentication.IsPartner"],
+    # IsPartner first (401 without a key), then a read key's 403 on any write.
+    "DEFAULT_PERMISSION_CLASSES": [
+        "customers.authentication.IsPartner",
+        "customers.authentication.KeyScopeAllowsMethod",
+    ],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["builder_platform.inputs.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -581,7 +585,13 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "WebhookDeliveryStatus": "webhooks.models.WebhookDelivery.Status",
     "ExchangeId": "parsec.contract.EXCHANGES",
     "OrderType": "parsec.contract.ORDER_TYPES",
+    "ApiKeyScope": "customers.models.PartnerApiKey.Scope",
 }
+# The enum hook as by default, then the 403 key_read_only on every write operation (one place).
+SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
+    "drf_spectacular.hooks.postprocess_schema_enums",
+    "customers.authentication.read_key_refusals_in_schema",
+]
 
 # --- Web frontend ---------------------------------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.services import audit_actor
 from customers import services
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import Customer, Partner, PartnerApiKey, Wallet, WalletChallenge
@@ -61,7 +62,7 @@ class PartnerAdmin(admin.ModelAdmin):
     list_filter = ["status", "is_builtin"]
     search_fields = ["name", "affiliate_address"]
     readonly_fields = ["created_at"]
-    actions = ["create_api_key"]
+    actions = ["create_api_key", "create_read_api_key"]
 
     def construct_change_message(self, request: HttpRequest, form, formsets, add: bool = False):
         message = super().construct_change_message(request, form, formsets, add)
@@ -86,15 +87,27 @@ class PartnerAdmin(admin.ModelAdmin):
     def active_keys(self, partner: Partner) -> int:
         return partner.active_key_count
 
-    @admin.action(description="Create an API key for the selected partners (shown once)")
+    @admin.action(description="Create a read_write API key for the selected partners (shown once)")
     def create_api_key(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._create_keys(request, queryset, PartnerApiKey.Scope.READ_WRITE)
+
+    @admin.action(description="Create a read-only API key for the selected partners (shown once)")
+    def create_read_api_key(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        self._create_keys(request, queryset, PartnerApiKey.Scope.READ)
+
+    def _create_keys(self, request: HttpRequest, queryset: QuerySet[Partner], scope: str) -> None:
         for partner in queryset:
-            api_key, raw_key = services.partner_api_key_create(partner=partner, name=f"admin: {request.user}")
-            self.log_addition(request, api_key, f"Created API key {api_key} for partner {partner.name}.")
+            api_key, raw_key = services.partner_api_key_create(
+                partner=partner, actor=audit_actor(request), name=f"admin: {request.user}", scope=scope
+            )
+            self.log_addition(
+                request, api_key, f"Created {scope} API key {api_key} for partner {partner.name}."
+            )
             # The raw key exists only in this message: the database keeps its hash.
             self.message_user(
                 request,
-                f"New API key for {partner.name}: {raw_key} — copy it now, it will not be shown again.",
+                f"New {scope} API key for {partner.name}: {raw_key} — copy it now, it will not be "
+                "shown again.",
                 messages.WARNING,
             )
 
@@ -117,10 +130,14 @@ class RevokedFilter(admin.SimpleListFilter):
 @admin.register(PartnerApiKey)
 class PartnerApiKeyAdmin(admin.ModelAdmin):
     # The hash is never displayed; keys are created from the partner list, where each is shown once.
-    fields = ["partner", "name", "key_prefix", "created_at", "last_used_at", "revoked_at"]
-    readonly_fields = ["partner", "key_prefix", "created_at", "last_used_at", "revoked_at"]
-    list_display = ["key_prefix", "partner", "name", "key_status", "created_at", "last_used_at", "revoked_at"]
-    list_filter = [RevokedFilter, "partner"]
+    fields = ["partner", "name", "key_prefix", "scope", "created_at", "last_used_at", "revoked_at"]
+    # The scope is chosen when the key is made: widening a key in place would change what a leaked
+    # copy can do without anyone issuing it.
+    readonly_fields = ["partner", "key_prefix", "scope", "created_at", "last_used_at", "revoked_at"]
+    list_display = [
+        "key_prefix", "partner", "name", "scope", "key_status", "created_at", "last_used_at", "revoked_at",
+    ]  # fmt: skip
+    list_filter = [RevokedFilter, "scope", "partner"]
     search_fields = ["prefix", "name", "partner__name"]
     list_select_related = ["partner"]
     actions = ["revoke"]
@@ -142,7 +159,7 @@ class PartnerApiKeyAdmin(admin.ModelAdmin):
         now = timezone.now()
         revoked = 0
         for api_key in queryset:
-            if services.partner_api_key_revoke(api_key=api_key, now=now):
+            if services.partner_api_key_revoke(api_key=api_key, actor=audit_actor(request), now=now):
                 revoked += 1
                 self.log_change(request, api_key, f"Revoked API key {api_key}.")
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)

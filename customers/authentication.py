@@ -1,4 +1,4 @@
-"""Partner authentication by the X-API-Key header (as at Parsec), IsPartner, and its OpenAPI scheme."""
+"""Partner authentication by the X-API-Key header (as at Parsec), IsPartner, key scopes, OpenAPI scheme."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from django.utils import timezone
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import exceptions
 from rest_framework.authentication import BaseAuthentication
-from rest_framework.permissions import BasePermission
+from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from builder_platform.logs import log_context_bind
 from customers import selectors, services
 from customers.api_keys import api_key_is_well_formed
+from customers.errors import CustomerError, CustomerErrorCode
 from customers.models import Partner, PartnerApiKey
 
 API_KEY_HEADER = "X-API-Key"
@@ -78,6 +79,49 @@ class IsPartner(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         return isinstance(request.user, PartnerUser) and isinstance(request.auth, PartnerApiKey)
+
+
+READ_ONLY_MESSAGE = (
+    "This API key is read-only (scope read): it may only read. Use a read_write key for this request."
+)
+
+
+class KeyScopeAllowsMethod(BasePermission):
+    """A read key reads only: any method but GET, HEAD and OPTIONS answers 403 key_read_only.
+
+    One place for every partner route (a default permission class), so a new write route is covered
+    without a line of its own.
+    """
+
+    def has_permission(self, request, view) -> bool:
+        api_key = request.auth
+        if (
+            isinstance(api_key, PartnerApiKey)
+            and api_key.scope != PartnerApiKey.Scope.READ_WRITE
+            and request.method not in SAFE_METHODS
+        ):
+            # A DomainError, not DRF's PermissionDenied: the exception handler answers it with its own code.
+            raise CustomerError(READ_ONLY_MESSAGE, code=CustomerErrorCode.KEY_READ_ONLY, status=403)
+        return True
+
+
+def read_key_refusals_in_schema(result: dict, generator, request, public) -> dict:
+    """drf-spectacular hook: every write operation declares the 403 a read key gets."""
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method.upper() in SAFE_METHODS or not isinstance(operation, dict):
+                continue
+            operation.setdefault("responses", {}).setdefault(
+                "403",
+                {
+                    "description": "The API key is read-only (code key_read_only); this operation "
+                    "needs a read_write key.",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+                },
+            )
+            # Statuses in order, as the generator writes them.
+            operation["responses"] = dict(sorted(operation["responses"].items()))
+    return result
 
 
 class PartnerApiKeyScheme(OpenApiAuthenticationExtension):

@@ -21,6 +21,8 @@ class CustomerErrorCode(StrEnum):
     SIGNER_LINKED_TO_ANOTHER_CUSTOMER = "signer_linked_to_another_customer"  # 409
     SIGNER_ALREADY_LINKED = "signer_already_linked"  # 409
     CUSTOMER_HAS_OPEN_ORDERS = "customer_has_open_orders"  # 409
+    KEY_READ_ONLY = "key_read_only"  # 403: a read key sent a write
+    LAST_WRITE_KEY = "last_write_key"  # 409: revoking the partner's last active read_write key
 
 
 class WalletProofErrorCode(StrEnum):

@@ -88,6 +88,10 @@ class Partner(models.Model):
 class PartnerApiKey(models.Model):
     """A partner's API key: only a SHA-256 of it is kept, with a short public prefix to find it by."""
 
+    class Scope(models.TextChoices):
+        READ = "read", "read only"
+        READ_WRITE = "read_write", "read and write"
+
     partner = models.ForeignKey(Partner, on_delete=models.CASCADE, related_name="api_keys")
     name = models.CharField(max_length=100, blank=True, default="")  # a label, e.g. "production"
     prefix = models.CharField(max_length=8, db_index=True)  # the 8 characters after "bp_"; not secret
@@ -97,10 +101,17 @@ class PartnerApiKey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     last_used_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A read key may only read (GET, HEAD, OPTIONS): every other method answers 403 key_read_only.
+    scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.READ_WRITE)
 
     class Meta:
         verbose_name = "partner API key"
         ordering = ("-created_at",)
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(scope__in=["read", "read_write"]), name="customers_partnerapikey_scope_valid"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"bp_{self.prefix}…"

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from customers import apis
+from customers import apis, key_apis
 
 urlpatterns = [
     path("customers", apis.CustomerListCreateApi.as_view(), name="customers"),
@@ -13,4 +13,6 @@ urlpatterns = [
         name="customer-wallet-challenges",
     ),
     path("customers/<str:customer_id>/wallets", apis.WalletLinkApi.as_view(), name="customer-wallets"),
+    path("api-keys", key_apis.ApiKeyListCreateApi.as_view(), name="api-keys"),
+    path("api-keys/<str:key_id>", key_apis.ApiKeyDetailApi.as_view(), name="api-key"),
 ]

@@ -14,6 +14,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.services import audit_actor
+from customers import services as customer_services
 from customers.admin import PartnerAdmin, PartnerForm, short_text
 from customers.models import Partner
 from fees import selectors, services
@@ -38,15 +40,29 @@ class PartnerWithFeePolicyAdmin(PartnerAdmin):
     form = PartnerFeePolicyForm
 
     def save_model(self, request: HttpRequest, obj: Partner, form, change: bool) -> None:
-        if not change or "fee_bps" not in form.changed_data:
+        money_fields = {"fee_bps", "revenue_share_bps", "affiliate_address"}
+        if not change or not money_fields & set(form.changed_data):
             super().save_model(request, obj, form, change)
             return
         # A fee changes by one path, partner_fee_set (policy, fee version, the sync of the builder
-        # users at Parsec); the other fields are saved as usual, around the fee as it was.
-        fee_bps = obj.fee_bps
-        obj.fee_bps = form.initial.get("fee_bps")
+        # users at Parsec), and the revenue terms by theirs, each audited with the old and the new
+        # value; the other fields are saved as usual, around the money fields as they were.
+        actor = audit_actor(request)
+        wanted = {name: getattr(obj, name) for name in money_fields}
+        for name in money_fields:
+            setattr(obj, name, form.initial.get(name))
         super().save_model(request, obj, form, change)
-        services.partner_fee_set(partner=obj, fee_bps=fee_bps, may_refresh_config=False)
+        if {"revenue_share_bps", "affiliate_address"} & set(form.changed_data):
+            customer_services.partner_revenue_terms_set(
+                partner=obj,
+                actor=actor,
+                revenue_share_bps=wanted["revenue_share_bps"],
+                affiliate_address=wanted["affiliate_address"],
+            )
+        if "fee_bps" in form.changed_data:
+            services.partner_fee_set(
+                partner=obj, fee_bps=wanted["fee_bps"], actor=actor, may_refresh_config=False
+            )
 
 
 # customers registers the partner admin; fees, which owns the fee policy, extends it (fees depends on

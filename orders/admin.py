@@ -11,6 +11,7 @@ from django.urls import path
 from django.utils import timezone
 from django.utils.html import format_html
 
+from audit.services import audit_actor
 from builder_platform.values import plain_number
 from customers.admin import short_text
 from fees.money import usdc_text
@@ -222,7 +223,9 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, f"Not resending {order.id}: {problem}.", messages.WARNING)
                 self._record(request, order, action="resend", outcome=f"refused, {problem}", now=now)
                 continue
-            sent = in_doubt.order_resend(order_id=order.id, cause=EventCause.RESENT_BY_ADMIN, now=now)
+            sent = in_doubt.order_resend(
+                order_id=order.id, cause=EventCause.RESENT_BY_ADMIN, actor=audit_actor(request), now=now
+            )
             resent += sent
             outcome = "sent again" if sent else "not sent, the order moved on meanwhile"
             self._record(request, order, action="resend", outcome=outcome, now=now)

@@ -10,6 +10,7 @@ from django.utils import timezone
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
+from audit.services import Actor
 from customers import services
 from customers.models import Customer, Partner, PartnerApiKey, Wallet
 
@@ -22,7 +23,9 @@ def make_partner(*, name: str | None = None, **fields) -> Partner:
 
 def make_api_key(*, partner: Partner | None = None) -> tuple[PartnerApiKey, str]:
     """A key and its raw text, made by the same service admins use."""
-    return services.partner_api_key_create(partner=partner or make_partner())
+    return services.partner_api_key_create(
+        actor=Actor.system("test set-up"), partner=partner or make_partner()
+    )
 
 
 def make_customer(*, partner: Partner | None = None, external_id: str | None = None, **fields) -> Customer:

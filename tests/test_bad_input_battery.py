@@ -486,11 +486,16 @@ WEBHOOK_BODIES = {
 def _webhook_path_values(partner) -> dict[str, str]:
     from django.utils import timezone
 
+    from audit.services import Actor
     from events.models import Event
     from webhooks import services
 
     endpoint, _ = services.webhook_endpoint_create(
-        partner_id=partner.pk, url="https://hooks.example.com/battery", events=["*"], now=timezone.now()
+        actor=Actor.system("test"),
+        partner_id=partner.pk,
+        url="https://hooks.example.com/battery",
+        events=["*"],
+        now=timezone.now(),
     )
     event = Event.objects.filter(partner_id=partner.pk).order_by("created_at").first()
     return {"endpoint_id": str(endpoint.pk), "event_id": event.id}
@@ -502,6 +507,8 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
     customer = _active_customer(partner, "partner")
     order_id = _an_order(customer)
     code, payout_id = _affiliate_objects(partner)
+    # The key routes' id: another key of the partner, so a revocation never takes the battery's own.
+    spare_key, _ = make_api_key(partner=partner)
     signer = make_eth_account("battery signer partner").address
     client = Client(raise_request_exception=False)
     battery = Battery(
@@ -515,6 +522,7 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "order_id": order_id,
             "code": code,
             "payout_id": payout_id,
+            "key_id": str(spare_key.pk),
             "exchange": "kalshi",
             "market_id": KALSHI_MARKET,
             **_webhook_path_values(partner),
@@ -523,6 +531,8 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             **AFFILIATE_PARAMETERS,
             **WEBHOOK_PARAMETERS,
             "api/v1/customers": {"status", "external_id", "cursor", "limit"},
+            "api/v1/api-keys": {"cursor", "limit"},
+            "api/v1/api-keys/<str:key_id>": set(),
             "api/v1/customers/<str:customer_id>/positions": {"exchange"},
             "api/v1/customers/<str:customer_id>/balance": {"exchange"},
             "api/v1/fills": {
@@ -582,6 +592,7 @@ def test_no_bad_input_to_the_partner_api_answers_a_server_error_or_html(patient_
             "api/v1/orders": {"POST": ORDER_BODY},
             "api/v1/orders/<str:order_id>": {"DELETE": {}},
             "api/v1/orders/<str:order_id>/fee-authorization": {"POST": {"signature": SIGNATURE}},
+            "api/v1/api-keys": {"POST": {"scope": "read", "name": "battery"}},
             **AFFILIATE_BODIES,
             **WEBHOOK_BODIES,
         },

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 from django.utils import timezone
 
+from audit.services import audit_actor
 from webhooks import dashboard, services
 from webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint
 
@@ -52,7 +53,9 @@ class WebhookEndpointAdmin(ReadOnly, admin.ModelAdmin):
         for endpoint in queryset:
             if endpoint.enabled == enabled:
                 continue
-            services.webhook_endpoint_update(endpoint=endpoint, enabled=enabled, now=now)
+            services.webhook_endpoint_update(
+                endpoint=endpoint, enabled=enabled, actor=audit_actor(request), now=now
+            )
             self.log_change(request, endpoint, f"{'Enabled' if enabled else 'Disabled'} by staff.")
         self.message_user(
             request, f"{'Enabled' if enabled else 'Disabled'} the selected endpoints.", messages.SUCCESS
@@ -110,7 +113,9 @@ class WebhookDeliveryAdmin(ReadOnly, admin.ModelAdmin):
         now, resent = timezone.now(), 0
         for delivery in queryset.select_related("event", "endpoint"):
             try:
-                again = services.webhook_delivery_resend(delivery=delivery, now=now)
+                again = services.webhook_delivery_resend(
+                    delivery=delivery, actor=audit_actor(request), now=now
+                )
             except services.WebhookError as refusal:
                 self.message_user(
                     request, f"Not resent {delivery.event_id}: {refusal.message}", messages.WARNING

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.services import audit_actor
 from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
@@ -383,7 +384,9 @@ class EventResendApi(APIView):
     )
     def post(self, request: Request, event_id: str) -> Response:
         event = _partner_event(request, event_id)
-        deliveries = services.webhook_event_resend(event=event, now=timezone.now())
+        deliveries = services.webhook_event_resend(
+            event=event, actor=audit_actor(request), now=timezone.now()
+        )
         return Response(
             {"deliveries": WebhookDeliverySerializer(deliveries, many=True).data},
             status=status.HTTP_202_ACCEPTED,
@@ -434,6 +437,7 @@ class WebhookEndpointListCreateApi(APIView):
             url=data["url"],
             events=data["events"],
             description=data.get("description", ""),
+            actor=audit_actor(request),
             now=timezone.now(),
         )
         return Response(
@@ -474,7 +478,7 @@ class WebhookEndpointDetailApi(APIView):
         serializer = WebhookEndpointUpdateSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         endpoint = services.webhook_endpoint_update(
-            endpoint=endpoint, now=timezone.now(), **serializer.validated_data
+            endpoint=endpoint, actor=audit_actor(request), now=timezone.now(), **serializer.validated_data
         )
         return Response(services.endpoint_json(endpoint))
 
@@ -486,7 +490,9 @@ class WebhookEndpointDetailApi(APIView):
         responses={204: None, **error_responses({404: "No webhook endpoint with this id."})},
     )
     def delete(self, request: Request, endpoint_id: str) -> Response:
-        services.webhook_endpoint_delete(endpoint=_partner_endpoint(request, endpoint_id))
+        services.webhook_endpoint_delete(
+            endpoint=_partner_endpoint(request, endpoint_id), actor=audit_actor(request), now=timezone.now()
+        )
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -505,7 +511,7 @@ class WebhookEndpointRotateSecretApi(APIView):
     )
     def post(self, request: Request, endpoint_id: str) -> Response:
         endpoint, secret = services.webhook_endpoint_rotate_secret(
-            endpoint=_partner_endpoint(request, endpoint_id), now=timezone.now()
+            endpoint=_partner_endpoint(request, endpoint_id), actor=audit_actor(request), now=timezone.now()
         )
         return Response({**services.endpoint_json(endpoint), "secret": secret})
 

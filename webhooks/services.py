@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record
 from builder_platform.enqueue import enqueue_many_on_commit, enqueue_now
 from builder_platform.failures import DomainError
 from events.models import Event
@@ -49,9 +51,42 @@ def endpoint_events_validate(events: list[str]) -> list[str]:
     return [WILDCARD] if WILDCARD in events else sorted(set(events), key=list(EVENT_TYPES).index)
 
 
+def _endpoint_audit_view(endpoint: WebhookEndpoint) -> dict[str, object]:
+    """What the audit trail keeps of an endpoint: where it sends and what, never its secret."""
+    return {
+        "url": endpoint.url,
+        "events": list(endpoint.events),
+        "enabled": endpoint.enabled,
+        "description": endpoint.description,
+    }
+
+
+def _endpoint_audit(
+    *,
+    action: AuditAction,
+    endpoint: WebhookEndpoint,
+    actor: Actor,
+    summary: str,
+    now: datetime,
+    before: dict | None = None,
+    after: dict | None = None,
+) -> None:
+    audit_record(
+        action=action,
+        actor=actor,
+        target_type="webhook_endpoint",
+        target_id=endpoint.pk,
+        partner_id=endpoint.partner_id,
+        summary=summary,
+        before=before,
+        after=after,
+        now=now,
+    )
+
+
 @transaction.atomic
 def webhook_endpoint_create(
-    *, partner_id: int, url: str, events: list[str], description: str = "", now: datetime
+    *, partner_id: int, url: str, events: list[str], actor: Actor, description: str = "", now: datetime
 ) -> tuple[WebhookEndpoint, str]:
     """A new endpoint and its signing secret (returned once; the caller shows it and forgets it)."""
     endpoint_url_validate(url)
@@ -65,6 +100,14 @@ def webhook_endpoint_create(
         created_at=now,
         updated_at=now,
     )
+    _endpoint_audit(
+        action=AuditAction.WEBHOOK_ENDPOINT_CREATED,
+        endpoint=endpoint,
+        actor=actor,
+        summary=f"Webhook endpoint {endpoint.pk} created for {url}.",
+        after=_endpoint_audit_view(endpoint),
+        now=now,
+    )
     return endpoint, secret
 
 
@@ -72,6 +115,7 @@ def webhook_endpoint_create(
 def webhook_endpoint_update(
     *,
     endpoint: WebhookEndpoint,
+    actor: Actor,
     now: datetime,
     url: str | None = None,
     events: list[str] | None = None,
@@ -96,7 +140,20 @@ def webhook_endpoint_update(
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(**fields)
     if fields.get("enabled") is True:
         webhook_endpoint_resume(endpoint_id=endpoint.pk, now=now)
+    before = _endpoint_audit_view(endpoint)
     endpoint.refresh_from_db()
+    after = _endpoint_audit_view(endpoint)
+    changed = [name for name in after if after[name] != before[name]]
+    if changed:  # a PATCH that sets what is already there changes nothing, and is no audit row
+        _endpoint_audit(
+            action=AuditAction.WEBHOOK_ENDPOINT_CHANGED,
+            endpoint=endpoint,
+            actor=actor,
+            summary=f"Webhook endpoint {endpoint.pk} changed: {', '.join(changed)}.",
+            before={name: before[name] for name in changed},
+            after={name: after[name] for name in changed},
+            now=now,
+        )
     return endpoint
 
 
@@ -111,7 +168,7 @@ def webhook_endpoint_resume(*, endpoint_id: uuid.UUID, now: datetime) -> int:
 
 @transaction.atomic
 def webhook_endpoint_rotate_secret(
-    *, endpoint: WebhookEndpoint, now: datetime
+    *, endpoint: WebhookEndpoint, actor: Actor, now: datetime
 ) -> tuple[WebhookEndpoint, str]:
     """A new secret; the one it replaces keeps signing for 24 h, so each delivery carries both."""
     endpoint = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
@@ -123,6 +180,15 @@ def webhook_endpoint_rotate_secret(
         updated_at=now,
     )
     endpoint.refresh_from_db()
+    # Neither secret is kept here: only when the old one stops signing.
+    _endpoint_audit(
+        action=AuditAction.WEBHOOK_SECRET_ROTATED,
+        endpoint=endpoint,
+        actor=actor,
+        summary=f"Signing secret of webhook endpoint {endpoint.pk} rotated.",
+        after={"previous_secret_expires_at": endpoint.previous_secret_expires_at.isoformat()},
+        now=now,
+    )
     return endpoint, secret
 
 
@@ -138,8 +204,17 @@ def secrets_in_force(endpoint: WebhookEndpoint, *, now: datetime) -> list[str]:
 
 
 @transaction.atomic
-def webhook_endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+def webhook_endpoint_delete(*, endpoint: WebhookEndpoint, actor: Actor, now: datetime) -> None:
+    deleted, _ = WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+    if deleted:
+        _endpoint_audit(
+            action=AuditAction.WEBHOOK_ENDPOINT_DELETED,
+            endpoint=endpoint,
+            actor=actor,
+            summary=f"Webhook endpoint {endpoint.pk} ({endpoint.url}) deleted.",
+            before=_endpoint_audit_view(endpoint),
+            now=now,
+        )
 
 
 def _deliveries_create(
@@ -179,7 +254,7 @@ def webhook_deliveries_create(event: Event) -> None:
 
 @transaction.atomic
 def webhook_event_resend(
-    *, event: Event, now: datetime, endpoint_id: uuid.UUID | None = None
+    *, event: Event, actor: Actor, now: datetime, endpoint_id: uuid.UUID | None = None
 ) -> list[WebhookDelivery]:
     """Deliver an event again (same webhook-id) to the partner's enabled endpoints that subscribe to it."""
     endpoints = WebhookEndpoint.objects.filter(partner_id=event.partner_id, enabled=True)
@@ -193,7 +268,21 @@ def webhook_event_resend(
             code="no_webhook_endpoint",
             status=409,
         )
-    return _deliveries_create(event=event, endpoints=chosen, now=now)
+    deliveries = _deliveries_create(event=event, endpoints=chosen, now=now)
+    audit_record(
+        action=AuditAction.WEBHOOK_RESENT,
+        actor=actor,
+        target_type="event",
+        target_id=event.id,
+        partner_id=event.partner_id,
+        summary=f"Event {event.id} ({event.type}) resent to {len(deliveries)} endpoint(s).",
+        after={
+            "deliveries": [str(delivery.id) for delivery in deliveries],
+            "endpoints": [str(endpoint.pk) for endpoint in chosen],
+        },
+        now=now,
+    )
+    return deliveries
 
 
 @transaction.atomic
@@ -215,9 +304,11 @@ def webhook_endpoint_ping(*, endpoint: WebhookEndpoint, now: datetime) -> Webhoo
     return _deliveries_create(event=event, endpoints=[endpoint], now=now)[0]
 
 
-def webhook_delivery_resend(*, delivery: WebhookDelivery, now: datetime) -> WebhookDelivery:
+def webhook_delivery_resend(*, delivery: WebhookDelivery, actor: Actor, now: datetime) -> WebhookDelivery:
     """The admin's resend of one delivery: a new delivery of its event to the same endpoint."""
-    return webhook_event_resend(event=delivery.event, now=now, endpoint_id=delivery.endpoint_id)[0]
+    return webhook_event_resend(event=delivery.event, actor=actor, now=now, endpoint_id=delivery.endpoint_id)[
+        0
+    ]
 
 
 def webhook_deliveries_sweep(*, now: datetime, limit: int = 1000) -> int:

@@ -11,6 +11,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record
 from customers.models import Customer
 from orders import fee_axis
 from orders.models import PARSEC_LIVE_STATUSES, Order, OrderEvent
@@ -172,11 +174,20 @@ def miss_record(order: Order, *, now: datetime) -> bool:
     if now >= order_give_up_at(order):
         order_fail(order_id=order.id, from_statuses=[S.UNKNOWN], cause=EventCause.NOT_AT_PARSEC, now=now)
         return False
-    return order_resend(order_id=order.id, cause=EventCause.RESENT_NOT_AT_PARSEC, now=now)
+    return order_resend(
+        order_id=order.id,
+        cause=EventCause.RESENT_NOT_AT_PARSEC,
+        actor=Actor.system("reconcile, not at Parsec"),
+        now=now,
+    )
 
 
-def order_resend(*, order_id: uuid.UUID | str, cause: str, now: datetime) -> bool:
-    """Send an order in doubt again (same escrow order id), after listings kept not showing it."""
+def order_resend(*, order_id: uuid.UUID | str, cause: str, actor: Actor, now: datetime) -> bool:
+    """Send an order in doubt again (same escrow order id), after listings kept not showing it.
+
+    A resend places an order again, so it is audited (order.resent) in the transition's transaction,
+    whoever asked: a staff user, or the reconciler itself.
+    """
     with transaction.atomic():
         requeued = order_transition(
             order_id=order_id,
@@ -190,6 +201,18 @@ def order_resend(*, order_id: uuid.UUID | str, cause: str, now: datetime) -> boo
         )
         if requeued:
             order_enqueue_submit(order_id=order_id)
+            partner_id = Order.objects.filter(id=order_id).values_list("partner_id", flat=True).get()
+            audit_record(
+                action=AuditAction.ORDER_RESENT,
+                actor=actor,
+                target_type="order",
+                target_id=order_id,
+                partner_id=partner_id,
+                summary=f"Order {order_id} sent again to Parsec ({cause}).",
+                before={"status": S.UNKNOWN},
+                after={"status": S.QUEUED},
+                now=now,
+            )
     return requeued
 
 

@@ -14,6 +14,7 @@ from factories import make_api_key, make_partner
 from rest_framework.test import APIClient
 
 from affiliates import services
+from audit.services import Actor
 from fees.commission_models import Commission
 from referrals import services as referral_services
 from referrals.models import AffiliateProfile
@@ -149,7 +150,7 @@ def test_a_payouts_statement_totals_equal_the_payout_in_json_and_csv(acme, acme_
     order, authorization = escrowed_order(web, size=SIZE)
     first = fill(order, authorization, size="33333")
     fill(order, authorization, size="66667")
-    (payout,) = services.payout_run(period=MARCH, now=APRIL_RUN).created
+    (payout,) = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created
 
     listed = acme_client.get("/api/v1/payouts").json()["results"]
     assert [(item["id"], item["period"], item["amount"]) for item in listed] == [

@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from affiliates import services
+from audit.services import Actor
 from fees import services as fee_services
 from fees.commission_models import Commission, Payout
 from fees.models import FeeLedgerEntry
@@ -81,16 +82,22 @@ def apply(steps) -> None:
         elif kind == "days":
             now += timedelta(days=step[1])
         elif kind == "run":
-            services.payout_run(period=services.previous_period(now), now=now, minimum=1)
+            services.payout_run(
+                actor=Actor.system("test"), period=services.previous_period(now), now=now, minimum=1
+            )
         elif kind in ("pay", "cancel"):
             pending = list(Payout.objects.filter(state="pending").order_by("id"))
             if pending:
                 payout = pending[step[1] % len(pending)]
                 if kind == "pay":
-                    services.payout_mark_paid(payout=payout, reference="tx", paid_by="prop", now=now)
+                    services.payout_mark_paid(
+                        actor=Actor.system("test"), payout=payout, reference="tx", paid_by="prop", now=now
+                    )
                     paid_amounts[payout.pk] = payout.amount
                 else:
-                    services.payout_cancel(payout=payout, cancelled_by="prop", now=now)
+                    services.payout_cancel(
+                        actor=Actor.system("test"), payout=payout, cancelled_by="prop", now=now
+                    )
 
     # Booked from what was distributed, never from what was authorized: the share of the affiliate part.
     for _order, authorization in orders:

@@ -12,6 +12,7 @@ from django.db import IntegrityError, connection, transaction
 from factories import make_customer, make_partner, make_wallet
 
 from affiliates import services
+from audit.services import Actor
 from customers.models import Wallet
 from fees import services as fee_services
 from fees.commission_models import Commission, Payout
@@ -159,43 +160,47 @@ def test_commissions_become_available_after_the_hold_and_are_paid_by_a_payout_ru
     assert services.commissions_release(now=NOW + timedelta(days=6)) == 0
     assert services.commissions_release(now=NOW + timedelta(days=7)) == 1
 
-    result = services.payout_run(period=MARCH, now=APRIL_RUN)
+    result = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN)
     (payout,) = result.created
     assert (payout.partner_id, payout.amount, payout.state) == (acme.pk, 12_500_000, Payout.State.PENDING)
-    again = services.payout_run(period=MARCH, now=APRIL_RUN)
+    again = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN)
     assert again.created == []
     assert Payout.objects.count() == 1
 
-    paid = services.payout_mark_paid(payout=payout, reference="0xabc", paid_by="staff", now=APRIL_RUN)
+    paid = services.payout_mark_paid(
+        actor=Actor.system("test"), payout=payout, reference="0xabc", paid_by="staff", now=APRIL_RUN
+    )
     commission.refresh_from_db()
     assert (paid.state, commission.state, commission.payout_id) == (Payout.State.PAID, "paid", payout.pk)
     with pytest.raises(services.AffiliateError) as refused:
-        services.payout_cancel(payout=paid, cancelled_by="staff", now=APRIL_RUN)
+        services.payout_cancel(actor=Actor.system("test"), payout=paid, cancelled_by="staff", now=APRIL_RUN)
     assert refused.value.status == 409
 
 
 def test_below_the_minimum_everything_carries_over(acme, referred, settings):
     settings.PAYOUT_MINIMUM_USDC = 20
     book(referred)  # 12.5 USDC
-    assert services.payout_run(period=MARCH, now=APRIL_RUN).created == []
+    assert services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created == []
     book(referred, now=NOW.replace(month=4, day=2))
-    (payout,) = services.payout_run(period=date(2026, 4, 1), now=NOW.replace(month=5, day=1)).created
+    (payout,) = services.payout_run(
+        actor=Actor.system("test"), period=date(2026, 4, 1), now=NOW.replace(month=5, day=1)
+    ).created
     assert (payout.amount, payout.commission_count) == (25_000_000, 2)
 
 
 def test_a_run_for_a_period_not_over_is_refused(acme):
     with pytest.raises(services.AffiliateError) as refused:
-        services.payout_run(period=MARCH, now=NOW)
+        services.payout_run(actor=Actor.system("test"), period=MARCH, now=NOW)
     assert refused.value.code == "period_not_closed"
 
 
 def test_a_cancelled_payout_makes_its_commissions_available_again(acme, referred):
     commission = book(referred)
-    (payout,) = services.payout_run(period=MARCH, now=APRIL_RUN).created
-    services.payout_cancel(payout=payout, cancelled_by="staff", now=APRIL_RUN)
+    (payout,) = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created
+    services.payout_cancel(actor=Actor.system("test"), payout=payout, cancelled_by="staff", now=APRIL_RUN)
     commission.refresh_from_db()
     assert (commission.state, commission.payout_id) == ("available", None)
-    (second,) = services.payout_run(period=MARCH, now=APRIL_RUN).created
+    (second,) = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created
     assert second.pk != payout.pk
     assert second.amount == payout.amount
 
@@ -206,20 +211,24 @@ def test_reversing_an_unpaid_commission_nets_it_to_zero(acme, referred):
         commission=commission, reason="chargeback", reversed_by="ann", now=NOW
     )
     assert (reversal.amount, reversal.state, reversal.created_by) == (-12_500_000, "pending", "ann")
-    assert services.payout_run(period=MARCH, now=APRIL_RUN).created == []
+    assert services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created == []
     with pytest.raises(services.AffiliateError):
         services.commission_reverse(commission=commission, reason="again", reversed_by="ann", now=NOW)
 
 
 def test_reversing_a_paid_commission_is_clawed_back_from_the_next_payout(acme, referred):
     first = book(referred)
-    (march,) = services.payout_run(period=MARCH, now=APRIL_RUN).created
-    services.payout_mark_paid(payout=march, reference="tx-1", paid_by="staff", now=APRIL_RUN)
+    (march,) = services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN).created
+    services.payout_mark_paid(
+        actor=Actor.system("test"), payout=march, reference="tx-1", paid_by="staff", now=APRIL_RUN
+    )
     services.commission_reverse(commission=first, reason="fraud", reversed_by="ann", now=APRIL_RUN)
     april_day = NOW.replace(month=4, day=5)
     book(referred, now=april_day)
     book(referred, now=april_day)
-    (april,) = services.payout_run(period=date(2026, 4, 1), now=NOW.replace(month=5, day=1)).created
+    (april,) = services.payout_run(
+        actor=Actor.system("test"), period=date(2026, 4, 1), now=NOW.replace(month=5, day=1)
+    ).created
     assert april.amount == 2 * 12_500_000 - 12_500_000
     march.refresh_from_db()
     assert (march.amount, march.state) == (12_500_000, "paid")  # paid payouts never change
@@ -227,7 +236,7 @@ def test_reversing_a_paid_commission_is_clawed_back_from_the_next_payout(acme, r
 
 def test_a_commission_in_a_pending_payout_cannot_be_reversed(acme, referred):
     commission = book(referred)
-    services.payout_run(period=MARCH, now=APRIL_RUN)
+    services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN)
     with pytest.raises(services.AffiliateError) as refused:
         services.commission_reverse(commission=commission, reason="x", reversed_by="ann", now=APRIL_RUN)
     assert refused.value.code == "commission_in_pending_payout"
@@ -251,7 +260,7 @@ def test_concurrent_payout_runs_create_each_payout_once():
     def run() -> None:
         try:
             barrier.wait(timeout=30)
-            results.append(services.payout_run(period=MARCH, now=APRIL_RUN))
+            results.append(services.payout_run(actor=Actor.system("test"), period=MARCH, now=APRIL_RUN))
         except Exception as error:  # noqa: BLE001 - reported below: a failed thread must fail the test
             errors.append(error)
         finally:
@@ -310,9 +319,13 @@ def test_a_booked_commission_and_a_paid_payout_are_announced_as_events_of_the_pa
         fee_authorization=authorization, filled_total=order.filled, size=order.size, now=NOW
     )
     services.commissions_release(now=NOW + timedelta(days=8))
-    (payout,) = services.payout_run(period=MARCH, now=APRIL_RUN, minimum=1).created
+    (payout,) = services.payout_run(
+        actor=Actor.system("test"), period=MARCH, now=APRIL_RUN, minimum=1
+    ).created
     assert not Event.objects.filter(type="payout.paid").exists()  # made, not yet paid
-    services.payout_mark_paid(payout=payout, reference="0xabc", paid_by="staff", now=APRIL_RUN)
+    services.payout_mark_paid(
+        actor=Actor.system("test"), payout=payout, reference="0xabc", paid_by="staff", now=APRIL_RUN
+    )
 
     paid = Event.objects.get(type="payout.paid")
     assert paid.partner_id == acme.pk

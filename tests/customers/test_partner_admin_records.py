@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from factories import make_api_key, make_partner
 
+from audit.services import Actor
 from customers import services
 from customers.models import Partner, PartnerApiKey
 
@@ -34,7 +35,7 @@ def test_the_key_list_says_active_or_revoked_in_a_status_column(staff):
     partner = make_partner(name="Acme")
     active, _ = make_api_key(partner=partner)
     revoked, _ = make_api_key(partner=partner)
-    services.partner_api_key_revoke(api_key=revoked, now=timezone.now())
+    services.partner_api_key_revoke(actor=Actor.system("test"), api_key=revoked, now=timezone.now())
 
     response = staff.get(KEYS)
 
@@ -63,7 +64,7 @@ def test_creating_a_key_is_in_the_admin_log_with_who_created_it(staff):
         ADDITION,
         str(api_key.pk),
     )
-    assert entry.get_change_message() == f"Created API key {api_key} for partner Acme."
+    assert entry.get_change_message() == f"Created read_write API key {api_key} for partner Acme."
     assert api_key.key_hash not in entry.change_message
 
 

@@ -7,6 +7,7 @@ from django.utils import timezone
 from factories import make_api_key, make_partner
 from rest_framework.test import APIClient
 
+from audit.services import Actor
 from customers import services
 from customers.api_keys import KEY_PATTERN, api_key_hash
 from customers.authentication import PartnerUser, api_key_authenticate
@@ -39,7 +40,7 @@ def test_the_request_carries_the_partner_as_user_and_the_key_as_auth(partner, pa
 
 
 def test_keys_are_bp_followed_by_url_safe_randomness_and_stored_only_as_a_hash(partner):
-    api_key, raw_key = services.partner_api_key_create(partner=partner)
+    api_key, raw_key = services.partner_api_key_create(actor=Actor.system("test set-up"), partner=partner)
     assert KEY_PATTERN.fullmatch(raw_key)
     assert len(raw_key) >= 3 + 32
     assert api_key.prefix == raw_key[3:11]
@@ -86,7 +87,7 @@ def test_an_unknown_key_is_refused(partner, partner_api_key):
 
 def test_a_revoked_key_is_refused(partner):
     api_key, raw_key = make_api_key(partner=partner)
-    assert services.partner_api_key_revoke(api_key=api_key, now=timezone.now())
+    assert services.partner_api_key_revoke(actor=Actor.system("test"), api_key=api_key, now=timezone.now())
     response = _get(raw_key)
     assert response.status_code == 401
     assert response.json()["error"] == "This API key has been revoked; use another key."
@@ -95,8 +96,13 @@ def test_a_revoked_key_is_refused(partner):
 def test_revoking_twice_reports_the_second_as_a_no_op(partner):
     api_key, _ = make_api_key(partner=partner)
     now = timezone.now()
-    assert services.partner_api_key_revoke(api_key=api_key, now=now) is True
-    assert services.partner_api_key_revoke(api_key=api_key, now=now + timedelta(hours=1)) is False
+    assert services.partner_api_key_revoke(actor=Actor.system("test"), api_key=api_key, now=now) is True
+    assert (
+        services.partner_api_key_revoke(
+            actor=Actor.system("test"), api_key=api_key, now=now + timedelta(hours=1)
+        )
+        is False
+    )
     api_key.refresh_from_db()
     assert api_key.revoked_at == now
 
@@ -112,7 +118,7 @@ def test_a_suspended_partners_key_is_refused():
 def test_other_keys_of_the_same_partner_keep_working_after_one_is_revoked(partner):
     revoked, revoked_raw = make_api_key(partner=partner)
     _, kept_raw = make_api_key(partner=partner)
-    services.partner_api_key_revoke(api_key=revoked, now=timezone.now())
+    services.partner_api_key_revoke(actor=Actor.system("test"), api_key=revoked, now=timezone.now())
     assert _get(revoked_raw).status_code == 401
     assert _get(kept_raw).status_code == 200
 

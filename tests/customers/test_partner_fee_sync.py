@@ -12,6 +12,7 @@ from django.utils import timezone
 from factories import make_customer, make_partner
 from polling import wait_until
 
+from audit.services import Actor
 from customers import selectors, services, tasks
 from customers.models import Customer, Partner
 from customers.services import fee_sync, provisioning
@@ -57,7 +58,7 @@ def test_a_fee_change_reaches_the_builder_users_at_the_simulator(parsec_sim, cel
     customer.refresh_from_db()
     assert parsec_sim.get_builder_user(customer.parsec_customer_id).fee_bps == 0
 
-    fee_services.partner_fee_set(partner=partner, fee_bps=25)
+    fee_services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=25)
 
     wait_until(lambda: parsec_sim.get_builder_user(customer.parsec_customer_id).fee_bps == 25, timeout=30)
     wait_until(
@@ -74,7 +75,7 @@ def test_a_fee_change_reaches_the_builder_users_at_the_simulator(parsec_sim, cel
 def test_setting_the_same_fee_changes_nothing(customer_tasks, django_capture_on_commit_callbacks):
     partner = make_partner(fee_bps=0)
     with django_capture_on_commit_callbacks(execute=True):
-        fee_services.partner_fee_set(partner=partner, fee_bps=0)
+        fee_services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=0)
     assert Partner.objects.get(pk=partner.pk).fee_version == 0
     assert fee_syncs(customer_tasks) == []
 
@@ -252,7 +253,7 @@ def test_the_customer_admin_says_whether_the_builder_user_has_the_current_fee(cl
 def test_saving_a_partner_read_before_a_fee_change_never_writes_its_older_fee_version_back():
     partner = make_partner(fee_bps=0)
     stale = Partner.objects.get(pk=partner.pk)
-    fee_services.partner_fee_set(partner=partner, fee_bps=None)
+    fee_services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=None)
 
     stale.name = "Renamed"
     stale.save()

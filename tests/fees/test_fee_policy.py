@@ -6,6 +6,7 @@ import pytest
 from factories import make_partner
 from fees_support import parsec_down, store_escrow_config
 
+from audit.services import Actor
 from fees import services
 
 
@@ -57,10 +58,10 @@ def test_setting_a_partner_fee_checks_it_against_the_current_config(db, fake_par
     partner = make_partner(fee_bps=None)
     fake_parsec.answers = [parsec_escrow_config(min_fee_bps=20)]
     with pytest.raises(services.FeeError):
-        services.partner_fee_set(partner=partner, fee_bps=15, now=NOW)
+        services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=15, now=NOW)
     partner.refresh_from_db()
     assert partner.fee_bps is None  # refused, not clamped to 20
-    services.partner_fee_set(partner=partner, fee_bps=20, now=NOW)
+    services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=20, now=NOW)
     partner.refresh_from_db()
     assert partner.fee_bps == 20
 
@@ -68,8 +69,8 @@ def test_setting_a_partner_fee_checks_it_against_the_current_config(db, fake_par
 def test_attribution_only_and_the_default_are_set_without_asking_parsec(db, fake_parsec):
     partner = make_partner(fee_bps=30)
     fake_parsec.answers = [parsec_down()]
-    services.partner_fee_set(partner=partner, fee_bps=0)
-    services.partner_fee_set(partner=partner, fee_bps=None)
+    services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=0)
+    services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=None)
     partner.refresh_from_db()
     assert partner.fee_bps is None
     assert fake_parsec.calls == 0
@@ -79,7 +80,7 @@ def test_a_fee_cannot_be_set_while_the_minimum_cannot_be_known(db, fake_parsec):
     partner = make_partner(fee_bps=None)
     fake_parsec.answers = [parsec_down()]
     with pytest.raises(services.EscrowConfigUnavailable):
-        services.partner_fee_set(partner=partner, fee_bps=25)
+        services.partner_fee_set(actor=Actor.system("test"), partner=partner, fee_bps=25)
     partner.refresh_from_db()
     assert partner.fee_bps is None
 

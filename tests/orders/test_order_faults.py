@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 from orders_support import KALSHI_MARKET, make_trader, order_body, polymarket_market, wait_until
 
+from audit.services import Actor
 from orders.models import Order, OrderEvent
 from orders.services import in_doubt, reconcile, reconcile_schedule, sweep
 from parsec import conf
@@ -155,7 +156,9 @@ def test_a_resend_refused_for_a_used_escrow_order_id_stays_in_doubt_and_is_adopt
     )
     wait_until(lambda: Order.objects.get(pk=created["id"]).status == S.UNKNOWN, timeout=10)
     # As if every listing had missed it: send it again, with the same escrow order id.
-    assert in_doubt.order_resend(order_id=created["id"], cause="test_resend", now=timezone.now())
+    assert in_doubt.order_resend(
+        actor=Actor.system("test"), order_id=created["id"], cause="test_resend", now=timezone.now()
+    )
     wait_until(
         lambda: OrderEvent.objects.filter(order_id=created["id"], cause="escrow_order_id_used").exists(),
         timeout=10,

@@ -12,6 +12,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from orders_support import in_doubt, make_trader, place, unavailable
 
+from audit.services import Actor
 from orders.models import Fill, Order, OrderEvent
 from orders.services import cancel, reconcile_schedule, submission
 from orders.services import in_doubt as doubt
@@ -240,7 +241,9 @@ def test_a_send_that_arrives_once_the_order_is_queued_again_is_adopted_and_never
     scripted_parsec.create_outcomes = [in_doubt(applied=False)]
     order = place(trader)
     assert submit(order) == "unknown"
-    assert doubt.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    assert doubt.order_resend(
+        actor=Actor.system("test"), order_id=order.id, cause="resent_not_at_parsec", now=timezone.now()
+    )
     late = arrive_late(scripted_parsec, trader, order)
 
     report = reconcile(trader)
@@ -259,7 +262,9 @@ def test_a_send_that_arrives_after_the_order_was_placed_again_is_cancelled_as_a_
     scripted_parsec.create_outcomes = [in_doubt(applied=False)]
     order = place(trader)
     submit(order)
-    assert doubt.order_resend(order_id=order.id, cause="resent_not_at_parsec", now=timezone.now())
+    assert doubt.order_resend(
+        actor=Actor.system("test"), order_id=order.id, cause="resent_not_at_parsec", now=timezone.now()
+    )
     assert submit(order) == "accepted"
     order.refresh_from_db()
     late = arrive_late(scripted_parsec, trader, order)

@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from test_web_trading_browser import beat, fill_ticket, place_and_get_new_order_id, sign_in, status_of  # noqa: F401
 
 from affiliates import services as affiliate_services
+from audit.services import Actor
 from customers.models import Customer
 from orders.models import Fill, Order
 from referrals.models import Referral
@@ -95,9 +96,11 @@ def test_a_referred_visitor_trades_and_the_partner_is_paid_for_it(
     now = datetime.now(UTC)
     period = now.date().replace(day=1)
     run_at = affiliate_services.period_end(period)
-    (payout,) = affiliate_services.payout_run(period=period, now=run_at, minimum=1).created
+    (payout,) = affiliate_services.payout_run(
+        actor=Actor.system("test"), period=period, now=run_at, minimum=1
+    ).created
     affiliate_services.payout_mark_paid(
-        payout=payout, reference="0x" + "ab" * 32, paid_by="finance", now=run_at
+        actor=Actor.system("test"), payout=payout, reference="0x" + "ab" * 32, paid_by="finance", now=run_at
     )
     paid = acme_api.get(f"/api/v1/payouts/{payout.pk}").json()
     assert paid["payout"]["state"] == "paid"

@@ -9,6 +9,7 @@ import pytest
 from django.utils import timezone
 from factories import make_partner
 
+from audit.services import Actor
 from events.services import event_record
 from webhooks import services
 from webhooks.models import WebhookAttempt, WebhookDelivery
@@ -18,7 +19,7 @@ from webhooks.models import WebhookAttempt, WebhookDelivery
 def hooked(db, receiver):
     partner = make_partner(name="Admin Partner")
     endpoint, secret = services.webhook_endpoint_create(
-        partner_id=partner.pk, url=receiver.url, events=["*"], now=timezone.now()
+        actor=Actor.system("test"), partner_id=partner.pk, url=receiver.url, events=["*"], now=timezone.now()
     )
     event = event_record(
         partner_id=partner.pk,

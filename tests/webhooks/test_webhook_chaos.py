@@ -11,6 +11,7 @@ from django.utils import timezone
 from factories import make_partner
 from orders_support import wait_until
 
+from audit.services import Actor
 from events.models import Event
 from events.services import event_record
 from webhooks import services
@@ -60,7 +61,7 @@ def test_every_event_reaches_a_receiver_failing_30_percent_once_and_none_is_lost
     receiver.behaviour = behaviour
     partner = make_partner(name="Chaos Partner")
     endpoint, secret = services.webhook_endpoint_create(
-        partner_id=partner.pk, url=receiver.url, events=["*"], now=timezone.now()
+        actor=Actor.system("test"), partner_id=partner.pk, url=receiver.url, events=["*"], now=timezone.now()
     )
     receiver.secrets = [secret]
     for index in range(EVENTS):

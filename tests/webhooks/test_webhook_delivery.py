@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from factories import make_partner
 
+from audit.services import Actor
 from events.models import Event
 from events.services import event_record
 from webhooks import delivery as webhook_delivery
@@ -24,7 +25,7 @@ def endpoint(db, receiver, settings):
     settings.WEBHOOK_RETRY_SCHEDULE_SECONDS = SCHEDULE
     partner = make_partner(name="Hooked")
     endpoint, secret = services.webhook_endpoint_create(
-        partner_id=partner.pk, url=receiver.url, events=["*"], now=T0
+        actor=Actor.system("test"), partner_id=partner.pk, url=receiver.url, events=["*"], now=T0
     )
     receiver.secrets = [secret]
     return endpoint
@@ -83,7 +84,7 @@ def test_failures_follow_the_schedule_then_the_delivery_fails_and_stays_resendab
     assert {item.webhook_id for item in receiver.snapshot()} == {delivery.event_id}
 
     receiver.behaviour = lambda received: "ok"
-    [again] = services.webhook_event_resend(event=delivery.event, now=now)
+    [again] = services.webhook_event_resend(actor=Actor.system("test"), event=delivery.event, now=now)
     assert attempt(again, now) == "delivered"
     assert receiver.snapshot()[-1].webhook_id == delivery.event_id
 
@@ -129,7 +130,9 @@ def test_an_endpoint_failing_for_the_whole_streak_is_disabled_and_resumes_when_e
 
     receiver.behaviour = lambda received: "ok"
     resumed_at = later + timedelta(hours=2)
-    endpoint = services.webhook_endpoint_update(endpoint=endpoint, enabled=True, now=resumed_at)
+    endpoint = services.webhook_endpoint_update(
+        actor=Actor.system("test"), endpoint=endpoint, enabled=True, now=resumed_at
+    )
     assert endpoint.enabled
     assert endpoint.failing_since is None
     assert endpoint.disabled_reason == ""
@@ -154,7 +157,9 @@ def test_a_success_ends_the_failure_streak(endpoint, receiver):
 
 def test_after_rotation_both_secrets_sign_for_24_hours_then_only_the_new_one(endpoint, receiver):
     old_secret = receiver.secrets[0]
-    endpoint, new_secret = services.webhook_endpoint_rotate_secret(endpoint=endpoint, now=T0)
+    endpoint, new_secret = services.webhook_endpoint_rotate_secret(
+        actor=Actor.system("test"), endpoint=endpoint, now=T0
+    )
     assert new_secret != old_secret
     assert new_secret.startswith("whsec_")
     receiver.secrets = [old_secret, new_secret]

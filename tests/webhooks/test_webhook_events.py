@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from orders_support import order_body
 
+from audit.services import Actor
 from events.models import Event
 from orders.models import Order
 from orders.transitions import order_transition
@@ -107,7 +108,11 @@ def test_events_older_than_the_retention_are_purged_with_their_deliveries(trader
     settings.WEBHOOK_ALLOW_PRIVATE_URLS = True
     now = timezone.now()
     services.webhook_endpoint_create(
-        partner_id=trader.partner.pk, url="https://hooks.test/in", events=["*"], now=now
+        actor=Actor.system("test"),
+        partner_id=trader.partner.pk,
+        url="https://hooks.test/in",
+        events=["*"],
+        now=now,
     )
 
     def ping(at):

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from audit.services import Actor
 from customers import services
 from customers.models import Partner
 
@@ -38,7 +39,9 @@ class Command(BaseCommand):
             )
         else:
             demo = services.partner_create(name=DEMO_PARTNER_NAME)
-            _, raw_key = services.partner_api_key_create(partner=demo, name="seed_demo")
+            _, raw_key = services.partner_api_key_create(
+                partner=demo, name="seed_demo", actor=Actor.system("seed_demo command")
+            )
             self.stdout.write(f"Created {DEMO_PARTNER_NAME!r}. Its API key, shown only this once:")
             self.stdout.write(f"  X-API-Key: {raw_key}")
             created["api_key"] = raw_key

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from audit.services import Actor
 from customers import services
 from customers.models import Partner
 from fees.models import EscrowConfig
@@ -66,6 +67,8 @@ class Command(BaseCommand):
                 self.stdout.write(
                     f"Partner {partner.name!r} already exists (id {partner.pk}); minting a new key."
                 )
-            _, raw_key = services.partner_api_key_create(partner=partner, name="create_partner")
+            _, raw_key = services.partner_api_key_create(
+                partner=partner, name="create_partner", actor=Actor.system("create_partner command")
+            )
         self.stdout.write("Copy the API key below now; it is not stored and cannot be shown again.")
         self.stdout.write(raw_key)
