@@ -38,6 +38,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("worker liveness", ("workers",)),
     ("the event log and the audit trail", ("events", "audit")),
     ("customers", ("customers",)),
+    ("trading halts", ("halts",)),
     ("referrals", ("referrals",)),
     ("fees", ("fees",)),
     ("orders", ("orders",)),

@@ -23,6 +23,7 @@ from customers.services.partners import (
     partner_api_key_revoke,
     partner_api_key_touch,
     partner_create,
+    partner_status_set,
 )
 from customers.services.provisioning import (
     customer_parsec_id_record,
@@ -61,6 +62,7 @@ __all__ = [
     "partner_create",
     "partner_fee_changed",
     "partner_fee_sync",
+    "partner_status_set",
     "signer_replacement_blockers",
     "wallet_challenge_create",
     "wallet_challenge_verify",

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record
 from customers.addresses import InvalidAddress, checksum_address
 from customers.api_keys import api_key_generate, api_key_hash, api_key_lookup_prefix
 from customers.models import Partner, PartnerApiKey
@@ -40,6 +42,39 @@ def partner_create(
     partner.full_clean()
     partner.save()
     return partner
+
+
+@transaction.atomic
+def partner_status_set(
+    *, partner: Partner, status: str, reason: str = "", actor: Actor, now: datetime
+) -> bool:
+    """Suspend or reactivate a partner (a conditional update with its audit row); False if it already was.
+
+    A suspended partner's keys still authenticate: it reads everything and cancels its orders, and every
+    other write answers 409 partner_suspended (customers.authentication.PartnerNotSuspended). Its queued
+    orders are held, not sent (halts.selectors.trading_stop_for), until it is reactivated.
+    """
+    if status not in Partner.Status.values:
+        raise ValueError(f"a partner's status is one of {Partner.Status.values}, not {status!r}")
+    changed = Partner.objects.filter(pk=partner.pk).exclude(status=status).update(status=status)
+    if not changed:
+        return False
+    before = partner.status
+    partner.status = status
+    suspended = status == Partner.Status.SUSPENDED
+    audit_record(
+        action=AuditAction.PARTNER_SUSPENDED if suspended else AuditAction.PARTNER_REACTIVATED,
+        actor=actor,
+        target_type="partner",
+        target_id=partner.pk,
+        partner_id=partner.pk,
+        summary=f"{'Suspended' if suspended else 'Reactivated'} partner {partner.name}"
+        + (f": {reason.strip()}" if reason.strip() else ""),
+        before={"status": before},
+        after={"status": status},
+        now=now,
+    )
+    return True
 
 
 @transaction.atomic
