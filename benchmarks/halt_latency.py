@@ -56,7 +56,10 @@ def main() -> None:
     bench.purge_broker(broker_url)
     port = bench.free_port()
     base_url = f"http://127.0.0.1:{port}"
-    env = bench.environment(database_url=database_url, broker_url=broker_url, port=port)
+    # Plain HTTP on the loopback, as in the other benchmarks' servers.
+    env = bench.environment(
+        database_url=database_url, broker_url=broker_url, port=port, SECURE_SSL_REDIRECT="0"
+    )
     bench.migrate(env)
     bench.django_setup(env)
     from django.utils import timezone
