@@ -109,6 +109,7 @@ INSTALLED_APPS = [
     "audit",
     "ratelimits",
     "customers",
+    "halts",
     "referrals",
     "fees",
     "orders",
@@ -453,6 +454,7 @@ CELERY_TASK_ROUTES = {
     "orders.submit": {"queue": "submission"},
     "orders.sweep_outbox": {"queue": "submission"},
     "orders.cancel": {"queue": "cancel"},
+    "orders.fire_dead_man_switches": {"queue": "cancel"},  # a stop must not wait behind submissions
     "orders.reconcile*": {"queue": "reconciliation"},
     "orders.purge_idempotency_keys": {"queue": "default"},
     "fees.*": {"queue": "default"},
@@ -523,6 +525,11 @@ ORDER_FEE_DEADLINE_MARGIN_SECONDS = env_int("ORDER_FEE_DEADLINE_MARGIN_SECONDS",
 ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS = env_float("ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0)
 ORDER_OUTBOX_STALE_SECONDS = env_int("ORDER_OUTBOX_STALE_SECONDS", 30)  # queued and due this long: re-enqueue
 ORDER_RECONCILE_INTERVAL_SECONDS = env_float("ORDER_RECONCILE_INTERVAL_SECONDS", 5.0)
+# The dead-man switch (POST /api/v1/heartbeat): the bounds of cancel_after_seconds, and how often beat
+# fires the switches past their deadline (a switch fires at most this late).
+HEARTBEAT_MIN_SECONDS = env_int("HEARTBEAT_MIN_SECONDS", 5)
+HEARTBEAT_MAX_SECONDS = env_int("HEARTBEAT_MAX_SECONDS", 86400)
+DEAD_MAN_SWITCH_CHECK_SECONDS = env_float("DEAD_MAN_SWITCH_CHECK_SECONDS", 2.0)
 ORDER_RECONCILE_START_MARGIN_SECONDS = env_int("ORDER_RECONCILE_START_MARGIN_SECONDS", 300)
 ORDER_RECONCILE_CLOCK_SKEW_SECONDS = env_int("ORDER_RECONCILE_CLOCK_SKEW_SECONDS", 30)
 # An order in doubt is sent again only after this many listings without it, spanning the grace period.
@@ -608,6 +615,10 @@ CELERY_BEAT_SCHEDULE = {
     },
     "orders.sweep_outbox": {"task": "orders.sweep_outbox", "schedule": ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS},
     "orders.reconcile": {"task": "orders.reconcile", "schedule": ORDER_RECONCILE_INTERVAL_SECONDS},
+    "orders.fire_dead_man_switches": {
+        "task": "orders.fire_dead_man_switches",
+        "schedule": DEAD_MAN_SWITCH_CHECK_SECONDS,
+    },
     "orders.purge_idempotency_keys": {"task": "orders.purge_idempotency_keys", "schedule": 3600.0},
     "customers.purge_wallet_challenges": {"task": "customers.purge_wallet_challenges", "schedule": 3600.0},
     # Held commissions become available once their hold ends.

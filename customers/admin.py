@@ -8,7 +8,8 @@ from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.models import LogEntry
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -30,7 +31,8 @@ def _fee_text(fee_bps: int | None) -> str:
 class PartnerForm(forms.ModelForm):
     class Meta:
         model = Partner
-        fields = ["name", "status", "fee_bps", "affiliate_address", "revenue_share_bps", "is_builtin"]
+        # status moves only by the suspend / reactivate actions, which write the audit trail.
+        fields = ["name", "fee_bps", "affiliate_address", "revenue_share_bps", "is_builtin"]
         help_texts = {
             "fee_bps": "Builder fee in basis points (100 = 1%); empty uses the escrow config's default.",
             "revenue_share_bps": "Share of collected fees owed to the partner off-chain, in basis points.",
@@ -61,8 +63,8 @@ class PartnerAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "is_builtin"]
     search_fields = ["name", "affiliate_address"]
-    readonly_fields = ["created_at"]
-    actions = ["create_api_key", "create_read_api_key"]
+    readonly_fields = ["status", "created_at"]
+    actions = ["create_api_key", "create_read_api_key", "suspend", "reactivate", "cancel_all_orders"]
 
     def construct_change_message(self, request: HttpRequest, form, formsets, add: bool = False):
         message = super().construct_change_message(request, form, formsets, add)
@@ -110,6 +112,42 @@ class PartnerAdmin(admin.ModelAdmin):
                 "shown again.",
                 messages.WARNING,
             )
+
+    @admin.action(description="Suspend the selected partners (reads and cancels only)")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        _partner_status_action(self, request, queryset, Partner.Status.SUSPENDED, "Suspended")
+
+    @admin.action(description="Reactivate the selected partners")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Partner]) -> None:
+        _partner_status_action(self, request, queryset, Partner.Status.ACTIVE, "Reactivated")
+
+    @admin.action(description="Cancel all live orders of the selected partner (asks to confirm)")
+    def cancel_all_orders(
+        self, request: HttpRequest, queryset: QuerySet[Partner]
+    ) -> HttpResponseRedirect | None:
+        return _cancel_all_redirect(self, request, queryset, "partner")
+
+
+def _partner_status_action(model_admin, request, queryset, status: str, verb: str) -> None:
+    actor, now = audit_actor(request), timezone.now()
+    changed = 0
+    for partner in queryset:
+        if services.partner_status_set(partner=partner, status=status, actor=actor, now=now):
+            changed += 1
+            model_admin.log_change(request, partner, f"{verb} the partner.")
+    model_admin.message_user(request, f"{verb} {changed} partner(s).", messages.SUCCESS)
+
+
+def _cancel_all_redirect(model_admin, request, queryset, name: str) -> HttpResponseRedirect | None:
+    """To the orders admin's mass-cancel page for one partner or customer, which shows the count first."""
+    chosen = list(queryset.values_list("pk", flat=True)[:2])
+    if len(chosen) != 1:
+        model_admin.message_user(
+            request, f"Select exactly one {name} to cancel its orders.", messages.WARNING
+        )
+        return None
+    # By URL name: the orders app sits to the right of customers, so it is not imported here.
+    return HttpResponseRedirect(f"{reverse('admin:orders_order_cancel_all')}?{name}={chosen[0]}")
 
 
 class RevokedFilter(admin.SimpleListFilter):
@@ -203,10 +241,11 @@ class CustomerAdmin(admin.ModelAdmin):
         "provisioning_requested_at",
         "created_at",
         "updated_at",
+        "status",  # moved by the disable / enable actions, which write the audit trail
     ]
-    fields = ["id", "partner", "external_id", "email", "status", *readonly_fields[3:]]
+    fields = ["id", "partner", "external_id", "email", "status", *readonly_fields[3:-1]]
     inlines = [WalletInline]
-    actions = ["retry_provisioning"]
+    actions = ["retry_provisioning", "disable", "enable", "cancel_all_orders"]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # customers come from partners' API calls and web sign-in
@@ -243,6 +282,31 @@ class CustomerAdmin(admin.ModelAdmin):
                 retried += 1
                 self.log_change(request, customer, "Queued provisioning at Parsec again.")
         self.message_user(request, f"Queued provisioning again for {retried} customer(s).", messages.SUCCESS)
+
+    @admin.action(description="Disable the selected customers (no new orders)")
+    def disable(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        self._set_status(request, queryset, Customer.Status.DISABLED, "Disabled")
+
+    @admin.action(description="Enable the selected disabled customers")
+    def enable(self, request: HttpRequest, queryset: QuerySet[Customer]) -> None:
+        self._set_status(
+            request, queryset.filter(status=Customer.Status.DISABLED), Customer.Status.ACTIVE, "Enabled"
+        )
+
+    def _set_status(self, request: HttpRequest, queryset: QuerySet[Customer], status: str, verb: str) -> None:
+        actor, now = audit_actor(request), timezone.now()
+        changed = 0
+        for customer in queryset.exclude(status=status):
+            services.customer_update(customer=customer, status=status, actor=actor, now=now)
+            changed += 1
+            self.log_change(request, customer, f"{verb} the customer.")
+        self.message_user(request, f"{verb} {changed} customer(s).", messages.SUCCESS)
+
+    @admin.action(description="Cancel all live orders of the selected customer (asks to confirm)")
+    def cancel_all_orders(
+        self, request: HttpRequest, queryset: QuerySet[Customer]
+    ) -> HttpResponseRedirect | None:
+        return _cancel_all_redirect(self, request, queryset, "customer")
 
 
 class CurrentFilter(admin.SimpleListFilter):

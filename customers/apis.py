@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from audit.services import audit_actor
 from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
@@ -195,7 +196,7 @@ class CustomerDetailApi(APIView):
     def patch(self, request: Request, customer_id: str) -> Response:
         customer = _partner_customer(request, customer_id)
         data = _validated(CustomerUpdateInputSerializer, request)
-        services.customer_update(customer=customer, now=timezone.now(), **data)
+        services.customer_update(customer=customer, now=timezone.now(), actor=audit_actor(request), **data)
         return Response(CustomerOutputSerializer(_partner_customer(request, customer_id)).data)
 
 

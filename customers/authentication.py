@@ -14,7 +14,7 @@ from rest_framework.permissions import SAFE_METHODS, BasePermission
 from builder_platform.logs import log_context_bind
 from customers import selectors, services
 from customers.api_keys import api_key_is_well_formed
-from customers.errors import CustomerError, CustomerErrorCode
+from customers.errors import CustomerError, CustomerErrorCode, partner_suspended_refusal
 from customers.models import Partner, PartnerApiKey
 
 API_KEY_HEADER = "X-API-Key"
@@ -51,8 +51,7 @@ def api_key_authenticate(*, raw_key: str, now: datetime) -> PartnerApiKey:
         raise exceptions.AuthenticationFailed("This API key is not known; check it or create a new one.")
     if api_key.is_revoked:
         raise exceptions.AuthenticationFailed("This API key has been revoked; use another key.")
-    if api_key.partner.status != Partner.Status.ACTIVE:
-        raise exceptions.AuthenticationFailed("The partner account of this API key is suspended.")
+    # A suspended partner still authenticates: IsPartner lets it read and cancel, and refuses the rest.
     services.partner_api_key_touch(api_key=api_key, now=now)
     return api_key
 
@@ -75,10 +74,23 @@ class PartnerApiKeyAuthentication(BaseAuthentication):
 
 
 class IsPartner(BasePermission):
+    """A partner's key, and the one place a suspended partner's writes are refused.
+
+    A suspended partner reads everything (its statements, orders, fills) and may still stop its own
+    trading: a view lists in `suspended_partner_may` the methods that only cancel (DELETE an order,
+    cancel-all, the heartbeat). Any other write answers 409 partner_suspended.
+    """
+
     message = f"Send your partner API key in the {API_KEY_HEADER} header."
 
     def has_permission(self, request, view) -> bool:
-        return isinstance(request.user, PartnerUser) and isinstance(request.auth, PartnerApiKey)
+        if not (isinstance(request.user, PartnerUser) and isinstance(request.auth, PartnerApiKey)):
+            return False
+        if request.method in SAFE_METHODS or request.auth.partner.status != Partner.Status.SUSPENDED:
+            return True
+        if request.method in getattr(view, "suspended_partner_may", ()):
+            return True
+        raise partner_suspended_refusal()
 
 
 READ_ONLY_MESSAGE = (

@@ -23,6 +23,7 @@ class CustomerErrorCode(StrEnum):
     CUSTOMER_HAS_OPEN_ORDERS = "customer_has_open_orders"  # 409
     KEY_READ_ONLY = "key_read_only"  # 403: a read key sent a write
     LAST_WRITE_KEY = "last_write_key"  # 409: revoking the partner's last active read_write key
+    PARTNER_SUSPENDED = "partner_suspended"  # 409: a suspended partner's write (reads and cancels go on)
 
 
 class WalletProofErrorCode(StrEnum):
@@ -44,3 +45,14 @@ class CustomerError(DomainError):
 
 class WalletProofError(CustomerError):
     """A signed wallet challenge that does not prove what it should."""
+
+
+def partner_suspended_refusal(*, reason: str = "", since: str = "") -> CustomerError:
+    """The answer to a suspended partner's write, and to an order of a partner under a halt."""
+    why = f" ({since}): {reason}" if reason else "."
+    return CustomerError(
+        f"This partner account is suspended{why} It can still read everything and cancel its orders; "
+        "new orders and other changes are refused until the platform reactivates it.",
+        code=CustomerErrorCode.PARTNER_SUSPENDED,
+        status=409,
+    )

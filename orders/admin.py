@@ -2,25 +2,29 @@
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin import helpers
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
 from audit.services import audit_actor
 from builder_platform.values import plain_number
 from customers.admin import short_text
+from customers.models import Customer, Partner
 from fees.money import usdc_text
 from orders import dashboard
 from orders.errors import OrderError
 from orders.models import Fill, IdempotencyKey, Order, OrderEvent, ReconcileState
-from orders.services import cancel, in_doubt, reconcile, staff
+from orders.services import cancel, in_doubt, mass_cancel, reconcile, staff
 from orders.vocabulary import EventCause
 from parsec.client import ParsecError
+from parsec.contract import EXCHANGES
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -64,6 +68,50 @@ class DuplicateAtParsecFilter(admin.SimpleListFilter):
 
 def staff_label(request: HttpRequest) -> str:
     return request.user.get_username()
+
+
+class CancelAllForm(forms.Form):
+    """The filters of a staff mass cancel; at least one, so no click cancels the whole platform."""
+
+    partner = forms.ModelChoiceField(Partner.objects.all(), required=False)
+    customer = forms.UUIDField(required=False, help_text="Our customer id.")
+    exchange = forms.ChoiceField(choices=[("", "—"), *((name, name) for name in EXCHANGES)], required=False)
+    market_id = forms.CharField(required=False, max_length=200)
+
+    def clean_customer(self) -> Customer | None:
+        customer_id = self.cleaned_data.get("customer")
+        if customer_id is None:
+            return None
+        customer = Customer.objects.select_related("partner").filter(pk=customer_id).first()
+        if customer is None:
+            raise forms.ValidationError("No customer with this id.")
+        return customer
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if not any(data.get(name) for name in ("partner", "customer", "exchange", "market_id")):
+            raise forms.ValidationError("Choose a partner, a customer, an exchange or a market.")
+        return data
+
+    def filters(self) -> dict:
+        data = self.cleaned_data
+        customer = data.get("customer")
+        return {
+            "partner": data.get("partner") or (customer.partner if customer else None),
+            "customer": customer,
+            "exchange": data.get("exchange", ""),
+            "market_id": data.get("market_id", "").strip(),
+        }
+
+    def scope_text(self) -> str:
+        data = self.cleaned_data
+        parts = [
+            f"partner {data['partner']}" if data.get("partner") else "",
+            f"customer {data['customer'].external_id}" if data.get("customer") else "",
+            f"exchange {data['exchange']}" if data.get("exchange") else "",
+            f"market {data['market_id']}" if data.get("market_id") else "",
+        ]
+        return ", ".join(part for part in parts if part)
 
 
 @admin.register(Order)
@@ -233,7 +281,42 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         view = self.admin_site.admin_view(self.dashboard_view)
-        return [path("dashboard/", view, name="orders_order_dashboard"), *super().get_urls()]
+        cancel_all = self.admin_site.admin_view(self.cancel_all_view)
+        return [
+            path("dashboard/", view, name="orders_order_dashboard"),
+            path("cancel-all/", cancel_all, name="orders_order_cancel_all"),
+            *super().get_urls(),
+        ]
+
+    def cancel_all_view(self, request: HttpRequest) -> HttpResponse:
+        """Cancel every live order of a partner, customer, exchange or market: the count first, then yes."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = CancelAllForm(request.POST if request.method == "POST" else request.GET or None)
+        count, scope = None, ""
+        if form.is_bound and form.is_valid():
+            filters = form.filters()
+            scope = form.scope_text()
+            if request.method == "POST":
+                result = mass_cancel.orders_cancel_all(
+                    **filters, actor=audit_actor(request), now=timezone.now()
+                )
+                self.message_user(
+                    request,
+                    f"Asked {result.cancel_requested} live order(s) of {scope} to cancel.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:orders_order_changelist"))
+            count = mass_cancel.orders_live_matching(**filters).count()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Cancel all live orders",
+            "opts": self.model._meta,
+            "form": form,
+            "count": count,
+            "scope": scope,
+        }
+        return TemplateResponse(request, "admin/orders/order/cancel_all.html", context)
 
     def dashboard_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):

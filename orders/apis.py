@@ -21,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 from rest_framework.views import APIView
 
+from audit.services import audit_actor
 from builder_platform.api import (
     PAGE_PARAMETERS,
     ApiError,
@@ -44,7 +45,7 @@ from orders.serializers import (
     OrderDetailOutputSerializer,
     OrderOutputSerializer,
 )
-from orders.services import cancel, fee_authorization, intake
+from orders.services import cancel, fee_authorization, intake, mass_cancel
 from orders.vocabulary import OrderErrorCode
 from parsec.client import ParsecRejected, ParsecUnavailable, decode_json
 from parsec.contract import EXCHANGES
@@ -162,11 +163,15 @@ class OrderListCreateApi(APIView):
                     400: "The body, a header or a parameter is invalid (bad_request, missing_parameter, "
                     "idempotency_key_invalid, or the fee service's codes), with the field named.",
                     404: "No such customer (not_found) or exchange (exchange_not_found).",
-                    409: "The customer cannot trade yet (customer_not_ready) or the Idempotency-Key is "
-                    "still being processed (idempotency_key_in_flight): retry shortly.",
+                    409: "The customer cannot trade yet (customer_not_ready), is disabled or halted "
+                    "(customer_disabled), your partner account is suspended or halted (partner_suspended), "
+                    "or the Idempotency-Key is still being processed (idempotency_key_in_flight): retry "
+                    "shortly.",
                     422: "",
                     501: "The order type is not supported on this exchange, or the exchange is data-only.",
-                    503: "Parsec's exchanges or the fee escrow configuration cannot be read right now.",
+                    503: "Trading is halted on the platform (trading_halted) or on this exchange "
+                    "(exchange_halted), the sentence saying why; or Parsec's exchanges or the fee escrow "
+                    "configuration cannot be read right now (service_unavailable).",
                 }
             ),
         },
@@ -217,6 +222,7 @@ def _decoded(request: Request) -> Any:
 
 class OrderDetailApi(APIView):
     renderer_classes = [ExactJSONRenderer]
+    suspended_partner_may = ("DELETE",)  # a suspended partner may still cancel its orders
 
     @extend_schema(
         operation_id="orders_retrieve",
@@ -248,7 +254,9 @@ class OrderDetailApi(APIView):
     )
     def delete(self, request: Request, order_id: str) -> Response:
         order = _partner_order(request, order_id)
-        order = cancel.order_cancel_request(order=order, now=timezone.now())
+        order = cancel.order_cancel_request(
+            order=order, now=timezone.now(), requested_by=mass_cancel.cancel_requester(audit_actor(request))
+        )
         order = _partner_order(request, order_id)
         return Response(OrderOutputSerializer(order).data, status=status.HTTP_202_ACCEPTED)
 

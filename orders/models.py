@@ -289,3 +289,31 @@ class ReconcileState(models.Model):
 
     def __str__(self) -> str:
         return f"reconcile {self.customer_id} on {self.exchange}"
+
+
+class DeadManSwitch(models.Model):
+    """A partner's dead-man switch: armed by a heartbeat, it cancels the partner's live orders when no
+    heartbeat arrives before `deadline` (POST /api/v1/heartbeat)."""
+
+    partner = models.OneToOneField("customers.Partner", on_delete=models.CASCADE, related_name="+")
+    armed = models.BooleanField(default=False)
+    cancel_after_seconds = models.PositiveIntegerField(default=0)
+    deadline = models.DateTimeField(
+        null=True, blank=True
+    )  # when armed: last heartbeat + cancel_after_seconds
+    last_heartbeat_at = models.DateTimeField(null=True, blank=True)
+    fired_at = models.DateTimeField(null=True, blank=True)  # the last time it cancelled the partner's orders
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(armed=False) | Q(deadline__isnull=False), name="orders_dead_man_switch_deadline"
+            ),
+        ]
+        indexes = [
+            # The beat task reads the armed switches past their deadline.
+            models.Index(fields=["deadline"], condition=Q(armed=True), name="orders_dead_man_switch_due"),
+        ]
+
+    def __str__(self) -> str:
+        return f"dead-man switch of partner {self.partner_id} ({'armed' if self.armed else 'off'})"

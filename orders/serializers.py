@@ -194,6 +194,9 @@ class FillOutputSerializer(serializers.ModelSerializer):
         fields = ["fill_id", "price", "size", "fee", "is_taker", "created_at"]
 
 
+STAFF_IDENTITY_FIELDS = frozenset({"staff_user", "staff_user_id"})
+
+
 @extend_schema_serializer(component_name="OrderEvent")
 class OrderEventOutputSerializer(serializers.ModelSerializer):
     from_status = serializers.CharField(
@@ -213,6 +216,9 @@ class OrderEventOutputSerializer(serializers.ModelSerializer):
             # Partners see that the platform's staff acted and what came of it, never who: staff
             # identities are for the admin's own records.
             data["detail"] = {"outcome": instance.detail.get("outcome", "")}
+        elif STAFF_IDENTITY_FIELDS & data["detail"].keys():
+            # A mass cancel by staff says "platform staff" to the partner, and who only in the admin.
+            data["detail"] = {k: v for k, v in data["detail"].items() if k not in STAFF_IDENTITY_FIELDS}
         return data
 
 
@@ -425,4 +431,68 @@ class MarketPageSerializer(serializers.Serializer):
     )
     next_cursor = serializers.CharField(
         allow_null=True, help_text="The value to send back as ?cursor= for the next page; null on the last."
+    )
+
+
+def _refuse_unknown_fields(serializer: serializers.Serializer, attrs: dict) -> dict:
+    unknown = sorted(set(getattr(serializer, "initial_data", {}) or {}) - set(serializer.fields))
+    if unknown:
+        raise serializers.ValidationError({name: "This field is not known here." for name in unknown})
+    return attrs
+
+
+@extend_schema_serializer(
+    component_name="CancelAllRequest",
+    examples=[
+        OpenApiExample("One customer's orders on one exchange", value={"customer": "…", "exchange": "kalshi"})
+    ],
+)
+class CancelAllInputSerializer(ClosedSerializer):
+    """Which live orders to cancel: all of the partner's, or those matching every filter given."""
+
+    customer = serializers.UUIDField(required=False, help_text="Only this customer's orders (our id).")
+    exchange = serializers.ChoiceField(
+        choices=EXCHANGES, required=False, help_text="Only orders on this exchange."
+    )
+    market_id = TextField(
+        max_length=MAX_MARKET_ID_LENGTH, required=False, help_text="Only orders on this market."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        return _refuse_unknown_fields(self, attrs)
+
+
+@extend_schema_serializer(component_name="CancelAllResult")
+class CancelAllOutputSerializer(serializers.Serializer):
+    cancel_requested = serializers.IntegerField(
+        help_text="How many live orders were asked to cancel: those never sent are cancelled already, the "
+        "others are cancelled at Parsec shortly (each order's status and events follow). 0 when none "
+        "was left to cancel."
+    )
+
+
+@extend_schema_serializer(
+    component_name="HeartbeatRequest",
+    examples=[OpenApiExample("Cancel everything after 30 s of silence", value={"cancel_after_seconds": 30})],
+)
+class HeartbeatInputSerializer(ClosedSerializer):
+    cancel_after_seconds = serializers.IntegerField(
+        help_text="Cancel all your live orders if no heartbeat arrives within this many seconds (5 to "
+        "86400 by default); 0 disarms the switch."
+    )
+
+    def validate(self, attrs: dict) -> dict:
+        return _refuse_unknown_fields(self, attrs)
+
+
+@extend_schema_serializer(component_name="Heartbeat")
+class HeartbeatOutputSerializer(serializers.Serializer):
+    armed = serializers.BooleanField(help_text="Whether the switch will cancel your orders at the deadline.")
+    cancel_after_seconds = serializers.IntegerField()
+    deadline = serializers.DateTimeField(
+        allow_null=True, help_text="When your live orders are cancelled unless another heartbeat arrives."
+    )
+    last_heartbeat_at = serializers.DateTimeField(allow_null=True)
+    fired_at = serializers.DateTimeField(
+        allow_null=True, help_text="The last time the switch fired and cancelled your orders."
     )

@@ -10,7 +10,7 @@ from celery import Task, current_app, shared_task
 from django.utils import timezone
 from kombu.exceptions import ChannelError, OperationalError
 
-from orders.services import cancel, reconcile, reconcile_schedule, submission, sweep
+from orders.services import cancel, dead_man_switch, reconcile, reconcile_schedule, submission, sweep
 from orders.vocabulary import SUBMIT_RETRY_OUTCOMES
 from parsec.client import ParsecError, ParsecInDoubt, ParsecRejected, ParsecUnavailable
 
@@ -120,3 +120,9 @@ def orders_sweep_outbox_task() -> dict:
 @shared_task(name="orders.purge_idempotency_keys")
 def idempotency_keys_purge_task() -> int:
     return sweep.idempotency_keys_purge(now=timezone.now())
+
+
+@shared_task(name="orders.fire_dead_man_switches")
+def dead_man_switches_fire_task() -> int:
+    """Beat: cancel the live orders of every partner whose heartbeats stopped past their deadline."""
+    return dead_man_switch.dead_man_switches_fire(now=timezone.now())

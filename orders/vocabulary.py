@@ -35,6 +35,7 @@ class EventCause(StrEnum):
     LEASE_EXPIRED = "lease_expired"
     # Cancel.
     CANCELLED_BEFORE_SEND = "cancelled_before_send"
+    CANCEL_REQUESTED = "cancel_requested"  # a finding: who asked to cancel an order already sent
     PARSEC_CANCELLED = "parsec_cancelled"
     # Reconciliation.
     RECONCILED = "reconciled"
@@ -65,6 +66,7 @@ class SubmitOutcome(StrEnum):
     RETRY = "retry"  # Parsec unavailable: back in the queue with a backoff
     FAILED = "failed"  # given up (deadline) or the customer has no Parsec account
     UNKNOWN = "unknown"  # in doubt: reconciliation finds out
+    HELD = "held"  # a trading halt (or the partner's suspension) covers it: left queued, sent after the lift
 
 
 # Outcomes after which the submit task schedules the order's next attempt itself.
@@ -96,6 +98,7 @@ class OrderErrorCode(StrEnum):
     FEE_DEADLINE_TOO_CLOSE = "fee_deadline_too_close"
     ORDER_FINAL = "order_final"
     CANCEL_CONTENDED = "cancel_contended"
+    HEARTBEAT_INVALID = "heartbeat_invalid"
     IDEMPOTENCY_KEY_INVALID = "idempotency_key_invalid"
     IDEMPOTENCY_KEY_REUSED = "idempotency_key_reused"
     IDEMPOTENCY_KEY_IN_FLIGHT = "idempotency_key_in_flight"

@@ -43,6 +43,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("the event log and the audit trail", ("events", "audit")),
     ("rate limits", ("ratelimits",)),
     ("customers", ("customers",)),
+    ("trading halts", ("halts",)),
     ("referrals", ("referrals",)),
     ("fees", ("fees",)),
     ("orders", ("orders",)),

@@ -24,6 +24,7 @@ from customers.services.partners import (
     partner_api_key_touch,
     partner_create,
     partner_revenue_terms_set,
+    partner_status_set,
 )
 from customers.services.provisioning import (
     customer_parsec_id_record,
@@ -63,6 +64,7 @@ __all__ = [
     "partner_fee_changed",
     "partner_fee_sync",
     "partner_revenue_terms_set",
+    "partner_status_set",
     "signer_replacement_blockers",
     "wallet_challenge_create",
     "wallet_challenge_verify",

@@ -6,6 +6,8 @@ from datetime import datetime
 
 from django.db import IntegrityError, transaction
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record
 from builder_platform.enqueue import enqueue_on_commit
 from customers.errors import CustomerError, CustomerErrorCode
 from customers.event_log import customer_event_record
@@ -79,16 +81,23 @@ _UNSET = object()
 
 @transaction.atomic
 def customer_update(
-    *, customer: Customer, email: str | object | None = _UNSET, status: str | object = _UNSET, now: datetime
+    *,
+    customer: Customer,
+    email: str | object | None = _UNSET,
+    status: str | object = _UNSET,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> Customer:
     """A partner's change of its customer: the email, or its status between active and disabled.
 
     Disabling stops new trading (orders, fee signatures, wallet links are refused with
     customer_disabled); orders already placed are left as they are, for the partner to cancel if it
     wants. Parsec is not told: every order reaches it through us. Enabling again makes the customer
-    active when it is fully provisioned, or resumes provisioning where it stopped.
+    active when it is fully provisioned, or resumes provisioning where it stopped. A disable or an
+    enable is written to the audit trail, naming `actor` (the partner's key, or staff in the admin).
     """
     customer = Customer.objects.select_for_update().get(pk=customer.pk)
+    before_status = customer.status
     fields: dict[str, object] = {}
     if email is not _UNSET:
         fields["email"] = email or ""
@@ -111,7 +120,32 @@ def customer_update(
         customer.refresh_from_db()
         if fields.get("status") == Customer.Status.ACTIVE:
             customer_event_record(customer_id=customer.pk, type="customer.active", now=now)
+        _status_change_audit(customer=customer, before_status=before_status, actor=actor, now=now)
     return customer
+
+
+def _status_change_audit(
+    *, customer: Customer, before_status: str, actor: Actor | None, now: datetime
+) -> None:
+    if before_status == customer.status:
+        return
+    if customer.status == Customer.Status.DISABLED:
+        action, verb = AuditAction.CUSTOMER_DISABLED, "Disabled"
+    elif before_status == Customer.Status.DISABLED:
+        action, verb = AuditAction.CUSTOMER_ENABLED, "Enabled"
+    else:
+        return
+    audit_record(
+        action=action,
+        actor=actor or Actor.system("customer update"),
+        target_type="customer",
+        target_id=customer.pk,
+        partner_id=customer.partner_id,
+        summary=f"{verb} customer {customer.external_id}",
+        before={"status": before_status},
+        after={"status": customer.status},
+        now=now,
+    )
 
 
 def _customer_enable(*, customer: Customer, now: datetime) -> dict[str, object]:

@@ -46,6 +46,39 @@ def partner_create(
 
 
 @transaction.atomic
+def partner_status_set(
+    *, partner: Partner, status: str, reason: str = "", actor: Actor, now: datetime
+) -> bool:
+    """Suspend or reactivate a partner (a conditional update with its audit row); False if it already was.
+
+    A suspended partner's keys still authenticate: it reads everything and cancels its orders, and every
+    other write answers 409 partner_suspended (customers.authentication.IsPartner). Its queued
+    orders are held, not sent (halts.selectors.trading_stop_for), until it is reactivated.
+    """
+    if status not in Partner.Status.values:
+        raise ValueError(f"a partner's status is one of {Partner.Status.values}, not {status!r}")
+    changed = Partner.objects.filter(pk=partner.pk).exclude(status=status).update(status=status)
+    if not changed:
+        return False
+    before = partner.status
+    partner.status = status
+    suspended = status == Partner.Status.SUSPENDED
+    audit_record(
+        action=AuditAction.PARTNER_SUSPENDED if suspended else AuditAction.PARTNER_REACTIVATED,
+        actor=actor,
+        target_type="partner",
+        target_id=partner.pk,
+        partner_id=partner.pk,
+        summary=f"{'Suspended' if suspended else 'Reactivated'} partner {partner.name}"
+        + (f": {reason.strip()}" if reason.strip() else ""),
+        before={"status": before},
+        after={"status": status},
+        now=now,
+    )
+    return True
+
+
+@transaction.atomic
 def partner_revenue_terms_set(
     *,
     partner: Partner,

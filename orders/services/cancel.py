@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from django.db import transaction
 
 from orders import fee_axis
 from orders.errors import OrderError
-from orders.models import Order
+from orders.models import Order, OrderEvent
 from orders.services.parsec_state import answered_at, order_apply_parsec_state
 from orders.services.queueing import order_enqueue_cancel, order_enqueue_reconcile
 from orders.services.transition_fields import error_fields
@@ -25,8 +26,11 @@ CANCEL_RESEND_AFTER_SECONDS = 30
 CANCEL_ATTEMPTS = 3
 
 
-def order_cancel_request(*, order: Order, now: datetime) -> Order:
+def order_cancel_request(*, order: Order, now: datetime, requested_by: dict[str, Any] | None = None) -> Order:
     """A partner's cancel: at once for an order never sent, through Parsec for one that was.
+
+    `requested_by` (orders.services.mass_cancel.cancel_requester) goes into the order's event: the
+    cancellation of an unsent order, or a `cancel_requested` finding on one that was sent.
 
     Returns the order as it is after the request: cancelled, or marked for cancel (`cancel_requested_at`)
     and, if live, with its cancel queued. Raises OrderError: 409 order_final for an order already final,
@@ -41,9 +45,9 @@ def order_cancel_request(*, order: Order, now: datetime) -> Order:
                 status=409,
             )
         if current in Order.UNSENT_STATUSES:
-            done = _cancel_unsent(order, current=current, now=now)
+            done = _cancel_unsent(order, current=current, now=now, requested_by=requested_by)
         else:
-            done = _mark_for_cancel(order, current=current, now=now)
+            done = _mark_for_cancel(order, current=current, now=now, requested_by=requested_by)
         if done:
             order.refresh_from_db()
             return order
@@ -56,7 +60,7 @@ def order_cancel_request(*, order: Order, now: datetime) -> Order:
     )
 
 
-def _cancel_unsent(order: Order, *, current: str, now: datetime) -> bool:
+def _cancel_unsent(order: Order, *, current: str, now: datetime, requested_by: dict[str, Any] | None) -> bool:
     """Cancel an order never sent, at once; False when it moved on first."""
     with transaction.atomic():
         cancelled = order_transition(
@@ -65,6 +69,7 @@ def _cancel_unsent(order: Order, *, current: str, now: datetime) -> bool:
             to_status=S.CANCELLED,
             cause=EventCause.CANCELLED_BEFORE_SEND,
             now=now,
+            detail=requested_by,
             cancel_requested_at=now,
             next_attempt_at=None,
             settled_at=now,
@@ -74,17 +79,30 @@ def _cancel_unsent(order: Order, *, current: str, now: datetime) -> bool:
     return cancelled
 
 
-def _mark_for_cancel(order: Order, *, current: str, now: datetime) -> bool:
+def _mark_for_cancel(
+    order: Order, *, current: str, now: datetime, requested_by: dict[str, Any] | None
+) -> bool:
     """Record the request on an order that was (or may have been) sent; False when it moved on first.
 
     A live order's cancel is queued; a submitting or unknown one's is seen by the submission or
     reconciliation that resolves it.
     """
     with transaction.atomic():
-        marked = (
-            Order.objects.filter(id=order.id, status=current, cancel_requested_at__isnull=True).update(
-                cancel_requested_at=now, updated_at=now
+        first = Order.objects.filter(id=order.id, status=current, cancel_requested_at__isnull=True).update(
+            cancel_requested_at=now, updated_at=now
+        )
+        if first and requested_by:
+            # The status changes later, when Parsec answers; the request itself says who asked.
+            OrderEvent.objects.create(
+                order_id=order.id,
+                from_status=current,
+                to_status=current,
+                cause=EventCause.CANCEL_REQUESTED,
+                detail=requested_by,
+                created_at=now,
             )
+        marked = (
+            first
             or Order.objects.filter(id=order.id, status=current, cancel_requested_at__isnull=False).exists()
         )
         if marked and current in Order.LIVE_STATUSES:

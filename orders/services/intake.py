@@ -13,6 +13,7 @@ from django.db import transaction
 from builder_platform import metrics
 from builder_platform.inputs import text_problem
 from customers.models import Customer, Partner
+from halts.selectors import trading_stop_for
 from orders import event_log, fee_axis, selectors
 from orders.errors import OrderError
 from orders.exchanges import TRADABLE_MARKET_STATUSES, exchange_can_trade, market_get
@@ -156,7 +157,7 @@ def order_create_prepare(
     """Every check of a new order, and the reads that may need HTTP (Parsec's /exchanges, the market, a
     stale escrow config), before any transaction. Raises OrderError; stores nothing."""
     request = order_request_validate(exchange=exchange, body=body, now=now)
-    customer = _trading_customer(partner=partner, customer_id=customer_id)
+    customer = _trading_customer(partner=partner, customer_id=customer_id, exchange=request.exchange)
     _exchange_check(exchange)
     order_market_check(request=request)
     with fee_axis.fee_refusals_as_order_errors():
@@ -177,8 +178,9 @@ def order_create_commit(*, intake: OrderIntake) -> Order:
         )
 
 
-def _trading_customer(*, partner: Partner, customer_id: str | None) -> Customer:
-    """The partner's customer the order is for, able to trade now."""
+def _trading_customer(*, partner: Partner, customer_id: str | None, exchange: str) -> Customer:
+    """The partner's customer the order is for, able to trade now: no halt covers it (global, its
+    exchange, its partner, itself), and it is enabled and ready."""
     if not customer_id:
         raise OrderError(
             "send the customer's id (ours) in the X-Builder-Customer-Id header",
@@ -190,6 +192,9 @@ def _trading_customer(*, partner: Partner, customer_id: str | None) -> Customer:
         raise OrderError(
             "No customer with this id.", code=OrderErrorCode.NOT_FOUND, status=404, field=CUSTOMER_HEADER
         )
+    stop = trading_stop_for(exchange=exchange, partner=partner, customer=customer)
+    if stop is not None:
+        raise stop
     if customer.status == Customer.Status.DISABLED:
         raise OrderError(
             "This customer is disabled, so it cannot place orders; its partner can enable it again "

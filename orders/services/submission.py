@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 
+from halts.selectors import trading_stop_for
 from orders import fee_axis
 from orders.models import Order, OrderEvent
 from orders.services.deadlines import fee_deadline, give_up_reason, order_give_up_at, submit_backoff_seconds
@@ -116,6 +117,11 @@ def order_submit(*, order_id: uuid.UUID | str, now: datetime) -> SubmitResult:
     refused = _refuse_before_sending(order, now=now, give_up_at=give_up_at)
     if refused is not None:
         return refused
+    if trading_stop_for(exchange=order.exchange, partner=order.partner, customer=order.customer):
+        # Held, not failed: it stays queued and the outbox sweep sends it again once the halt is
+        # lifted (or it reaches its give-up time like any queued order). No retry of its own, so a
+        # long halt does not keep a message per order circling through the broker.
+        return SubmitResult(SubmitOutcome.HELD)
     claim = _claim(order, now=now)
     if claim is not None:
         return claim

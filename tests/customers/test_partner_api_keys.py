@@ -107,12 +107,15 @@ def test_revoking_twice_reports_the_second_as_a_no_op(partner):
     assert api_key.revoked_at == now
 
 
-def test_a_suspended_partners_key_is_refused():
+def test_a_suspended_partners_key_still_reads_but_cannot_write():
     partner = make_partner(status=Partner.Status.SUSPENDED)
     _, raw_key = make_api_key(partner=partner)
-    response = _get(raw_key)
-    assert response.status_code == 401
-    assert response.json()["error"] == "The partner account of this API key is suspended."
+    assert _get(raw_key).status_code == 200
+    client = APIClient()
+    client.credentials(HTTP_X_API_KEY=raw_key)
+    response = client.post(URL, {"external_id": "user-1"}, format="json")
+    assert response.status_code == 409
+    assert response.json()["code"] == "partner_suspended"
 
 
 def test_other_keys_of_the_same_partner_keep_working_after_one_is_revoked(partner):

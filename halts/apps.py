@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class HaltsConfig(AppConfig):
+    name = "halts"
+    verbose_name = "Trading halts"
