@@ -1,5 +1,7 @@
 from django.contrib import admin
 
+from audit.services import audit_actor
+from ratelimits import services
 from ratelimits.models import PartnerRateLimit, RateBucket
 
 
@@ -12,6 +14,24 @@ class PartnerRateLimitAdmin(admin.ModelAdmin):
     search_fields = ("partner__name",)
     fields = ("partner", "rate_per_second", "burst", "updated_at")
     readonly_fields = ("updated_at",)
+
+    # Through the services, so each change writes its audit row (rate_limit.changed).
+    def save_model(self, request, obj, form, change) -> None:
+        saved = services.partner_rate_limit_set(
+            partner_id=obj.partner_id,
+            rate_per_second=obj.rate_per_second,
+            burst=obj.burst,
+            actor=audit_actor(request),
+        )
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at
+
+    def delete_model(self, request, obj) -> None:
+        services.partner_rate_limit_remove(limit=obj, actor=audit_actor(request))
+
+    def delete_queryset(self, request, queryset) -> None:
+        actor = audit_actor(request)
+        for limit in queryset:
+            services.partner_rate_limit_remove(limit=limit, actor=actor)
 
 
 @admin.register(RateBucket)
