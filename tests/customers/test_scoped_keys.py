@@ -231,7 +231,11 @@ def test_another_partners_key_and_a_missing_id_answer_the_same_404(key_id):
     response = client_with(raw_key).delete(f"{KEYS}/{target}")
 
     assert response.status_code == 404
-    assert response.json() == {"error": "No API key with this id.", "code": "not_found"}
+    assert response.json() == {
+        "error": "No API key with this id.",
+        "code": "not_found",
+        "request_id": response["X-Request-Id"],
+    }
     foreign.refresh_from_db()
     assert foreign.revoked_at is None
 
