@@ -457,9 +457,18 @@ class CancelAllInputSerializer(ClosedSerializer):
     market_id = TextField(
         max_length=MAX_MARKET_ID_LENGTH, required=False, help_text="Only orders on this market."
     )
+    # `market` is the name the endpoint was first specified with; `market_id` the order list's. Both work.
+    market = TextField(
+        max_length=MAX_MARKET_ID_LENGTH, required=False, help_text="Another name for market_id."
+    )
 
     def validate(self, attrs: dict) -> dict:
-        return _refuse_unknown_fields(self, attrs)
+        attrs = _refuse_unknown_fields(self, attrs)
+        if "market" in attrs:
+            market = attrs.pop("market")
+            if attrs.setdefault("market_id", market) != market:
+                raise serializers.ValidationError({"market": "market and market_id name different markets."})
+        return attrs
 
 
 @extend_schema_serializer(component_name="CancelAllResult")

@@ -130,3 +130,15 @@ def test_a_heartbeat_after_the_deadline_does_not_save_the_orders(trader, enqueue
     order.refresh_from_db()
     assert order.status == S.CANCELLED
     assert switch.armed is True  # armed again from this heartbeat
+
+
+def test_cancel_all_takes_market_as_another_name_for_market_id(trader, enqueued):
+    kept, cancelled = place(trader), place(trader)
+    Order.objects.filter(pk=cancelled.pk).update(market_id="KXOTHER-26-X")
+
+    assert _cancel_all(trader, market="KXOTHER-26-X").json() == {"cancel_requested": 1}
+    clash = _cancel_all(trader, market="KXOTHER-26-X", market_id=kept.market_id)
+    assert clash.status_code == 400
+    assert clash.json()["code"] == "validation_error"
+    assert Order.objects.get(pk=cancelled.pk).status == S.CANCELLED
+    assert Order.objects.get(pk=kept.pk).status == S.QUEUED
