@@ -279,7 +279,11 @@ class CommissionAdmin(admin.ModelAdmin):
         for commission in queryset:
             try:
                 services.commission_reverse(
-                    commission=commission, reason=reason, reversed_by=staff_label(request), now=now
+                    commission=commission,
+                    reason=reason,
+                    reversed_by=staff_label(request),
+                    now=now,
+                    actor=audit_actor(request),
                 )
             except services.AffiliateError as error:
                 self.message_user(request, f"Commission {commission.pk}: {error.message}", messages.WARNING)

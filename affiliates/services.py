@@ -74,7 +74,9 @@ def commissions_release(*, now: datetime) -> int:
 
 
 @transaction.atomic
-def commission_reverse(*, commission: Commission, reason: str, reversed_by: str, now: datetime) -> Commission:
+def commission_reverse(
+    *, commission: Commission, reason: str, reversed_by: str, now: datetime, actor: Actor | None = None
+) -> Commission:
     """Book the negative of a commission, with the reason and who did it.
 
     An unpaid commission's reversal shares its state and hold, so the two always travel (and are paid)
@@ -101,7 +103,7 @@ def commission_reverse(*, commission: Commission, reason: str, reversed_by: str,
             status=409,
         )
     paid = original.state == Commission.State.PAID
-    return Commission.objects.create(
+    reversal = Commission.objects.create(
         partner_id=original.partner_id,
         customer_id=original.customer_id,
         fee_authorization_id=original.fee_authorization_id,
@@ -117,6 +119,18 @@ def commission_reverse(*, commission: Commission, reason: str, reversed_by: str,
         created_by=reversed_by[:150],
         created_at=now,
     )
+    audit_record(
+        action=AuditAction.COMMISSION_REVERSED,
+        actor=actor or Actor.system(f"reversed by {reversed_by}"),
+        target_type="commission",
+        target_id=original.pk,
+        partner_id=original.partner_id,
+        summary=f"Commission {original.pk} reversed ({-original.amount} base units): {reason}",
+        before={"amount": original.amount, "state": original.state},
+        after={"reversal_id": reversal.pk, "reversal_amount": reversal.amount, "state": reversal.state},
+        now=now,
+    )
+    return reversal
 
 
 # --- Payout runs ---------------------------------------------------------------------------------------

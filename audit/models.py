@@ -25,6 +25,7 @@ class AuditAction(models.TextChoices):
     PAYOUT_CREATED = "payout.created", "payout created"
     PAYOUT_PAID = "payout.paid", "payout paid"
     PAYOUT_CANCELLED = "payout.cancelled", "payout cancelled"
+    COMMISSION_REVERSED = "commission.reversed", "commission reversed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created", "webhook endpoint created"
     WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", "webhook endpoint changed"
     WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted", "webhook endpoint deleted"

@@ -9,6 +9,7 @@ from affiliates_support import NOW, escrowed_order, fill, make_web_customer, ref
 from django.contrib.admin import helpers
 from factories import make_customer, make_partner, make_wallet
 
+from audit.models import AuditAction, AuditEntry
 from customers.models import Wallet
 from fees.commission_models import Commission, Payout
 from referrals import services as referral_services
@@ -62,6 +63,13 @@ def test_a_reversal_needs_a_reason_and_records_who_did_it(admin_client, admin_us
         "chargeback",
         admin_user.username,
     )
+    entry = AuditEntry.objects.get(action=AuditAction.COMMISSION_REVERSED)
+    assert (entry.actor_user_id, entry.partner_id, entry.target_id) == (
+        admin_user.pk,
+        commission.partner_id,
+        str(commission.pk),
+    )
+    assert entry.after["reversal_amount"] == -12_500_000
 
 
 def test_a_payout_run_from_the_admin_then_mark_paid_and_a_paid_payout_cannot_be_cancelled(
