@@ -15,8 +15,12 @@ from customers.task_names import CustomerTask
 
 
 def partner_api_key_find(*, raw_key: str) -> PartnerApiKey | None:
-    """The key (with its partner) whose hash matches, revoked or not; None when no key matches."""
-    candidates = PartnerApiKey.objects.select_related("partner").filter(prefix=api_key_lookup_prefix(raw_key))
+    """The key (with its partner, and the partner's own rate limit if it has one) whose hash matches,
+    revoked or not; None when no key matches. One query: the rate limit throttle of every partner
+    request reads the override from here instead of with a query of its own."""
+    candidates = PartnerApiKey.objects.select_related("partner", "partner__rate_limit").filter(
+        prefix=api_key_lookup_prefix(raw_key)
+    )
     found = None
     # Compare every candidate (prefixes may collide) without stopping early, in constant time each.
     for candidate in candidates:

@@ -26,8 +26,10 @@ def _order_json(order_id: uuid.UUID | str) -> tuple[Order, dict[str, Any]]:
     return order, dict(OrderOutputSerializer(order).data)
 
 
-def order_created(*, order_id: uuid.UUID | str, now: datetime) -> None:
-    order, data = _order_json(order_id)
+def order_created(*, order: Order, now: datetime) -> None:
+    # The order just inserted, rendered as it is in memory, as the create's own 201 answer is: reading
+    # it back would cost a query per create for the same fields.
+    data = dict(OrderOutputSerializer(order).data)
     event_record(
         partner_id=order.partner_id,
         type="order.created",

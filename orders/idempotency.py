@@ -1,4 +1,4 @@
-"""Idempotency-Key on order creation: claim by INSERT, answer once, replay the stored answer after.
+"""Idempotency-Key on order creation: claim by INSERT in the work's transaction, replay the answer after.
 
 IdempotentRequest runs a request under its key; the functions below it are its steps.
 """
@@ -73,7 +73,8 @@ class Claim:
 
 
 def idempotency_key_claim(*, partner: Partner, key: str, fingerprint: str, now: datetime) -> Claim:
-    """Claim the key with an INSERT committed on its own, before any work is done.
+    """Claim the key with an INSERT committed on its own, before any work is done: a key others see in
+    flight (the API claims inside the work's transaction instead; see IdempotentRequest).
 
     A key left in flight by a request that died (older than the in-flight timeout) is taken over with
     a new token; the dead request, should it wake up, can then no longer complete it.
@@ -155,31 +156,47 @@ class StoredAnswer:
     headers: dict[str, str]
 
 
+class _Answered(Exception):  # a signal inside the runner, not an error
+    """Raised out of `committing` when another request's answer was committed first under the key:
+    `answering` then answers the replay, or raises `refusal` (422, 409), which is not stored."""
+
+    def __init__(self, refusal: OrderError | None = None) -> None:
+        super().__init__()
+        self.refusal = refusal
+
+
 class IdempotentRequest:
     """Runs one request under its Idempotency-Key: it owns the key and the transaction that answers it.
 
         run = IdempotentRequest.begin(partner=..., key=..., fingerprint=..., now=...)
         if run.replay is not None: answer run.replay
-        with run.answering():          # a refusal inside is stored (final) or released (transient)
+        with run.answering():          # a final refusal inside is stored; a transient one is not
             prepared = ...             # checks and HTTP reads, outside any transaction
-            with run.committing():     # one transaction: the work and the stored answer
+            with run.committing():     # one transaction: the claim, the work and the stored answer
                 ... run.complete(status=201, body=..., order_id=...)
+        if run.replay is not None: answer run.replay   # a concurrent request with the key answered first
+
+    One transaction, one commit, for the claim and the work (not a claim committed on its own first), and
+    still one answer per key under concurrency: the claim is the transaction's first statement, an INSERT
+    under the unique constraint on (partner, key). A second request with the key, arriving while the
+    first's transaction is open, waits in that INSERT on the first's index entry (PostgreSQL; SQLite's
+    single writer waits the same way) until the first commits or rolls back. If it commits, the second
+    INSERT fails, the second request's transaction rolls back with nothing made, and it answers with
+    what the first stored: the replay, or 422 for a different request. If it rolls back, the second
+    carries on as the only claimant. A key in flight is visible to others only when a claim was
+    committed on its own (idempotency_key_claim: an earlier version's, or one taken over), and answers
+    409 as before.
 
     Raises OrderError (idempotency_key_reused 422, idempotency_key_in_flight 409) for a key that
     cannot be used now.
     """
 
-    def __init__(self, claim: Claim, *, now: datetime) -> None:
-        self._record = claim.record
-        self._now = now
+    def __init__(
+        self, *, partner: Partner, key: str, fingerprint: str, now: datetime, record: IdempotencyKey | None
+    ) -> None:
+        self._partner, self._key, self._fingerprint, self._now = partner, key, fingerprint, now
+        self._record = record  # None until this request's transaction claims the key
         self.replay: StoredAnswer | None = None
-        if not claim.claimed:
-            record = claim.record
-            self.replay = StoredAnswer(
-                status=record.response_status or 500,
-                body=bytes(record.response_body or b""),
-                headers={**record.response_headers, REPLAYED_HEADER: "true"},
-            )
 
     @classmethod
     def begin(
@@ -188,48 +205,138 @@ class IdempotentRequest:
         problem = idempotency_key_problem(key)
         if problem:
             raise OrderError(problem, code=OrderErrorCode.IDEMPOTENCY_KEY_INVALID)
-        claim = idempotency_key_claim(partner=partner, key=key, fingerprint=fingerprint, now=now)
-        if not claim.claimed:
-            if claim.record.fingerprint != fingerprint:
-                raise OrderError(
-                    "This Idempotency-Key was used for a different request; use a new key.",
-                    code=OrderErrorCode.IDEMPOTENCY_KEY_REUSED,
-                    status=422,
-                )
-            if claim.record.state != IdempotencyKey.State.COMPLETED:
-                raise _in_flight(
-                    "A request with this Idempotency-Key is still being processed; retry shortly."
-                )
-        return cls(claim, now=now)
+        run = cls(partner=partner, key=key, fingerprint=fingerprint, now=now, record=None)
+        # One read, no write: a key answered before is replayed without doing the work again.
+        existing = IdempotencyKey.objects.filter(partner=partner, key=key).first()
+        if existing is not None:
+            run._answer_from(existing)
+        return run
+
+    def _answer_from(self, existing: IdempotencyKey) -> None:
+        """Take over `existing` when it was abandoned in flight, else answer with it: replay it, or
+        raise 422 (another request's key) or 409 (still in flight)."""
+        if existing.fingerprint != self._fingerprint:
+            raise OrderError(
+                "This Idempotency-Key was used for a different request; use a new key.",
+                code=OrderErrorCode.IDEMPOTENCY_KEY_REUSED,
+                status=422,
+            )
+        if existing.state == IdempotencyKey.State.COMPLETED:
+            self.replay = StoredAnswer(
+                status=existing.response_status or 500,
+                body=bytes(existing.response_body or b""),
+                headers={**existing.response_headers, REPLAYED_HEADER: "true"},
+            )
+            return
+        stale = self._now - timedelta(seconds=settings.ORDER_IDEMPOTENCY_IN_FLIGHT_TIMEOUT_SECONDS)
+        if existing.created_at < stale:
+            # Left in flight by a request that died: taken over with a new token, so the dead request,
+            # should it wake up, can no longer complete it.
+            token = uuid.uuid4()
+            taken = IdempotencyKey.objects.filter(
+                pk=existing.pk, state=IdempotencyKey.State.IN_FLIGHT, token=existing.token
+            ).update(token=token, created_at=self._now)
+            if taken:
+                existing.token, existing.created_at = token, self._now
+                self._record = existing
+                return
+        raise _in_flight("A request with this Idempotency-Key is still being processed; retry shortly.")
+
+    def _answer_from_winner(self) -> None:
+        """After losing the INSERT to a request that committed first: its answer is ours."""
+        existing = IdempotencyKey.objects.filter(partner=self._partner, key=self._key).first()
+        if existing is None:  # pragma: no cover - rows are deleted only by the retention purge
+            raise _in_flight("A request with this Idempotency-Key is still being processed; retry shortly.")
+        if existing.state != IdempotencyKey.State.COMPLETED and existing.fingerprint == self._fingerprint:
+            raise _in_flight("A request with this Idempotency-Key is still being processed; retry shortly.")
+        self._answer_from(existing)
+
+    def _claim_in_transaction(self) -> None:
+        self._record = IdempotencyKey.objects.create(
+            partner=self._partner,
+            key=self._key,
+            fingerprint=self._fingerprint,
+            token=uuid.uuid4(),
+            created_at=self._now,
+        )
 
     @contextmanager
     def answering(self) -> Iterator[None]:
         """The request's work. A refusal raised inside is its answer too: stored when it is final for
-        the request, released when a later state may change it (409, 429, any 5xx); then raised on."""
+        the request, not kept when a later state may change it (409, 429, any 5xx); then raised on."""
         try:
             yield
+        except _Answered as answered:
+            if answered.refusal is not None:
+                raise answered.refusal from None
+            return  # self.replay holds the first request's answer
         except (DomainError, ApiError) as error:
             refusal = api_error_from(error)
             status = refusal.status_code
             if status >= 500 or status in TRANSIENT_REFUSAL_STATUSES:
-                idempotency_key_release(record=self._record)
-            else:
-                body = encode_json(
-                    error_body(code=refusal.error_code, message=refusal.message, fields=refusal.fields)
-                ).encode()
+                if self._record is not None:
+                    idempotency_key_release(record=self._record)
+                raise
+            body = encode_json(
+                error_body(code=refusal.error_code, message=refusal.message, fields=refusal.fields)
+            ).encode()
+            if self._record is not None:
                 idempotency_key_complete(
                     record=self._record, status=status, body=body, headers={}, order_id=None, now=self._now
                 )
+                raise
+            try:
+                with transaction.atomic():
+                    self._claim_in_transaction()
+                    idempotency_key_complete(
+                        record=self._record,
+                        status=status,
+                        body=body,
+                        headers={},
+                        order_id=None,
+                        now=self._now,
+                    )
+            except IntegrityError:
+                # Another request with the key answered first: its answer wins, as a replay would.
+                self._record = None
+                self._answer_from_winner()
+                return
             raise
         except BaseException:
-            idempotency_key_release(record=self._record)
+            if self._record is not None:
+                idempotency_key_release(record=self._record)
             raise
 
     @contextmanager
     def committing(self) -> Iterator[None]:
-        """One transaction for the work and its stored answer: a replay never misses what was made."""
-        with transaction.atomic():
-            yield
+        """One transaction for the claim, the work and its stored answer: a replay never misses what was
+        made, and a request that loses the claim to a concurrent one keeps nothing (see the class)."""
+        claimed_here = self._record is None
+        lost_the_claim = False
+        try:
+            with transaction.atomic():
+                if claimed_here:
+                    try:
+                        self._claim_in_transaction()
+                    except IntegrityError:
+                        lost_the_claim = True
+                        raise
+                yield
+        except IntegrityError:
+            if not lost_the_claim:
+                if claimed_here:
+                    self._record = None  # rolled back with the work
+                raise
+            self._record = None
+            try:
+                self._answer_from_winner()  # sets self.replay, or raises 422 / 409
+            except OrderError as refusal:
+                raise _Answered(refusal) from None
+            raise _Answered from None
+        except BaseException:
+            if claimed_here:
+                self._record = None  # rolled back with the work: nothing to release
+            raise
 
     def complete(self, *, status: int, body: bytes, order_id: Any) -> None:
         """Store the answer, inside `committing`; if another request took the key over meanwhile, raise

@@ -188,3 +188,60 @@ def test_twenty_concurrent_requests_with_one_key_make_one_order_and_one_create_a
     order = Order.objects.get()
     wait_until(lambda: Order.objects.get(pk=order.pk).status == S.OPEN, timeout=15)
     assert SimOrder.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("second_body", "expected_status"), [(order_body(), 201), (order_body(size=Decimal("11")), 422)]
+)
+@pytest.mark.django_db(transaction=True)
+def test_a_duplicate_arriving_while_the_first_transaction_is_open_answers_with_the_first_answer(
+    tradable_exchanges, enqueued, monkeypatch, second_body, expected_status
+):
+    """The claim is inside the order's transaction: the second request's claim meets the first's
+    (waiting on the unique index while it is open) and answers what the first stored."""
+    from orders.services import intake
+
+    trader = make_trader(name="Acme Trading")
+    first_inside, second_committing = threading.Event(), threading.Event()
+    real_prepare, real_commit = intake.order_create_prepare, intake.order_create_commit
+
+    def prepare(**kwargs):
+        prepared = real_prepare(**kwargs)
+        if threading.current_thread().name == "second":
+            second_committing.set()  # next: its transaction and its claim, while the first's is open
+        return prepared
+
+    def commit_holding_the_transaction_open(**kwargs):
+        order = real_commit(**kwargs)
+        if threading.current_thread().name == "first":
+            first_inside.set()
+            assert second_committing.wait(timeout=10)
+        return order
+
+    monkeypatch.setattr(intake, "order_create_prepare", prepare)
+    monkeypatch.setattr(intake, "order_create_commit", commit_holding_the_transaction_open)
+    answers = {}
+
+    def post(name: str, body: dict) -> None:
+        try:
+            answers[name] = trader.post_order(body, key="same-key")
+        finally:
+            connection.close()
+
+    first = threading.Thread(target=post, args=("first", order_body()), name="first")
+    first.start()
+    assert first_inside.wait(timeout=10)  # the first request's order is inserted, not committed
+    second = threading.Thread(target=post, args=("second", second_body), name="second")
+    second.start()
+    first.join(timeout=30)
+    second.join(timeout=30)
+
+    assert answers["first"].status_code == 201
+    assert answers["second"].status_code == expected_status
+    if expected_status == 201:
+        assert answers["second"].content == answers["first"].content
+        assert answers["second"]["Idempotent-Replayed"] == "true"
+    else:
+        assert answers["second"].json()["code"] == "idempotency_key_reused"
+    assert Order.objects.count() == 1
+    assert IdempotencyKey.objects.get(key="same-key").state == IdempotencyKey.State.COMPLETED
