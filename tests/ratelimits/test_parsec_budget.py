@@ -144,14 +144,27 @@ def test_a_429_in_one_process_pauses_the_pool_for_another(transactional_db, stor
     assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=now + 31).allowed
 
 
-def test_a_users_remaining_of_zero_pauses_that_user_only(transactional_db, store):
+def test_a_429_naming_a_user_pauses_that_user_only_for_another_process(transactional_db, store):
     scope, spent, other = uuid.uuid4().hex, str(uuid.uuid4()), str(uuid.uuid4())
     budget = _budget(Clock(0.0), pool_qps=100, scope=scope)
     headers = '{"x-ratelimit-user-remaining": "0", "x-ratelimit-pool-remaining": "40"}'
-    _answer_in_another_process(store, scope=scope, customer=spent, status=200, headers=headers, retry="-")
+    _answer_in_another_process(store, scope=scope, customer=spent, status=429, headers=headers, retry="30")
     now = time.time()
     assert not budget.try_acquire(customer_id=spent, priority=CallPriority.CANCEL, now=now).allowed
     assert budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=now).allowed
+
+
+def test_a_remaining_count_of_zero_pauses_its_scope_for_a_second(db, store):
+    clock = Clock(5_000_000.0)
+    budget = _budget(clock, pool_qps=100)
+    customer = str(uuid.uuid4())
+    budget.on_response(
+        customer_id=customer, status=200, headers={"x-ratelimit-pool-remaining": "0"}, retry_after=None
+    )
+    take = budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now)
+    assert not take.allowed
+    assert take.wait_seconds == pytest.approx(1.0 + 1 / budget.pool_rate, rel=0.01)
+    assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now + 1.1).allowed
 
 
 def test_the_client_gets_the_shared_budget_from_its_settings(settings):
