@@ -344,6 +344,17 @@ if not PARSEC_API_KEY and PARSEC_SIMULATOR:
 PARSEC_CONNECT_TIMEOUT = env_float("PARSEC_CONNECT_TIMEOUT", 3.0)
 PARSEC_READ_TIMEOUT = env_float("PARSEC_READ_TIMEOUT", 10.0)
 PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only; a create is never retried
+# One Parsec rate budget for the whole deployment (ratelimits.parsec_budget; buckets in SHARED_STORE_URL's
+# Redis, else the database): the builder's QPS pool, and each builder user's limit (0: none of ours).
+PARSEC_RATE_LIMIT_ENABLED = env_bool("PARSEC_RATE_LIMIT_ENABLED", True)
+PARSEC_POOL_QPS = env_int("PARSEC_POOL_QPS", 500)
+PARSEC_USER_QPS = env_int("PARSEC_USER_QPS", 0)
+PARSEC_RATE_HEADROOM = env_float("PARSEC_RATE_HEADROOM", 0.05)  # spend this fraction under each limit
+PARSEC_RATE_MAX_WAIT_SECONDS = env_float("PARSEC_RATE_MAX_WAIT_SECONDS", 5.0)  # then the task retries later
+if PARSEC_POOL_QPS < 1 or PARSEC_USER_QPS < 0 or not 0 <= PARSEC_RATE_HEADROOM < 0.9:
+    raise ImproperlyConfigured(
+        "PARSEC_POOL_QPS must be at least 1, PARSEC_USER_QPS 0 or more, PARSEC_RATE_HEADROOM from 0 to 0.9"
+    )
 
 # Portfolio and market depth: how long public market data is reused (seconds). Balances and positions
 # are private and never cached.
@@ -391,6 +402,10 @@ PARSEC_SIM_FAULT_RATES = env_fault_rates("PARSEC_SIM_FAULT_RATES")
 PARSEC_SIM_LATENCY_SECONDS = env_float("PARSEC_SIM_LATENCY_SECONDS", 0.5)
 PARSEC_SIM_HOLD_SECONDS = env_float("PARSEC_SIM_HOLD_SECONDS", 30.0)  # > the client's read timeout
 PARSEC_SIM_RETRY_AFTER_SECONDS = env_int("PARSEC_SIM_RETRY_AFTER_SECONDS", 1)
+# The simulator's own rate limits over a sliding second (0: off): the builder's pool, and each builder
+# user's (a user's qps_limit, set with PATCH, takes precedence).
+PARSEC_SIM_POOL_QPS = env_int("PARSEC_SIM_POOL_QPS", 0)
+PARSEC_SIM_USER_QPS = env_int("PARSEC_SIM_USER_QPS", 0)
 PARSEC_SIM_FILL_INTERVAL_SECONDS = env_float("PARSEC_SIM_FILL_INTERVAL_SECONDS", 5.0)
 # Share of an order's size a resting order fills per interval while the price allows it.
 PARSEC_SIM_FILL_CHUNK_FRACTION = env_str("PARSEC_SIM_FILL_CHUNK_FRACTION", "0.25")

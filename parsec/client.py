@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from enum import IntEnum
+from typing import Any, Protocol
 
 import httpx
 
@@ -25,6 +26,7 @@ __all__ = [
     "BuilderUser",
     "CallObservation",
     "CallObserver",
+    "CallPriority",
     "EscrowConfig",
     "Exchange",
     "Fill",
@@ -37,6 +39,7 @@ __all__ = [
     "ParsecInDoubt",
     "ParsecRejected",
     "ParsecUnavailable",
+    "RateLimiter",
     "decode_json",
     "encode_json",
 ]
@@ -715,6 +718,41 @@ def _header_count(response: httpx.Response | None, name: str) -> int | None:
 
 
 # --------------------------------------------------------------------------------------------------
+# Sharing Parsec's rate budget
+# --------------------------------------------------------------------------------------------------
+
+
+class CallPriority(IntEnum):
+    """Who goes first when the budget is short: a cancel never waits behind creates or reads."""
+
+    READ = 0
+    CREATE = 1  # every write but a cancel
+    CANCEL = 2
+
+
+# The code of the ParsecUnavailable raised when our own budget had no token in time: nothing was sent.
+RATE_BUDGET_EXHAUSTED = "rate_budget_exhausted"
+
+
+class RateLimiter(Protocol):
+    """Paces every call the client makes; the deployment's implementation shares one budget per scope."""
+
+    def acquire(self, *, customer_id: str | None, priority: CallPriority) -> float | None:
+        """Take a token before a call (waiting as long as the limiter allows): None when the call may go,
+        else the seconds after which a token is expected (the call is then not sent)."""
+
+    def on_response(
+        self,
+        *,
+        customer_id: str | None,
+        status: int,
+        headers: Mapping[str, str],
+        retry_after: float | None,
+    ) -> None:
+        """Told of every answer: a 429 or a remaining count of 0 pauses the scope it names."""
+
+
+# --------------------------------------------------------------------------------------------------
 # The client
 # --------------------------------------------------------------------------------------------------
 
@@ -772,11 +810,14 @@ class ParsecClient:
         read_retries: int = 2,
         transport: httpx.BaseTransport | None = None,
         observer: CallObserver | None = None,
+        limiter: RateLimiter | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.read_retries = max(0, read_retries)
         # Told of every attempt (metrics); the client itself knows nothing of what listens.
         self._observer = observer
+        # Asked before every attempt and told of every answer; None: no pacing of our own.
+        self._limiter = limiter
         # Swappable so tests of the retry policy need not wait.
         self._sleep: Callable[[float], None] = time.sleep
         self._http = httpx.Client(
@@ -809,8 +850,19 @@ class ParsecClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         customer_id: str | None = None,
+        priority: CallPriority = CallPriority.READ,
     ) -> httpx.Response:
         """One attempt; returns a 2xx response or raises one of the three ParsecError kinds."""
+        if self._limiter is not None:
+            wait = self._limiter.acquire(customer_id=customer_id, priority=priority)
+            if wait is not None:
+                # Refused before sending, so even a create is safe to try again later.
+                raise ParsecUnavailable(
+                    status=None,
+                    code=RATE_BUDGET_EXHAUSTED,
+                    message=f"{method} {path}: not sent, the shared Parsec rate budget is spent",
+                    retry_after=wait,
+                )
         headers: dict[str, str] = {}
         if customer_id is not None:
             headers[CUSTOMER_HEADER] = customer_id
@@ -824,6 +876,8 @@ class ParsecClient:
         outcome = "ok"
         try:
             response = self._exchange(method, path, query=query, content=content, headers=headers)
+            if self._limiter is not None:
+                self._tell_limiter(customer_id, response)
             self._classify(method, path, response, started=started)
             return response
         except ParsecError as error:
@@ -832,6 +886,19 @@ class ParsecClient:
         finally:
             if self._observer is not None:
                 self._observe(method, path, outcome=outcome, started=started, response=response)
+
+    def _tell_limiter(self, customer_id: str | None, response: httpx.Response) -> None:
+        assert self._limiter is not None
+        retry_after = _retry_after_seconds(response) if response.status_code == 429 else None
+        try:
+            self._limiter.on_response(
+                customer_id=customer_id,
+                status=response.status_code,
+                headers=response.headers,
+                retry_after=retry_after,
+            )
+        except Exception:  # the answer stands whatever the limiter's store does
+            logger.exception("parsec rate limiter failed to record an answer")
 
     def _exchange(
         self, method: str, path: str, *, query: dict[str, str], content: bytes | None, headers: dict[str, str]
@@ -924,7 +991,8 @@ class ParsecClient:
                         message=f"GET {path}: the answer is not JSON",
                     ) from None
             except ParsecUnavailable as error:
-                if attempt >= self.read_retries:
+                # The limiter has already waited as long as it may: waiting again here would stall.
+                if attempt >= self.read_retries or error.code == RATE_BUDGET_EXHAUSTED:
                     raise
                 wait = error.retry_after
                 if wait is None:
@@ -940,9 +1008,12 @@ class ParsecClient:
         params: Mapping[str, Any] | None = None,
         body: Any = None,
         customer_id: str | None = None,
+        priority: CallPriority = CallPriority.CREATE,
     ) -> tuple[Any, int]:
         """A create/cancel/onboard: sent exactly once."""
-        response = self._send(method, path, params=params, body=body, customer_id=customer_id)
+        response = self._send(
+            method, path, params=params, body=body, customer_id=customer_id, priority=priority
+        )
         try:
             return decode_json(response.content), response.status_code
         except ValueError:
@@ -1087,7 +1158,11 @@ class ParsecClient:
 
     def cancel_order(self, *, exchange: str, customer_id: str, order_id: str) -> Order:
         data, _ = self._write(
-            "DELETE", f"orders/{_segment(order_id)}", params={"exchange": exchange}, customer_id=customer_id
+            "DELETE",
+            f"orders/{_segment(order_id)}",
+            params={"exchange": exchange},
+            customer_id=customer_id,
+            priority=CallPriority.CANCEL,
         )
         return self._parsed(lambda: _parse_order(data), "cancel order", write=True)
 

@@ -5,15 +5,26 @@ from __future__ import annotations
 import hashlib
 import os
 import threading
+from collections.abc import Callable
 
 from django.conf import settings
 
 from builder_platform import metrics
-from parsec.client import ParsecClient
+from parsec.client import ParsecClient, RateLimiter
 
 _lock = threading.Lock()
 _client: ParsecClient | None = None
 _client_fingerprint: tuple | None = None
+# Builds the limiter pacing every call (the shared rate budget); apps to the right register it, so this
+# module never imports them.
+_limiter_factory: Callable[[], RateLimiter | None] | None = None
+
+
+def register_rate_limiter(factory: Callable[[], RateLimiter | None]) -> None:
+    """Hand the client builder the limiter factory (called from ratelimits' AppConfig.ready)."""
+    global _limiter_factory
+    _limiter_factory = factory
+    reset_client()
 
 
 def _fingerprint() -> tuple:
@@ -27,6 +38,13 @@ def _fingerprint() -> tuple:
         float(settings.PARSEC_CONNECT_TIMEOUT),
         float(settings.PARSEC_READ_TIMEOUT),
         int(settings.PARSEC_READ_RETRIES),
+        # The rate budget's figures: a change builds a new client with a new limiter.
+        bool(settings.PARSEC_RATE_LIMIT_ENABLED),
+        int(settings.PARSEC_POOL_QPS),
+        int(settings.PARSEC_USER_QPS),
+        float(settings.PARSEC_RATE_HEADROOM),
+        float(settings.PARSEC_RATE_MAX_WAIT_SECONDS),
+        _limiter_factory,
     )
 
 
@@ -49,6 +67,7 @@ def get_client() -> ParsecClient:
                 read_timeout=float(settings.PARSEC_READ_TIMEOUT),
                 read_retries=int(settings.PARSEC_READ_RETRIES),
                 observer=metrics.parsec_call_observed,
+                limiter=_limiter_factory() if _limiter_factory is not None else None,
             )
             _client_fingerprint = fingerprint
         return _client

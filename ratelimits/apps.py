@@ -5,3 +5,11 @@ class RateLimitsConfig(AppConfig):
     name = "ratelimits"
     verbose_name = "Rate limits"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        # parsec sits left of this app and never imports it: the Parsec client's builder is told here
+        # which limiter paces its calls.
+        from parsec.conf import register_rate_limiter
+        from ratelimits.parsec_budget import budget_from_settings
+
+        register_rate_limiter(budget_from_settings)

@@ -21,8 +21,10 @@ def pytest_configure(config) -> None:
 @pytest.fixture(autouse=True)
 def _rate_limits_off(settings) -> None:
     """The suite sends many requests per partner and address: rate limits are off unless a test (the
-    rate limit tests, tests/ratelimits/) switches them on with figures of its own."""
+    rate limit tests, tests/ratelimits/) switches them on with figures of its own. The shared Parsec
+    budget too (its tests switch it on)."""
     settings.RATE_LIMITS_ENABLED = False
+    settings.PARSEC_RATE_LIMIT_ENABLED = False
 
 
 @pytest.fixture

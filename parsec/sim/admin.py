@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.contrib import admin
 
 from parsec.sim.accounts import starting_balance_base_units
-from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
+from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder, SimRateHit
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -81,3 +81,9 @@ class SimFillAdmin(ReadOnlyAdmin):
     list_filter = ("is_taker",)
     search_fields = ("fill_id", "order__id")
     list_select_related = ("order",)
+
+
+@admin.register(SimRateHit)
+class SimRateHitAdmin(ReadOnlyAdmin):
+    list_display = ("scope", "at", "accepted")
+    list_filter = ("accepted",)

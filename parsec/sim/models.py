@@ -42,8 +42,8 @@ class SimBuilderUser(models.Model):
     wallet_type = models.CharField(max_length=10, blank=True)
     # The builder's fee for this end-user; None: the escrow config's default. 0: attribution only.
     fee_bps = models.PositiveIntegerField(null=True, blank=True)
-    # Its per-second limit out of the builder's QPS pool, as set with PATCH; None: not set. Recorded
-    # and shown only: the simulator enforces no rate limit.
+    # Its per-second limit out of the builder's QPS pool, as set with PATCH; None: not set (then
+    # PARSEC_SIM_USER_QPS applies, when on). Enforced by parsec.sim.limits.
     qps_limit = models.PositiveIntegerField(null=True, blank=True)
     # What fills and fees have added to (or taken from) its USDC balance, in USDC base units; the balance
     # is PARSEC_SIM_STARTING_BALANCE_USDC plus this, so changing the setting funds every user at once.
@@ -169,3 +169,21 @@ class SimFill(models.Model):
 
     def __str__(self) -> str:
         return self.fill_id
+
+
+class SimRateHit(models.Model):
+    """One request counted against a rate-limited scope (the database mode of parsec.sim.limits).
+
+    Kept for a few minutes: the sliding window counts the accepted ones of the last second, and the
+    rate statistics read the maximum any one second saw.
+    """
+
+    scope = models.CharField(max_length=80)  # "pool:<builder id>" or "user:<customer id>"
+    at = models.FloatField(help_text="Unix time (seconds) the request arrived.")
+    accepted = models.BooleanField()
+
+    class Meta:
+        indexes = [models.Index(fields=["scope", "at"], name="sim_rate_hit_scope_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.scope} at {self.at:.3f} ({'accepted' if self.accepted else 'refused'})"

@@ -18,4 +18,6 @@ urlpatterns = [
     path("balance", views.balance, name="sim-balance"),
     path("orderbook", views.orderbook, name="sim-orderbook"),
     path("execution-price", views.execution_price_view, name="sim-execution-price"),
+    # The simulator's own, not Parsec's: what its rate limits counted.
+    path("sim/rate-stats", views.rate_stats, name="sim-rate-stats"),
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -46,6 +47,7 @@ from parsec.sim.catalogue import (
     reference_price,
 )
 from parsec.sim.escrow import escrow_config_json
+from parsec.sim.limits import Verdict, sim_rate_check, sim_rate_stats, sim_rate_stats_reset
 from parsec.sim.models import SimBuilder, SimBuilderUser, SimFill, SimMarket, SimOrder
 from parsec.sim.selectors import (
     ORDER_STATUS_FILTERS,
@@ -290,6 +292,30 @@ def _fault_before(fault: str | None, request: HttpRequest) -> HttpResponse | Non
     return None
 
 
+def _rate_verdict(caller: Caller) -> Verdict | None:
+    """The pool's and the user's verdict on an impersonated call (None: not counted, or no limit is on)."""
+    if not isinstance(caller.principal, SimBuilder) or caller.customer is None:
+        return None
+    return sim_rate_check(builder=caller.principal, user=caller.customer)
+
+
+def _rate_limited(verdict: Verdict) -> HttpResponse:
+    response = json_response(
+        {
+            "error": f"rate limit exceeded ({verdict.limit_qps} requests per second); retry after "
+            f"{verdict.retry_after_seconds} s",
+            "code": ErrorCode.RATE_LIMIT_EXCEEDED,
+            "retryable": True,
+            "tier": "standard",
+            "limit_qps": verdict.limit_qps,
+        },
+        status=429,
+    )
+    for name, value in verdict.headers.items():
+        response[name] = value
+    return response
+
+
 def endpoint(*methods: str) -> Callable:
     def decorate(handler: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @csrf_exempt
@@ -302,17 +328,25 @@ def endpoint(*methods: str) -> Callable:
                     status=405, code=ErrorCode.BAD_REQUEST, message=f"use {' or '.join(methods)} on this path"
                 )
             fault: str | None = None
+            verdict: Verdict | None = None
             try:
                 fault = faults.choose_fault(request)
                 if fault is not None:
                     logger.info("simulated fault %s on %s %s", fault, request.method, request.path)
                 caller = _authenticate(request)
+                verdict = _rate_verdict(caller)
+                if verdict is not None and not verdict.accepted:
+                    fault = None  # refused before anything could happen to it
+                    return _rate_limited(verdict)
                 _checked_request_text(request, kwargs)
                 response = _fault_before(fault, request)
                 if response is None:
                     response = handler(request, caller, **kwargs)
             except ContractError as error:
                 response = error_response(status=error.status, code=str(error.code), message=error.message)
+            if verdict is not None:
+                for name, value in verdict.headers.items():
+                    response[name] = value
             # The handler's transaction has committed; now the answer is lost on the way back.
             if fault == faults.APPLY_THEN_DROP and not faults.drop_connection(request):
                 faults.hold(request, settings.PARSEC_SIM_HOLD_SECONDS)
@@ -835,3 +869,22 @@ def execution_price_view(request: HttpRequest, caller: Caller) -> HttpResponse:
             "fee_estimate": _number(run.fee_estimate),
         }
     )
+
+
+@endpoint("GET", "DELETE")
+def rate_stats(request: HttpRequest, caller: Caller) -> HttpResponse:
+    """The simulator's own statistics of its rate limits (not a Parsec endpoint): what the builder's pool
+    received and accepted since `since` (Unix seconds), and the most any one-second window saw.
+    DELETE forgets them."""
+    builder = caller.require_builder()
+    if request.method == "DELETE":
+        sim_rate_stats_reset(builder=builder)
+        return HttpResponse(status=204)
+    raw = request.GET.get("since", "0").strip() or "0"
+    try:
+        since = float(raw)
+    except ValueError:
+        raise BadRequest("since must be a Unix time in seconds", field="since") from None
+    if not math.isfinite(since):
+        raise BadRequest("since must be a Unix time in seconds", field="since")
+    return json_response(sim_rate_stats(builder=builder, since=since))

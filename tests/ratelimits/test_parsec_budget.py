@@ -1,0 +1,184 @@
+"""The shared Parsec rate budget: figures, priorities, pauses across processes, in both stores."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+from worker_process import ROOT, database_url_of_this_test
+
+from parsec.client import CallPriority, ParsecClient
+from ratelimits.parsec_budget import SharedParsecBudget, budget_figures
+
+STORES = ["configured", "database"]
+
+
+@pytest.fixture(params=STORES)
+def store(request, settings):
+    """The configured store (Redis when the broker is), and the database's rows even where it is Redis."""
+    if request.param == "database":
+        settings.SHARED_STORE_URL = ""
+    return request.param
+
+
+class Clock:
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _budget(clock: Clock, *, pool_qps: int = 20, user_qps: int = 0, scope: str | None = None):
+    return SharedParsecBudget(
+        scope=scope or uuid.uuid4().hex,
+        pool_qps=pool_qps,
+        user_qps=user_qps,
+        headroom=0.0,
+        max_wait_seconds=0.0,
+        clock=clock,
+        sleep=lambda seconds: None,
+    )
+
+
+def test_the_buckets_spend_at_most_the_limit_less_the_headroom_in_any_second():
+    assert budget_figures(limit=100, headroom=0.05) == (92.0, 3)
+    rate, burst = budget_figures(limit=500, headroom=0.05)
+    assert burst == 15
+    assert rate + burst == pytest.approx(475)
+    rate, burst = budget_figures(limit=2, headroom=0.0)
+    assert burst == 1
+    assert rate + burst <= 2
+
+
+def test_a_cancel_asked_after_a_thousand_waiting_reads_goes_next(db, store):
+    clock = Clock(1_000_000.0)
+    budget = _budget(clock)  # 17 tokens a second, a burst of 3; reads leave 2, creates 1
+    customer = str(uuid.uuid4())
+    while budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now).allowed:
+        pass  # the budget is spent
+    clock.now += 1.05 / budget.pool_rate  # one token has come back
+    reads = [
+        budget.try_acquire(customer_id=customer, priority=CallPriority.READ, now=clock.now)
+        for _ in range(1000)
+    ]
+    assert not any(take.allowed for take in reads)
+    assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now).allowed
+    # The reads are only behind, not starved: once the reserve is back they go.
+    clock.now += 3.05 / budget.pool_rate
+    assert budget.try_acquire(customer_id=customer, priority=CallPriority.READ, now=clock.now).allowed
+
+
+def test_a_create_leaves_the_last_token_to_a_cancel(db, store):
+    clock = Clock(2_000_000.0)
+    budget = _budget(clock)
+    taken = 0
+    while budget.try_acquire(customer_id=None, priority=CallPriority.CREATE, now=clock.now).allowed:
+        taken += 1
+    assert taken == budget.pool_burst - 1
+    assert budget.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=clock.now).allowed
+    assert not budget.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=clock.now).allowed
+
+
+def test_a_call_without_a_token_in_time_is_refused_with_when_to_try_again(db, store):
+    clock = Clock(3_000_000.0)
+    budget = _budget(clock)
+    while budget.acquire(customer_id=None, priority=CallPriority.CANCEL) is None:
+        pass
+    wait = budget.acquire(customer_id=None, priority=CallPriority.CANCEL)
+    assert wait == pytest.approx(1 / budget.pool_rate, rel=0.01)
+
+
+def test_one_builder_users_limit_does_not_hold_back_another(db, store):
+    clock = Clock(4_000_000.0)
+    budget = _budget(clock, pool_qps=1000, user_qps=10)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    while budget.try_acquire(customer_id=first, priority=CallPriority.CANCEL, now=clock.now).allowed:
+        pass
+    assert budget.try_acquire(customer_id=second, priority=CallPriority.CANCEL, now=clock.now).allowed
+
+
+# Tells the budget of an answer, in a process of its own, as another worker would.
+ANSWER = """
+import json, sys, time, django
+django.setup()
+from ratelimits.parsec_budget import SharedParsecBudget
+scope, customer, status, headers, retry_after = sys.argv[1:6]
+budget = SharedParsecBudget(scope=scope, pool_qps=100, user_qps=0, headroom=0.0, max_wait_seconds=0.0)
+budget.on_response(
+    customer_id=customer, status=int(status), headers=json.loads(headers),
+    retry_after=None if retry_after == "-" else float(retry_after),
+)
+"""
+
+
+def _answer_in_another_process(
+    store: str, *, scope: str, customer: str, status: int, headers: str, retry: str
+):
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url_of_this_test(),
+        "DJANGO_SETTINGS_MODULE": "builder_platform.settings",
+        "PYTHONPATH": str(ROOT),
+    }
+    if store == "database":
+        env["SHARED_STORE_URL"] = ""
+    command = [sys.executable, "-c", ANSWER, scope, customer, str(status), headers, retry]
+    done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, timeout=60, check=False)  # noqa: S603
+    assert done.returncode == 0, done.stderr.decode()
+
+
+def test_a_429_in_one_process_pauses_the_pool_for_another(transactional_db, store):
+    scope, customer = uuid.uuid4().hex, str(uuid.uuid4())
+    budget = _budget(Clock(0.0), pool_qps=100, scope=scope)
+    _answer_in_another_process(store, scope=scope, customer=customer, status=429, headers="{}", retry="30")
+    now = time.time()
+    take = budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=now)
+    assert not take.allowed
+    assert 25 < take.wait_seconds <= 30.1
+    # Once the pause is over the calls go again.
+    assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=now + 31).allowed
+
+
+def test_a_429_naming_a_user_pauses_that_user_only_for_another_process(transactional_db, store):
+    scope, spent, other = uuid.uuid4().hex, str(uuid.uuid4()), str(uuid.uuid4())
+    budget = _budget(Clock(0.0), pool_qps=100, scope=scope)
+    headers = '{"x-ratelimit-user-remaining": "0", "x-ratelimit-pool-remaining": "40"}'
+    _answer_in_another_process(store, scope=scope, customer=spent, status=429, headers=headers, retry="30")
+    now = time.time()
+    assert not budget.try_acquire(customer_id=spent, priority=CallPriority.CANCEL, now=now).allowed
+    assert budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=now).allowed
+
+
+def test_a_remaining_count_of_zero_pauses_its_scope_for_a_second(db, store):
+    clock = Clock(5_000_000.0)
+    budget = _budget(clock, pool_qps=100)
+    customer = str(uuid.uuid4())
+    budget.on_response(
+        customer_id=customer, status=200, headers={"x-ratelimit-pool-remaining": "0"}, retry_after=None
+    )
+    take = budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now)
+    assert not take.allowed
+    assert take.wait_seconds == pytest.approx(1.0 + 1 / budget.pool_rate, rel=0.01)
+    assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now + 1.1).allowed
+
+
+def test_the_client_gets_the_shared_budget_from_its_settings(settings):
+    from parsec.conf import get_client, reset_client
+
+    settings.PARSEC_RATE_LIMIT_ENABLED = True
+    settings.PARSEC_POOL_QPS = 100
+    reset_client()
+    try:
+        client = get_client()
+        assert isinstance(client, ParsecClient)
+        assert isinstance(client._limiter, SharedParsecBudget)
+        assert client._limiter.pool_burst == 3
+        settings.PARSEC_RATE_LIMIT_ENABLED = False
+        assert get_client()._limiter is None
+    finally:
+        reset_client()
