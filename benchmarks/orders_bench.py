@@ -53,6 +53,12 @@ def environment(*, database_url: str, broker_url: str, port: int, **extra: str) 
             "LOG_LEVEL": "WARNING",
             "VAR_DIR": str(ROOT / "var" / "bench-orders"),
             "CELERY_BROKER_URL": broker_url,
+            # Plain HTTP on the loopback: with debug off the product would redirect every call to HTTPS.
+            "SECURE_SSL_REDIRECT": "0",
+            # A partner's API budget stays in the path (its cost counts) but far above what one machine
+            # can send, so a benchmark measures the pipeline, not the limit.
+            "PARTNER_API_RATE": "100000",
+            "PARTNER_API_BURST": "100000",
         }
     )
     env.update(extra)
