@@ -220,6 +220,26 @@ def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> 
     return raw_key, ids
 
 
+def order_creator(
+    *, base_url: str, raw_key: str, customer_ids: list[str]
+) -> Callable[[httpx.Client, int], int]:
+    """`create(http, index)` for `load`: the index-th distinct order, its customer in turn, a fresh key."""
+
+    def create(http: httpx.Client, index: int) -> int:
+        return http.post(
+            f"{base_url}/api/v1/orders?exchange=kalshi",
+            content=order_body(index),
+            headers={
+                "X-API-Key": raw_key,
+                "X-Builder-Customer-Id": customer_ids[index % len(customer_ids)],
+                "Idempotency-Key": uuid.uuid4().hex,
+                "Content-Type": "application/json",
+            },
+        ).status_code
+
+    return create
+
+
 def order_body(index: int) -> bytes:
     """A distinct Kalshi buy that rests (its price is below any the simulator quotes): it stays open.
 

@@ -18,7 +18,6 @@ import os
 import sys
 import threading
 import time
-import uuid
 from decimal import Decimal
 
 import orders_bench as bench
@@ -99,17 +98,7 @@ def main() -> None:
         simulator_alone(base_url=sim_url, api_key=sim_key, parsec_ids=parsec_ids, orders=200)  # warm-up
         sim_rate = simulator_alone(base_url=sim_url, api_key=sim_key, parsec_ids=parsec_ids, orders=ORDERS)
 
-        def create(http, index: int) -> int:
-            return http.post(
-                f"{base_url}/api/v1/orders?exchange=kalshi",
-                content=bench.order_body(index),
-                headers={
-                    "X-API-Key": raw_key,
-                    "X-Builder-Customer-Id": customer_ids[index % len(customer_ids)],
-                    "Idempotency-Key": uuid.uuid4().hex,
-                    "Content-Type": "application/json",
-                },
-            ).status_code
+        create = bench.order_creator(base_url=base_url, raw_key=raw_key, customer_ids=customer_ids)
 
         intake = bench.load(create, clients=4, seconds=TIMEOUT, max_requests=ORDERS, expect=201)
         if intake.failed:

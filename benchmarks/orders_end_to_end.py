@@ -14,7 +14,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 
 import orders_bench as bench
 
@@ -45,17 +44,7 @@ def main() -> None:
         raw_key, customer_ids = bench.seed_trader(base_url=base_url, customers=CUSTOMERS)
         bench.celery_worker(processes, env, concurrency=2)
 
-        def create(http, index: int) -> int:
-            return http.post(
-                f"{base_url}/api/v1/orders?exchange=kalshi",
-                content=bench.order_body(index),
-                headers={
-                    "X-API-Key": raw_key,
-                    "X-Builder-Customer-Id": customer_ids[index % len(customer_ids)],
-                    "Idempotency-Key": uuid.uuid4().hex,
-                    "Content-Type": "application/json",
-                },
-            ).status_code
+        create = bench.order_creator(base_url=base_url, raw_key=raw_key, customer_ids=customer_ids)
 
         began = time.monotonic()
         intake = bench.load(create, clients=CLIENTS, seconds=TIMEOUT, max_requests=ORDERS, expect=201)

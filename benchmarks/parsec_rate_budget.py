@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-import uuid
 
 import httpx
 import orders_bench as bench
@@ -59,17 +58,7 @@ def main() -> None:
         bench.wait_until_up(base_url, server)
         raw_key, customer_ids = bench.seed_trader(base_url=base_url, customers=CUSTOMERS)
 
-        def create(http, index: int) -> int:
-            return http.post(
-                f"{base_url}/api/v1/orders?exchange=kalshi",
-                content=bench.order_body(index),
-                headers={
-                    "X-API-Key": raw_key,
-                    "X-Builder-Customer-Id": customer_ids[index % len(customer_ids)],
-                    "Idempotency-Key": uuid.uuid4().hex,
-                    "Content-Type": "application/json",
-                },
-            ).status_code
+        create = bench.order_creator(base_url=base_url, raw_key=raw_key, customer_ids=customer_ids)
 
         intake = bench.load(create, clients=4, seconds=TIMEOUT, max_requests=ORDERS, expect=201)
         if intake.failed:
