@@ -78,8 +78,10 @@ def sim_markets_page(
 
 def sim_market_get(*, exchange: str, market_id: str) -> SimMarket | None:
     market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
-    if market is None and not SimMarket.objects.exists():
-        sim_markets_ensure()
+    if market is None:
+        # Seeded on first use; a concurrent request may have seeded between our reads: read again.
+        if not SimMarket.objects.exists():
+            sim_markets_ensure()
         market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
     return market
 

@@ -170,8 +170,11 @@ def sim_markets_ensure() -> None:
 
 def _market_for(exchange: str, market_id: str) -> SimMarket:
     market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
-    if market is None and not SimMarket.objects.filter(exchange=exchange).exists():
-        sim_markets_ensure()
+    if market is None:
+        # Seeded on first use. Another request may be seeding right now: whether we seed or it did
+        # between our two reads, the market is read again (a miss then is a real 404).
+        if not SimMarket.objects.filter(exchange=exchange).exists():
+            sim_markets_ensure()
         market = SimMarket.objects.filter(exchange=exchange, market_id=market_id).first()
     if market is None:
         raise ContractError(

@@ -19,13 +19,16 @@ RATE = 5
 BURST = 10
 WINDOW_SECONDS = 2.0
 
-# Takes from one bucket from `start` until `end` (Unix times both processes share); prints the counts.
+# Says "ready" once Django is up, reads `start end` (Unix times both processes share) from its input, takes
+# from one bucket from start until end, and prints the counts. Start-up can take seconds (a fresh clone
+# compiles every module first), so the window is chosen only once both are ready.
 HAMMER = """
 import sys, time, django
 django.setup()
 from ratelimits.buckets import bucket_take
 key, rate, burst = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
-start, end = float(sys.argv[4]), float(sys.argv[5])
+print("ready", flush=True)
+start, end = map(float, sys.stdin.readline().split())
 while time.time() < start:
     time.sleep(0.001)
 allowed = attempts = 0
@@ -47,14 +50,22 @@ def test_two_processes_never_take_more_than_burst_plus_rate_times_window(transac
     if store == "database":
         env["SHARED_STORE_URL"] = ""  # the database's buckets even where Redis is configured
     key = f"test-shared-{uuid.uuid4().hex}"
-    start = time.time() + 3.0  # both have started Django by then
-    end = start + WINDOW_SECONDS
-    command = [sys.executable, "-c", HAMMER, key, str(RATE), str(BURST), repr(start), repr(end)]
+    command = [sys.executable, "-c", HAMMER, key, str(RATE), str(BURST)]
     processes = [
-        subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)  # noqa: S603
+        subprocess.Popen(  # noqa: S603
+            command, env=env, cwd=ROOT, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
         for _ in range(2)
     ]
+    for process in processes:
+        lines = iter(process.stdout.readline, b"")
+        assert any(line.strip() == b"ready" for line in lines), process.stderr.read().decode()
+    start = time.time() + 0.2
+    window = f"{start!r} {start + WINDOW_SECONDS!r}\n".encode()
     results = []
+    for process in processes:
+        process.stdin.write(window)
+        process.stdin.flush()
     for process in processes:
         out, err = process.communicate(timeout=60)
         assert process.returncode == 0, err.decode()
