@@ -458,6 +458,10 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # (prefork) for the CPU-bound ones, `io` (threads) for those that wait on Parsec or a partner's server.
 TASK_QUEUE_NAMES = ("default", "provisioning", "submission", "cancel", "reconciliation", "webhooks")
 IO_QUEUE_NAMES = ("submission", "cancel", "reconciliation", "webhooks")
+# Celery's Django fixup closes a task's database connection before and after every task unless this is
+# set; then it closes one every CELERY_DB_REUSE_MAX tasks and CONN_MAX_AGE (checked as each task starts,
+# builder_platform.celery) decides the rest: a new PostgreSQL connection per task cost more than the task.
+CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
 # Threads of a thread-pool (`io`) worker started without --concurrency: orders in flight per process.
 # Each thread holds at most one database connection. SQLite takes one writer at a time, so more
 # threads there only queue on its lock.
