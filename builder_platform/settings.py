@@ -461,7 +461,10 @@ IO_QUEUE_NAMES = ("submission", "cancel", "reconciliation", "webhooks")
 # Celery's Django fixup closes a task's database connection before and after every task unless this is
 # set; then it closes one every CELERY_DB_REUSE_MAX tasks and CONN_MAX_AGE (checked as each task starts,
 # builder_platform.celery) decides the rest: a new PostgreSQL connection per task cost more than the task.
-CELERY_DB_REUSE_MAX = env_int("CELERY_DB_REUSE_MAX", 1000)
+# SQLite (CONN_MAX_AGE 0, one file) keeps Celery's default of a fresh connection per task.
+CELERY_DB_REUSE_MAX = env_int(
+    "CELERY_DB_REUSE_MAX", 0 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 1000
+)
 # Threads of a thread-pool (`io`) worker started without --concurrency: orders in flight per process.
 # Each thread holds at most one database connection. SQLite takes one writer at a time, so more
 # threads there only queue on its lock.
