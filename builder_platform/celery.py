@@ -97,20 +97,6 @@ def _io_pool_concurrency(sender=None, conf=None, options=None, **kwargs) -> None
 
 
 @signals.celeryd_init.connect
-@signals.task_prerun.connect
-def _close_old_connections(task=None, **kwargs) -> None:
-    from django.conf import settings
-    from django.db import close_old_connections
-
-    if not settings.CELERY_DB_REUSE_MAX or getattr(getattr(task, "request", None), "is_eager", False):
-        # Celery closes every connection itself; or the task runs in the caller's thread, maybe inside
-        # its transaction, and the connection is not ours to close.
-        return
-    # With CELERY_DB_REUSE_MAX the fixup keeps connections between tasks: this drops one that is broken
-    # or past CONN_MAX_AGE, as Django does at each request (SQLite's CONN_MAX_AGE 0: every task).
-    close_old_connections()
-
-
 @signals.beat_init.connect
 def _create_runtime_folders(**kwargs) -> None:
     from builder_platform.folders import runtime_folders_create

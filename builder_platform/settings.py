@@ -459,8 +459,8 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 TASK_QUEUE_NAMES = ("default", "provisioning", "submission", "cancel", "reconciliation", "webhooks")
 IO_QUEUE_NAMES = ("submission", "cancel", "reconciliation", "webhooks")
 # Celery's Django fixup closes a task's database connection before and after every task unless this is
-# set; then it closes one every CELERY_DB_REUSE_MAX tasks and CONN_MAX_AGE (checked as each task starts,
-# builder_platform.celery) decides the rest: a new PostgreSQL connection per task cost more than the task.
+# set; then it closes one every CELERY_DB_REUSE_MAX tasks: a new PostgreSQL connection per task cost more
+# than the submit task itself (benchmarks/orders_drain.py).
 # SQLite (CONN_MAX_AGE 0, one file) keeps Celery's default of a fresh connection per task.
 CELERY_DB_REUSE_MAX = env_int(
     "CELERY_DB_REUSE_MAX", 0 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 1000
