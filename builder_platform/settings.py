@@ -462,8 +462,11 @@ IO_QUEUE_NAMES = ("submission", "cancel", "reconciliation", "webhooks")
 # set; then it closes one every CELERY_DB_REUSE_MAX tasks: a new PostgreSQL connection per task cost more
 # than the submit task itself (benchmarks/orders_drain.py).
 # SQLite (CONN_MAX_AGE 0, one file) keeps Celery's default of a fresh connection per task.
+# Nothing else checks a kept connection's health between tasks, so after a database restart a thread's
+# broken connection fails its tasks (claims not yet made, or answers left to reconciliation: never a
+# second send) until it is recycled; a small number bounds that to a few dozen tasks per thread.
 CELERY_DB_REUSE_MAX = env_int(
-    "CELERY_DB_REUSE_MAX", 0 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 1000
+    "CELERY_DB_REUSE_MAX", 0 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 50
 )
 # Threads of a thread-pool (`io`) worker started without --concurrency: orders in flight per process.
 # Each thread holds at most one database connection. SQLite takes one writer at a time, so more
