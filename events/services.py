@@ -59,7 +59,8 @@ def event_record(
     """
     if type not in EVENT_TYPES:
         raise ValueError(f"unknown event type {type!r}: add it to events.registry.EVENT_TYPES")
-    with transaction.atomic():
+    # No savepoint: nothing catches a failure here and carries on in the same transaction.
+    with transaction.atomic(savepoint=False):
         if version is None:
             version = _next_version(object_type=object_type, object_id=object_id)
         if isinstance(data, dict) and "version" not in data:

@@ -16,20 +16,20 @@ from django.db.models import F
 
 from events.services import event_record
 from orders.models import Fill, Order
-from orders.serializers import FillOutputSerializer, OrderOutputSerializer
+from orders.serializers import FillOutputSerializer, order_json
 
 _INTERNAL = {Order.Status.SUBMITTING}
 
 
 def _order_json(order_id: uuid.UUID | str) -> tuple[Order, dict[str, Any]]:
     order = Order.objects.select_related("fee_authorization").get(id=order_id)
-    return order, dict(OrderOutputSerializer(order).data)
+    return order, order_json(order)
 
 
 def order_created(*, order: Order, now: datetime) -> None:
     # The order just inserted, rendered as it is in memory, as the create's own 201 answer is: reading
     # it back would cost a query per create for the same fields.
-    data = dict(OrderOutputSerializer(order).data)
+    data = order_json(order)
     event_record(
         partner_id=order.partner_id,
         type="order.created",
@@ -41,15 +41,14 @@ def order_created(*, order: Order, now: datetime) -> None:
     )
 
 
-def order_status_changed(
-    *, order_id: uuid.UUID | str, from_status: str, to_status: str, now: datetime
-) -> None:
+def order_status_changed(*, order: Order, from_status: str, to_status: str, now: datetime) -> None:
+    """`order` as the change left it (the row its UPDATE returned), with its fee_authorization loaded."""
     if to_status in _INTERNAL:
         return
     previous = Order.Status.QUEUED if from_status in _INTERNAL else from_status
     if previous == to_status:
         return  # a claim given back: nothing a partner saw has changed
-    order, data = _order_json(order_id)
+    data = order_json(order)
     event_record(
         partner_id=order.partner_id,
         type="order.updated",

@@ -10,7 +10,7 @@ them would scatter the schema without making any one of them easier to read.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -87,6 +87,54 @@ def fee_authorization_json(order: Order) -> dict[str, Any] | None:
     if authorization is None or order.status != Order.Status.AWAITING_FEE_AUTH:
         return None
     return fees_presenters.fee_authorization_json(authorization)
+
+
+def _datetime_json(value: datetime | None) -> str | None:
+    # As DRF's DateTimeField writes it (USE_TZ, TIME_ZONE UTC, ISO 8601): UTC with a Z.
+    if not value:
+        return None
+    text = value.astimezone(UTC).isoformat()
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _choice_json(value: Any) -> Any:
+    # As DRF's ChoiceField writes a stored choice: the plain value, never the enum member.
+    return value if value in ("", None) else str(value)
+
+
+def order_json(order: Order) -> dict[str, Any]:
+    """The Order as OrderOutputSerializer renders it, built directly (the submission's hot path).
+
+    The serializer's per-field machinery cost more than the order's SQL when events are recorded for
+    hundreds of orders a second; a test holds both to the same output for every status, with and
+    without a fee. `order` must come with its fee_authorization loaded (or none).
+    """
+    return {
+        "id": str(order.id),
+        "market_id": str(order.market_id),
+        "outcome": str(order.outcome),
+        "side": _choice_json(order.side),
+        "price": plain_decimal(order.price),
+        "size": plain_decimal(order.size),
+        "filled": plain_decimal(order.filled),
+        "status": _choice_json(order.status),
+        "created_at": _datetime_json(order.created_at),
+        "updated_at": _datetime_json(order.updated_at),
+        "exchange": _choice_json(order.exchange),
+        "customer_id": str(order.customer_id) if order.customer_id is not None else None,
+        "parsec_order_id": str(order.parsec_order_id) if order.parsec_order_id is not None else None,
+        "order_type": _choice_json(order.order_type),
+        "expiration": int(order.expiration) if order.expiration is not None else None,
+        "cancel_requested_at": _datetime_json(order.cancel_requested_at),
+        "fee": fee_json(order),
+        "fee_authorization": fee_authorization_json(order),
+        "last_error": (
+            {"code": order.last_error_code, "message": order.last_error_message}
+            if order.last_error_code
+            else None
+        ),
+        "version": int(order.version),
+    }
 
 
 BASE_UNITS = {

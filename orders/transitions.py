@@ -11,8 +11,10 @@ from django.db import transaction
 from django.db.models import F, Q
 
 from builder_platform import metrics
+from fees.models import FeeAuthorization
 from orders import event_log
 from orders.models import PARSEC_STATUSES, Order, OrderEvent
+from orders.returning import ORDER_FIELDS, orders_update_returning
 
 S = Order.Status
 _ANSWERED = PARSEC_STATUSES  # what a Parsec answer can say
@@ -53,13 +55,20 @@ def order_transition(
     now: datetime,
     detail: dict[str, Any] | None = None,
     condition: Q | None = None,
+    order: Order | None = None,
     **fields: Any,
 ) -> bool:
     """Move the order to `to_status` if it is in one of `from_statuses` (and matches `condition`).
 
     Returns False, changing nothing, when another writer got there first or the order is elsewhere.
     `fields` are written in the same UPDATE. Runs inside the caller's transaction when there is one,
-    so the caller's related writes (fee axis, ledger) commit or roll back with the transition.
+    so the caller's related writes (fee axis, ledger) commit or roll back with the transition; without
+    a savepoint of its own, since a failure here fails the caller's transaction anyway (a caller that
+    catches one, as the claim does its IntegrityError, holds the savepoint).
+
+    The UPDATE returns the row it wrote, and the order's event is rendered from it. A caller that passes
+    its in-memory `order` (with fee_authorization loaded, and unchanged by anyone else meanwhile, as an
+    order in flight is) gets it refreshed with that row and spares the event a read of the fee.
     """
     candidates = {str(status) for status in from_statuses} - {str(to_status)}
     for status in candidates:
@@ -67,7 +76,7 @@ def order_transition(
             raise IllegalTransition(f"an order cannot go from {status} to {to_status}")
     if not candidates:
         return False
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):
         for _ in range(3):
             if len(candidates) == 1:
                 # One possible origin: the UPDATE alone says whether we won, no read needed.
@@ -79,7 +88,15 @@ def order_transition(
             query = Order.objects.filter(id=order_id, status=current)
             if condition is not None:
                 query = query.filter(condition)
-            if query.update(status=to_status, updated_at=now, version=F("version") + 1, **fields) == 1:
+            written = orders_update_returning(
+                query, status=to_status, updated_at=now, version=F("version") + 1, **fields
+            )
+            if written:
+                row = written[0]
+                if order is not None:
+                    _order_refresh(order, row)
+                elif row.fee_authorization_id is not None:
+                    row.fee_authorization = FeeAuthorization.objects.get(id=row.fee_authorization_id)
                 OrderEvent.objects.create(
                     order_id=order_id,
                     from_status=current,
@@ -89,7 +106,10 @@ def order_transition(
                     created_at=now,
                 )
                 event_log.order_status_changed(
-                    order_id=order_id, from_status=current, to_status=to_status, now=now
+                    order=order if order is not None else row,
+                    from_status=current,
+                    to_status=to_status,
+                    now=now,
                 )
                 metrics.order_transitioned(from_status=current, to_status=to_status)
                 return True
@@ -97,3 +117,9 @@ def order_transition(
                 return False
             # The status moved between our read and our UPDATE; read it again.
         return False
+
+
+def _order_refresh(order: Order, row: Order) -> None:
+    # Same ids for the relations, so the caller's loaded partner, customer and fee authorization stay.
+    for field in ORDER_FIELDS:
+        setattr(order, field.attname, getattr(row, field.attname))

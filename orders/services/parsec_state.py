@@ -55,7 +55,7 @@ def order_record_accepted(
     """Parsec has this order (its create answered, or a listing showed it): adopt its id and state.
 
     Returns what was written, or None when another writer got there first. `order` must come with its
-    fee_authorization loaded.
+    fee_authorization loaded; it is refreshed with the row the adoption wrote.
     """
     now = answered_at()
     written = ParsecStateWritten(
@@ -73,6 +73,7 @@ def order_record_accepted(
             now=now,
             detail={"parsec_order_id": answer.id, "parsec_status": answer.status},
             condition=Q(parsec_order_id__isnull=True),
+            order=order,
             parsec_order_id=answer.id,
             filled=written.filled,
             submitting_since=None,
@@ -87,8 +88,8 @@ def order_record_accepted(
             order_settle_if_complete(order_id=order.id, now=now)
             if answer.filled > 0:
                 order_enqueue_reconcile(customer_id=order.customer_id, exchange=order.exchange)
-        elif Order.objects.filter(id=order.id, cancel_requested_at__isnull=False).exists():
-            # Read now: the cancel may have been asked while the create was on its way.
+        elif order.cancel_requested_at is not None:
+            # As the UPDATE just returned it: the cancel may have been asked while the create was on its way.
             order_enqueue_cancel(order_id=order.id)
     return written
 

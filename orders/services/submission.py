@@ -166,19 +166,9 @@ def _claim(order: Order, *, now: datetime) -> SubmitResult | None:
     """Move the order to submitting (None: this caller won and sends it), else why not."""
     builder_fields = _builder_fields(order)
     try:
-        claimed = order_transition(
-            order_id=order.id,
-            from_statuses=[S.QUEUED],
-            to_status=S.SUBMITTING,
-            cause=EventCause.CLAIMED,
-            now=now,
-            detail={"attempt": order.submit_attempts + 1},
-            condition=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
-            submitting_since=now,
-            submit_attempts=F("submit_attempts") + 1,
-            sent_at=Coalesce(F("sent_at"), Value(now)),
-            **builder_fields,
-        )
+        # The savepoint is here, where its IntegrityError is caught (a caller may hold a transaction).
+        with transaction.atomic():
+            claimed = _claim_transition(order, now=now, builder_fields=builder_fields)
     except IntegrityError:
         # An identical intent of this customer is in flight; wait until it is resolved.
         retry_at = now + timedelta(seconds=INTENT_BUSY_RETRY_SECONDS)
@@ -186,11 +176,24 @@ def _claim(order: Order, *, now: datetime) -> SubmitResult | None:
         return SubmitResult(SubmitOutcome.BUSY, retry_at=retry_at)
     if not claimed:
         return SubmitResult(SubmitOutcome.NOT_CLAIMED)
-    # What the claim wrote, without reading the row again.
-    order.status, order.submit_attempts = S.SUBMITTING, order.submit_attempts + 1
-    for name, value in builder_fields.items():
-        setattr(order, name, value)
     return None
+
+
+def _claim_transition(order: Order, *, now: datetime, builder_fields: dict[str, str]) -> bool:
+    return order_transition(
+        order_id=order.id,
+        from_statuses=[S.QUEUED],
+        to_status=S.SUBMITTING,
+        cause=EventCause.CLAIMED,
+        now=now,
+        detail={"attempt": order.submit_attempts + 1},
+        condition=Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now),
+        submitting_since=now,
+        submit_attempts=F("submit_attempts") + 1,
+        sent_at=Coalesce(F("sent_at"), Value(now)),
+        order=order,
+        **builder_fields,
+    )
 
 
 def refusal_may_be_escrow_id_reuse(*, status: int, code: str, escrow_id_may_be_used: bool) -> bool:
@@ -227,6 +230,7 @@ def _record_rejected(*, order: Order, error: ParsecRejected) -> SubmitResult:
             from_statuses=[S.SUBMITTING],
             to_status=S.REJECTED,
             cause=EventCause.PARSEC_REJECTED,
+            order=order,
             now=now,
             detail={"status": error.status, "code": error.code},
             **ended_fields(now=now),
@@ -255,6 +259,7 @@ def _record_unavailable(*, order: Order, error: ParsecUnavailable, give_up_at: d
         from_statuses=[S.SUBMITTING],
         to_status=S.QUEUED,
         cause=EventCause.PARSEC_UNAVAILABLE,
+        order=order,
         now=now,
         detail={"status": error.status, "code": error.code, "retry_at": retry_at.isoformat()},
         submitting_since=None,
@@ -273,6 +278,7 @@ def _record_in_doubt(*, order: Order, cause: EventCause, message: str) -> Submit
         to_status=S.UNKNOWN,
         cause=cause,
         now=answered_at(),
+        order=order,
         **in_doubt_fields(cause=cause, message=message),
     )
     order_enqueue_reconcile(customer_id=order.customer_id, exchange=order.exchange)
