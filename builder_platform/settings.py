@@ -543,6 +543,12 @@ if REFERRAL_ATTRIBUTION_DAYS <= 0 or COMMISSION_HOLD_DAYS < 0 or PAYOUT_MINIMUM_
 ORDER_SUBMIT_LEASE_SECONDS = env_int("ORDER_SUBMIT_LEASE_SECONDS", 60)
 # A fee-less order still unsent this long after creation fails (a fee-bearing one gives up at its deadline).
 ORDER_SUBMIT_GIVE_UP_SECONDS = env_int("ORDER_SUBMIT_GIVE_UP_SECONDS", 600)
+# A submit task claims up to this many due queued orders in one conditional UPDATE, sends them at once
+# and records Parsec's common answers in one transaction (1: one order per task, the per-order path).
+ORDER_SUBMIT_BATCH_SIZE = env_int("ORDER_SUBMIT_BATCH_SIZE", 16)
+# Threads per process making the batches' HTTP calls to Parsec (no database connection each): the most
+# creates one worker process has in flight at once, whatever its number of task threads.
+ORDER_SUBMIT_SEND_THREADS = env_int("ORDER_SUBMIT_SEND_THREADS", 16)
 ORDER_SUBMIT_BACKOFF_BASE_SECONDS = env_float("ORDER_SUBMIT_BACKOFF_BASE_SECONDS", 1.0)
 ORDER_SUBMIT_BACKOFF_MAX_SECONDS = env_float("ORDER_SUBMIT_BACKOFF_MAX_SECONDS", 60.0)
 # An order is not sent when its fee authorization's deadline is closer than this (Parsec checks it later).

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import F
 
-from events.services import event_record
+from events.services import EventToRecord, event_record, events_record_many
 from orders.models import Fill, Order
 from orders.serializers import FillOutputSerializer, order_json
 
@@ -58,6 +58,29 @@ def order_status_changed(*, order: Order, from_status: str, to_status: str, now:
         version=order.version,
         now=now,
     )
+
+
+def orders_status_changed(*, changes: list[tuple[Order, str, str]], now: datetime) -> None:
+    """`order_status_changed` for many orders changed in one transaction: (order, from, to) each."""
+    records = []
+    for order, from_status, to_status in changes:
+        if to_status in _INTERNAL:
+            continue
+        previous = Order.Status.QUEUED if from_status in _INTERNAL else from_status
+        if previous == to_status:
+            continue
+        records.append(
+            EventToRecord(
+                partner_id=order.partner_id,
+                type="order.updated",
+                object_type="order",
+                object_id=str(order.id),
+                data={**order_json(order), "previous_status": str(previous)},
+                version=order.version,
+            )
+        )
+    if records:
+        events_record_many(records, now=now)
 
 
 def order_fills_recorded(*, order_id: uuid.UUID | str, fill_ids: Iterable[str], now: datetime) -> None:

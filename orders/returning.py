@@ -67,3 +67,9 @@ def orders_update_returning(query: QuerySet, **values: Any) -> list[Order]:
 def order_columns_sql(*, using: str) -> str:
     """The order table's columns, in the order `orders_from_rows` reads them."""
     return _columns(connections[using])
+
+
+def order_refresh(order: Order, row: Order) -> None:
+    """Copy the row an UPDATE returned onto the caller's order (same relation ids: loaded ones stay)."""
+    for field in ORDER_FIELDS:
+        setattr(order, field.attname, getattr(row, field.attname))

@@ -10,7 +10,7 @@ from celery import Task, current_app, shared_task
 from django.utils import timezone
 from kombu.exceptions import ChannelError, OperationalError
 
-from orders.services import cancel, dead_man_switch, reconcile, reconcile_schedule, submission, sweep
+from orders.services import cancel, dead_man_switch, reconcile, reconcile_schedule, submission_batch, sweep
 from orders.vocabulary import SUBMIT_RETRY_OUTCOMES
 from parsec.client import ParsecError, ParsecInDoubt, ParsecRejected, ParsecUnavailable
 
@@ -27,13 +27,18 @@ CANCEL_RETRY_MAX_SECONDS = 60.0
 
 @shared_task(name="orders.submit")
 def order_submit_task(order_id: str) -> str:
-    result = submission.order_submit(order_id=order_id, now=timezone.now())
+    """Submit this order, with a batch of other due ones (their own messages then find them claimed)."""
+    results = submission_batch.orders_submit_batch(order_id=order_id, now=timezone.now())
+    result = results[str(order_id)]
     # One line per attempt; the log context names the order, the task and the request that queued it.
     logger.info("order submit attempt: %s", result.outcome)
-    if result.retry_at is not None and result.outcome in SUBMIT_RETRY_OUTCOMES:
-        # The row keeps next_attempt_at, so the sweep catches this message if it is lost.
-        countdown = max(0.0, (result.retry_at - timezone.now()).total_seconds())
-        order_submit_task.apply_async(args=[order_id], countdown=countdown)
+    if len(results) > 1:
+        logger.info("order submit batch: %d orders decided with it", len(results) - 1)
+    for retried_id, retried in results.items():
+        if retried.retry_at is not None and retried.outcome in SUBMIT_RETRY_OUTCOMES:
+            # The row keeps next_attempt_at, so the sweep catches this message if it is lost.
+            countdown = max(0.0, (retried.retry_at - timezone.now()).total_seconds())
+            order_submit_task.apply_async(args=[retried_id], countdown=countdown)
     return str(result.outcome)
 
 

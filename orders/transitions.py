@@ -14,7 +14,7 @@ from builder_platform import metrics
 from fees.models import FeeAuthorization
 from orders import event_log
 from orders.models import PARSEC_STATUSES, Order, OrderEvent
-from orders.returning import ORDER_FIELDS, orders_update_returning
+from orders.returning import order_refresh, orders_update_returning
 
 S = Order.Status
 _ANSWERED = PARSEC_STATUSES  # what a Parsec answer can say
@@ -94,7 +94,7 @@ def order_transition(
             if written:
                 row = written[0]
                 if order is not None:
-                    _order_refresh(order, row)
+                    order_refresh(order, row)
                 elif row.fee_authorization_id is not None:
                     row.fee_authorization = FeeAuthorization.objects.get(id=row.fee_authorization_id)
                 OrderEvent.objects.create(
@@ -117,9 +117,3 @@ def order_transition(
                 return False
             # The status moved between our read and our UPDATE; read it again.
         return False
-
-
-def _order_refresh(order: Order, row: Order) -> None:
-    # Same ids for the relations, so the caller's loaded partner, customer and fee authorization stay.
-    for field in ORDER_FIELDS:
-        setattr(order, field.attname, getattr(row, field.attname))
