@@ -9,7 +9,9 @@ the simulator, read from the orders' own events (the worker's start-up is not co
 the two is the submission pipeline's own overhead: claim, send, record.
 
 Knobs (environment): BENCH_ORDERS (1000), BENCH_CONCURRENCY (16), BENCH_CUSTOMERS (16),
-BENCH_TIMEOUT (600), DATABASE_URL (default .../bench_orders), BROKER_URL (default Redis db 5).
+BENCH_TIMEOUT (600), DATABASE_URL (default .../bench_orders), BROKER_URL (default Redis db 5),
+BENCH_IO_PROCESSES (1: worker processes sharing BENCH_CONCURRENCY threads and as many creates in flight),
+BENCH_BATCH_SIZE (the workers' ORDER_SUBMIT_BATCH_SIZE; unset: the settings' default).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "1000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "16"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
+IO_PROCESSES = int(os.environ.get("BENCH_IO_PROCESSES", "1"))
+BATCH_SIZE = os.environ.get("BENCH_BATCH_SIZE", "")
 
 
 def simulator_alone(*, base_url: str, api_key: str, parsec_ids: list[str], orders: int) -> float:
@@ -104,9 +108,18 @@ def main() -> None:
         if intake.failed:
             sys.exit(f"intake failed for some orders: {intake.statuses}")
         queued = Order.objects.filter(status=Order.Status.QUEUED).count()
-        bench.celery_worker(
-            processes, env, concurrency=CONCURRENCY, queues="submission,cancel,reconciliation", pool="threads"
-        )
+        threads = max(1, CONCURRENCY // IO_PROCESSES)
+        worker_env = {**env, "ORDER_SUBMIT_SEND_THREADS": str(threads)}
+        if BATCH_SIZE:
+            worker_env["ORDER_SUBMIT_BATCH_SIZE"] = BATCH_SIZE
+        for _ in range(IO_PROCESSES):
+            bench.celery_worker(
+                processes,
+                worker_env,
+                concurrency=threads,
+                queues="submission,cancel,reconciliation",
+                pool="threads",
+            )
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             if not Order.objects.filter(status__in=[Order.Status.QUEUED, Order.Status.SUBMITTING]).exists():
@@ -129,7 +142,11 @@ def main() -> None:
     )
     print(f"simulator alone, {CONCURRENCY} callers: {sim_rate:.0f} orders/s")
     print(f"intake (no worker running): {intake.per_second:.0f} orders/s; {queued} queued before the drain")
-    print(f"drain, {CONCURRENCY} io threads: {sent} sent in {span:.1f} s, {drain_rate:.0f} orders/s")
+    batch = f", batch size {BATCH_SIZE}" if BATCH_SIZE else ""
+    print(
+        f"drain, {CONCURRENCY} io threads in {IO_PROCESSES} process(es){batch}: "
+        f"{sent} sent in {span:.1f} s, {drain_rate:.0f} orders/s"
+    )
     print(f"drain / simulator alone: {drain_rate / sim_rate:.2f}x")
     print(f"final statuses: {by_status}")
     if sent < ORDERS:
