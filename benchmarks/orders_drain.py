@@ -76,6 +76,17 @@ def simulator_alone(*, base_url: str, api_key: str, parsec_ids: list[str], order
     return done[0] / elapsed
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc), all their threads included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
 def main() -> None:
     database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
     broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
@@ -112,19 +123,25 @@ def main() -> None:
         worker_env = {**env, "ORDER_SUBMIT_SEND_THREADS": str(threads)}
         if BATCH_SIZE:
             worker_env["ORDER_SUBMIT_BATCH_SIZE"] = BATCH_SIZE
+        workers = []
         for _ in range(IO_PROCESSES):
-            bench.celery_worker(
+            worker = bench.celery_worker(
                 processes,
                 worker_env,
                 concurrency=threads,
                 queues="submission,cancel,reconciliation",
                 pool="threads",
             )
+            workers.append(worker.pid)
         deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and not OrderEvent.objects.filter(to_status="submitting").exists():
+            time.sleep(0.05)
+        cpu_at_first_claim = cpu_seconds(workers)
         while time.monotonic() < deadline:
             if not Order.objects.filter(status__in=[Order.Status.QUEUED, Order.Status.SUBMITTING]).exists():
                 break
             time.sleep(0.25)
+        worker_cpu = cpu_seconds(workers) - cpu_at_first_claim
     finally:
         processes.stop_all()
         bench.purge_broker(broker_url)
@@ -148,6 +165,8 @@ def main() -> None:
         f"{sent} sent in {span:.1f} s, {drain_rate:.0f} orders/s"
     )
     print(f"drain / simulator alone: {drain_rate / sim_rate:.2f}x")
+    # Less sensitive than the rates to other load on the machine: the workers' own cost per order.
+    print(f"io workers' CPU from the first claim: {1000 * worker_cpu / max(sent, 1):.1f} ms per order sent")
     print(f"final statuses: {by_status}")
     if sent < ORDERS:
         sys.exit("not every queued order was sent within the time limit")

@@ -252,6 +252,20 @@ def webhook_deliveries_create(event: Event) -> None:
         _deliveries_create(event=event, endpoints=endpoints, now=event.created_at)
 
 
+def webhook_deliveries_create_many(events: list[Event]) -> None:
+    """`webhook_deliveries_create` for a batch of events recorded together: one read of the endpoints."""
+    partner_ids = {event.partner_id for event in events}
+    endpoints_of: dict[int, list[WebhookEndpoint]] = {partner_id: [] for partner_id in partner_ids}
+    for endpoint in WebhookEndpoint.objects.filter(partner_id__in=partner_ids, enabled=True):
+        endpoints_of[endpoint.partner_id].append(endpoint)
+    for event in events:
+        endpoints = [
+            endpoint for endpoint in endpoints_of[event.partner_id] if endpoint.subscribes_to(event.type)
+        ]
+        if endpoints:
+            _deliveries_create(event=event, endpoints=endpoints, now=event.created_at)
+
+
 @transaction.atomic
 def webhook_event_resend(
     *, event: Event, actor: Actor, now: datetime, endpoint_id: uuid.UUID | None = None
