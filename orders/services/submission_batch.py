@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -66,6 +67,7 @@ class _Claimed:
     order: Order
     give_up_at: datetime
     body: dict[str, Any]
+    claimed_at: float  # time.monotonic() of the claim
     answer: ParsecOrder | None = None
     error: BaseException | None = None
 
@@ -154,7 +156,11 @@ def _claim_batch(
             continue
         order_refresh(order, row)
         metrics.order_transitioned(from_status=S.QUEUED, to_status=S.SUBMITTING)
-        claimed.append(_Claimed(order=order, give_up_at=give_up_at, body=order_parsec_body(order)))
+        claimed.append(
+            _Claimed(
+                order=order, give_up_at=give_up_at, body=order_parsec_body(order), claimed_at=time.monotonic()
+            )
+        )
     return claimed, []
 
 
@@ -200,6 +206,13 @@ def _builder_cases(orders: list[Order]) -> dict[str, Case]:
 
 
 def _send(entry: _Claimed, client: Any) -> None:
+    if time.monotonic() - entry.claimed_at > settings.ORDER_SUBMIT_LEASE_SECONDS / 2:
+        # Waited for a sending thread so long that the sweep may soon take the claim for a dead worker's:
+        # not sent, so nothing happened, and the order goes back to the queue like after a 503.
+        entry.error = ParsecUnavailable(
+            status=None, code="not_sent_in_time", message="No thread was free to send the order in time."
+        )
+        return
     try:
         entry.answer = client.create_order(
             exchange=entry.order.exchange,

@@ -211,3 +211,26 @@ def test_concurrent_batches_never_claim_one_order_twice(trader, parsec_by_size, 
     assert set(Order.objects.filter(id__in=[o.id for o in orders]).values_list("status", flat=True)) == {
         S.OPEN
     }
+
+
+@pytest.mark.django_db
+def test_an_order_no_thread_could_send_within_half_its_lease_goes_back_to_the_queue_unsent(
+    trader, scripted_parsec, enqueued, settings
+):
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    settings.ORDER_SUBMIT_LEASE_SECONDS = 0  # every claim is already too old when a thread takes it
+    order = place(trader)
+
+    result = submission_batch.orders_submit_batch(order_id=order.id, now=timezone.now())[str(order.id)]
+
+    assert result.outcome == "retry"
+    assert scripted_parsec.count("create_order") == 0
+    order.refresh_from_db()
+    assert order.status == S.QUEUED
+    assert order.last_error_code == "not_sent_in_time"
+    assert order.next_attempt_at > order.updated_at
+    assert list(OrderEvent.objects.filter(order=order).values_list("to_status", flat=True)) == [
+        S.QUEUED,
+        S.SUBMITTING,
+        S.QUEUED,
+    ]
