@@ -26,7 +26,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection, connections, transaction
 from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
@@ -73,7 +73,7 @@ class _Claimed:
 
 
 def _sender_pool() -> ThreadPoolExecutor:
-    """The process's threads for the batches' HTTP calls (HTTP only: they never touch the database)."""
+    """The process's threads for the batches' HTTP calls (no database connection kept between calls)."""
     global _senders
     with _senders_lock:
         if _senders is None or _senders[0] != os.getpid():
@@ -221,6 +221,10 @@ def _send(entry: _Claimed, client: Any) -> None:
         )
     except BaseException as error:  # noqa: BLE001 - kept for the recording thread, which re-raises others
         entry.error = error
+    finally:
+        # The embedded mode's shared Parsec budget is a table: a connection the call opened in this
+        # sending thread is closed now, so a worker holds no more connections than its task threads.
+        connections.close_all()
 
 
 def _is_parsec(entry: _Claimed) -> bool:
