@@ -619,10 +619,12 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "OrderType": "parsec.contract.ORDER_TYPES",
     "ApiKeyScope": "customers.models.PartnerApiKey.Scope",
 }
-# The enum hook as by default, then the 403 key_read_only on every write operation (one place).
+# The enum hook as by default, then the 403 key_read_only on every write operation and the partner
+# budget's X-RateLimit-* / Retry-After headers on every answer (each declared in one place).
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "customers.authentication.read_key_refusals_in_schema",
+    "ratelimits.schema.rate_limit_headers_in_schema",
 ]
 
 # --- Web frontend ---------------------------------------------------------------------------------------
