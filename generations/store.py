@@ -17,8 +17,8 @@ Why a revoked key cannot be accepted once the revoke's commit has returned:
   the next request, which reads the new generation, drops it; a value stored under the new generation
   was read after the bump, hence after the commit, and is the new one. A cache only moves forward: a
   value read under an older generation than the one a process has seen is used once, never stored;
-- inside a transaction nothing is read from or stored in the cache: a transaction sees its own
-  uncommitted changes, which would stay cached if it rolled back (no commit, no bump).
+- inside a transaction that changed a cached model nothing is read from or stored in the cache: it sees
+  its own uncommitted changes, which would stay cached if it rolled back (no commit, no bump).
 Bumping before the commit as well would add nothing: a value read between that bump and the commit
 would be the old one, stored under the new generation. What is left is a process that dies between its
 COMMIT and its INCR (or a Redis that refuses the INCR): READ_CACHE_MAX_AGE_SECONDS bounds how long any
@@ -121,6 +121,10 @@ def _generation_increment() -> None:
         ReadGeneration.objects.filter(pk=ReadGeneration.SINGLETON_ID).update(value=F("value") + 1)
 
 
+def _bump_pending() -> bool:
+    return any(callback is _generation_increment for _, callback, _ in connection.run_on_commit)
+
+
 def generation_bump() -> None:
     """Every process's read caches are stale once the current transaction commits (at once outside one).
 
@@ -129,10 +133,8 @@ def generation_bump() -> None:
     if not connection.in_atomic_block:
         _generation_increment()
         return
-    pending = connection.run_on_commit
-    if any(callback is _generation_increment for _, callback, _ in pending):
-        return
-    transaction.on_commit(_generation_increment)
+    if not _bump_pending():
+        transaction.on_commit(_generation_increment)
 
 
 class ReadCache:
@@ -145,10 +147,19 @@ class ReadCache:
         self._entries: dict[Hashable, Any] = {}
         _caches.append(self)
 
-    def get(self, key: Hashable, load: Callable[[], T]) -> T:
-        """The cached value for `key`, else load() (stored unless it is None)."""
+    def get(self, key: Hashable, load: Callable[[], T], *, in_transaction: bool = False) -> T:
+        """The cached value for `key`, else load() (stored unless it is None).
+
+        `in_transaction`: also inside a transaction, as long as it has changed no cached model (no bump
+        pending): what it reads of them is then what is committed (PostgreSQL's READ COMMITTED reads
+        the latest commit at each statement; SQLite's IMMEDIATE transaction holds the write lock, so
+        nothing commits meanwhile), exactly as outside one. For a read made only inside transactions
+        (a partner's webhook endpoints, read in each event's).
+        """
         max_age = settings.READ_CACHE_MAX_AGE_SECONDS
-        if max_age <= 0 or connection.in_atomic_block:
+        if max_age <= 0:
+            return load()
+        if connection.in_atomic_block and (not in_transaction or _bump_pending()):
             return load()
         generation = generation_current()
         if generation is None:

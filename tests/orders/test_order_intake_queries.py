@@ -11,10 +11,10 @@ from builder_platform.shared_store import shared_redis
 from orders.models import IdempotencyKey, Order
 
 # The Idempotency-Key read; then BEGIN, the claim, the order, its order event, the partner event (in a
-# savepoint, with the webhook endpoints read for its deliveries), the stored answer, COMMIT. The key with
-# its partner and rate limit, the customer with its wallets and the active halts come from this process's
-# read caches (generations.store), whose generation is read from Redis.
-CREATE_QUERIES = 11
+# savepoint, for its webhook deliveries), the stored answer, COMMIT. The key with its partner and rate
+# limit, the customer with its wallets, the active halts and the partner's webhook endpoints come from
+# this process's read caches (generations.store), whose generation is read from Redis.
+CREATE_QUERIES = 10
 # The embedded mode (no Redis) reads the caches' generation from its database row (one query), and keeps
 # the partner's rate bucket in the database: a transaction of its own (BEGIN IMMEDIATE, insert-or-ignore,
 # read, update, COMMIT) before the order's.

@@ -123,3 +123,32 @@ def test_a_change_in_another_process_refuses_the_next_create_here(
     if code is not None:
         assert refused.json()["code"] == code
     assert Order.objects.count() == 2
+
+
+ENDPOINT_CREATE = """
+from django.utils import timezone
+from webhooks.models import WebhookEndpoint
+WebhookEndpoint.objects.create(partner_id={partner_id}, url="https://hooks.example.com/orders",
+                               events=["order.created"], secret="s" * 32, created_at=timezone.now(),
+                               updated_at=timezone.now())
+"""
+
+
+def test_an_endpoint_created_in_another_process_gets_the_next_order_event_here(
+    tradable_exchanges, enqueued, store
+):
+    from webhooks.models import WebhookDelivery
+
+    if store == "configured" and shared_redis() is None:
+        store = "database"
+    trader = make_trader(name="Acme Trading")
+    for _ in range(2):  # the second create finds the partner's (no) endpoints in the cache
+        assert trader.post_order(order_body()).status_code == 201
+    assert not WebhookDelivery.objects.exists()
+
+    _in_another_process(ENDPOINT_CREATE.format(partner_id=trader.partner.pk), store=store)
+
+    created = trader.post_order(order_body())
+    assert created.status_code == 201
+    delivery = WebhookDelivery.objects.select_related("event").get()
+    assert delivery.event.object_id == created.json()["id"]
