@@ -4,10 +4,12 @@ Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), s
 workers) on a free loopback port serving the product, the simulator and a benchmark-only view that does one
 INSERT, seeds a partner and an active customer, then sends, for a bounded time and count, first the bare
 INSERT and then order creations (each with its own Idempotency-Key; every order is enqueued on the broker,
-BROKER_URL, default Redis db 5, which is emptied first and after). Prints both rates and their ratio.
+BROKER_URL, default Redis db 5, which is emptied first and after), in BENCH_ROUNDS alternating rounds: on a
+machine shared with other work, a load that comes and goes then weighs on both rates alike, not on one.
+Prints both rates and their ratio.
 
-Knobs (environment): BENCH_SECONDS (10 per endpoint), BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000),
-BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
+Knobs (environment): BENCH_SECONDS (10 per endpoint, split over the rounds), BENCH_ROUNDS (5),
+BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000 per endpoint), BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "20000"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 WARM_UP_REQUESTS = 20  # sequential, before the timed load; enough to reach every worker
 
 
@@ -86,20 +89,29 @@ def main() -> None:
             ).status_code
 
         results = {
-            "bare view, one INSERT": bench.load(
-                bare, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
-            ),
-            "POST /api/v1/orders (kalshi)": bench.load(
-                create, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
-            ),
+            "bare view, one INSERT": bench.LoadResult(),
+            "POST /api/v1/orders (kalshi)": bench.LoadResult(),
         }
+        for _ in range(ROUNDS):
+            for name, send in zip(results, (bare, create), strict=True):
+                _merge(
+                    results[name],
+                    bench.load(
+                        send,
+                        clients=CLIENTS,
+                        seconds=SECONDS / ROUNDS,
+                        max_requests=MAX_REQUESTS // ROUNDS,
+                        expect=201,
+                    ),
+                )
     finally:
         processes.stop_all()
         bench.purge_broker(broker_url)
 
     print(
         f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; {CLIENTS} client threads; "
-        f"{SECONDS:g} s or {MAX_REQUESTS} requests per endpoint; PostgreSQL, DEBUG off, broker {broker_url}"
+        f"{SECONDS:g} s or {MAX_REQUESTS} requests per endpoint in {ROUNDS} alternating rounds; PostgreSQL, "
+        f"DEBUG off, broker {broker_url}"
     )
     for name, result in results.items():
         p50 = statistics.median(result.latencies) * 1000 if result.latencies else 0.0
@@ -111,6 +123,15 @@ def main() -> None:
     if bare_result.failed or create_result.failed:
         sys.exit(f"some requests failed ({create_result.statuses}); the figures are not comparable")
     print(f"ratio order intake / bare INSERT: {create_result.per_second / bare_result.per_second:.2f}")
+
+
+def _merge(total: bench.LoadResult, part: bench.LoadResult) -> None:
+    total.ok += part.ok
+    total.failed += part.failed
+    total.elapsed += part.elapsed
+    total.latencies += part.latencies
+    for status, count in part.statuses.items():
+        total.statuses[status] = total.statuses.get(status, 0) + count
 
 
 if __name__ == "__main__":
