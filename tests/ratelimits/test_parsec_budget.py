@@ -151,10 +151,29 @@ def test_a_429_naming_a_user_pauses_that_user_only_for_another_process(transacti
     _answer_in_another_process(store, scope=scope, customer=spent, status=429, headers=headers, retry="30")
     now = time.time()
     assert not budget.try_acquire(customer_id=spent, priority=CallPriority.CANCEL, now=now).allowed
-    # A tenth of a second later (CI once found the pool a hair under one token at the same instant):
-    # the other user goes, while the named one stays paused for its 30 s.
-    assert budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=now + 0.1).allowed
-    assert not budget.try_acquire(customer_id=spent, priority=CallPriority.CANCEL, now=now + 0.2).allowed
+    # At the same instant: the other user goes, while the named one stays paused for its 30 s.
+    assert budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=now).allowed
+    assert not budget.try_acquire(customer_id=spent, priority=CallPriority.CANCEL, now=now + 20).allowed
+
+
+# Lua's tostring keeps 14 significant digits: this instant was stored as ...456.1235, in its own future.
+FRACTIONAL_INSTANT = 1_765_123_456.123456
+
+
+def test_a_bucket_taken_from_at_a_fractional_instant_is_not_paused_at_that_instant(db, store):
+    budget = _budget(Clock(FRACTIONAL_INSTANT), pool_qps=100)
+    first, second = str(uuid.uuid4()), str(uuid.uuid4())
+    assert budget.try_acquire(customer_id=first, priority=CallPriority.CANCEL, now=FRACTIONAL_INSTANT).allowed
+    take = budget.try_acquire(customer_id=second, priority=CallPriority.CANCEL, now=FRACTIONAL_INSTANT)
+    assert take.allowed, f"refused for {take.wait_seconds} s with two tokens of three left"
+
+
+def test_a_spent_bucket_at_a_fractional_instant_waits_exactly_one_tokens_time(db, store):
+    budget = _budget(Clock(FRACTIONAL_INSTANT), pool_qps=100)
+    while budget.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=FRACTIONAL_INSTANT).allowed:
+        pass
+    take = budget.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=FRACTIONAL_INSTANT)
+    assert take.wait_seconds == pytest.approx(1 / budget.pool_rate, abs=1e-9)
 
 
 def test_a_remaining_count_of_zero_pauses_its_scope_for_a_second(db, store):
