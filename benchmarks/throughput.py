@@ -259,6 +259,15 @@ def budget_ceiling(server: bench.TradingServer, *, calls: int) -> float:
     done, refused, lock = [0], [0], threading.Lock()
     counter = iter(range(calls))
     budget = budget_from_settings()
+    asked = [0]
+    take_from_store = budget.try_acquire
+
+    def try_acquire_counted(**kwargs):
+        with lock:
+            asked[0] += 1
+        return take_from_store(**kwargs)
+
+    budget.try_acquire = try_acquire_counted  # counts the round trips to the shared store
     with ParsecClient(
         base_url=server.sim_url, api_key=server.sim_key, limiter=budget, read_timeout=30
     ) as client:
@@ -288,14 +297,17 @@ def budget_ceiling(server: bench.TradingServer, *, calls: int) -> float:
                     done[0] += 1
 
         threads = [threading.Thread(target=caller, args=(index,)) for index in range(BUDGET_CONCURRENCY)]
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         for thread in threads:
             thread.start()
         for thread in threads:
             thread.join()
-        elapsed = time.perf_counter() - began
-    if refused[0]:
-        say(f"[budget] ceiling: {refused[0]} calls refused (ours or a 429)")
+        elapsed, cpu = time.perf_counter() - began, time.process_time() - cpu_began
+    say(
+        f"[budget] ceiling: {asked[0] / max(done[0], 1):.2f} store round trips per call, "
+        f"{cpu * 1000 / max(done[0], 1):.2f} ms CPU per call in the callers' process"
+        + (f"; {refused[0]} calls refused (ours or a 429)" if refused[0] else "")
+    )
     return done[0] / elapsed
 
 
