@@ -37,6 +37,9 @@ def environment(*, database_url: str, broker_url: str, port: int, **extra: str) 
         key: value
         for key, value in os.environ.items()
         if not key.startswith(("DJANGO_", "PARSEC_", "ORDER_", "CELERY_", "SHARED_STORE_"))
+        # Celery takes a BROKER_URL from the environment over its settings: the benchmark's own knob
+        # must not reach a worker (an embedded-mode worker listened on Redis while the API wrote files).
+        and key != "BROKER_URL"
     }
     site = f"http://127.0.0.1:{port}"
     env.update(
