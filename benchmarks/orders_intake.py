@@ -1,6 +1,7 @@
 """Requests per second of POST /api/v1/orders (Kalshi, no fee) under gunicorn, against a bare INSERT view.
 
-Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), starts gunicorn (2 gthread
+Through orders_bench.start_trading_server: migrates a fresh PostgreSQL database (DATABASE_URL, default
+.../bench_orders), starts gunicorn (2 gthread
 workers) on a free loopback port serving the product, the simulator and a benchmark-only view that does one
 INSERT, seeds a partner and an active customer, then sends, for a bounded time and count, first the bare
 INSERT and then order creations (each with its own Idempotency-Key; every order is enqueued on the broker,
@@ -32,33 +33,12 @@ WARM_UP_REQUESTS = 20  # sequential, before the timed load; enough to reach ever
 
 
 def main() -> None:
-    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
-    bench.recreate_database(database_url)
-    bench.purge_broker(broker_url)
-    port = bench.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    # Plain HTTP on loopback: with DEBUG off the product redirects to HTTPS by default.
-    env = bench.environment(
-        database_url=database_url, broker_url=broker_url, port=port, SECURE_SSL_REDIRECT="0"
+    server = bench.start_trading_server(
+        customers=1, app="orders_site:application", workers=WORKERS, threads=THREADS
     )
-    bench.migrate(env)
-    bench.django_setup(env)
-    import orders_site
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE {orders_site.BARE_TABLE} (id bigserial PRIMARY KEY, body text NOT NULL)"
-        )
-
-    processes = bench.Processes()
+    base_url, broker_url = server.base_url, server.broker_url
     try:
-        server = bench.gunicorn(
-            processes, env, port, app="orders_site:application", workers=WORKERS, threads=THREADS
-        )
-        bench.wait_until_up(base_url, server)
-        raw_key, (customer_id,) = bench.seed_trader(base_url=base_url)
+        raw_key, (customer_id,) = server.raw_key, server.customer_ids
         headers = {
             "X-API-Key": raw_key,
             "X-Builder-Customer-Id": customer_id,
@@ -105,8 +85,7 @@ def main() -> None:
                     ),
                 )
     finally:
-        processes.stop_all()
-        bench.purge_broker(broker_url)
+        server.stop()
 
     print(
         f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; {CLIENTS} client threads; "
