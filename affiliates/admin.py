@@ -208,6 +208,7 @@ class AffiliateProfileAdmin(admin.ModelAdmin):
             payout_note=obj.payout_note,
             changed_by=staff_label(request),
             now=timezone.now(),
+            actor=audit_actor(request),
         )
         AffiliateProfile.objects.filter(pk=profile.pk).update(max_revenue_share_bps=obj.max_revenue_share_bps)
         obj.pk = profile.pk

@@ -26,6 +26,7 @@ class AuditAction(models.TextChoices):
     PAYOUT_PAID = "payout.paid", "payout paid"
     PAYOUT_CANCELLED = "payout.cancelled", "payout cancelled"
     COMMISSION_REVERSED = "commission.reversed", "commission reversed"
+    PAYOUT_DETAILS_CHANGED = "payout_details.changed", "payout address changed"
     WEBHOOK_ENDPOINT_CREATED = "webhook_endpoint.created", "webhook endpoint created"
     WEBHOOK_ENDPOINT_CHANGED = "webhook_endpoint.changed", "webhook endpoint changed"
     WEBHOOK_ENDPOINT_DELETED = "webhook_endpoint.deleted", "webhook endpoint deleted"

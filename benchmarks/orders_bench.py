@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -19,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from harness import GUNICORN_NO_CONTROL_SOCKET, free_port, recreate_database, wait_until_up  # noqa: F401  (the scripts use bench.*)
+from harness import GUNICORN_NO_CONTROL_SOCKET, free_port, recreate_database, wait_until_up
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = str(ROOT / ".venv" / "bin" / "python")
@@ -34,7 +36,10 @@ def environment(*, database_url: str, broker_url: str, port: int, **extra: str) 
     env = {
         key: value
         for key, value in os.environ.items()
-        if not key.startswith(("DJANGO_", "PARSEC_", "ORDER_"))
+        if not key.startswith(("DJANGO_", "PARSEC_", "ORDER_", "CELERY_", "SHARED_STORE_"))
+        # Celery takes a BROKER_URL from the environment over its settings: the benchmark's own knob
+        # must not reach a worker (an embedded-mode worker listened on Redis while the API wrote files).
+        and key != "BROKER_URL"
     }
     site = f"http://127.0.0.1:{port}"
     env.update(
@@ -97,6 +102,16 @@ class Processes:
         )
         self.started.append(process)
         return process
+
+    def stop(self, process: subprocess.Popen) -> None:
+        """Stop one process this run started (its process group), the others running on."""
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
     def stop_all(self) -> None:
         # Only the processes this run started, each by its own process group.
@@ -182,6 +197,289 @@ def celery_beat(processes: Processes, env: dict[str, str]) -> subprocess.Popen:
         str(schedule),
     ]
     return processes.start(command, env, log=ROOT / "var" / "bench-orders-beat.log")
+
+
+IO_QUEUES = "submission,cancel,reconciliation"
+ALL_QUEUES = "default,submission,cancel,reconciliation"
+IN_FLIGHT_TO_PARSEC = ("queued", "submitting")
+
+
+@dataclass
+class TradingServer:
+    """One run's platform: a fresh database, gunicorn serving the API and the simulator, a seeded partner.
+
+    `mode` is "postgres" (PostgreSQL + Redis: DATABASE_URL and BROKER_URL of the run) or "embedded"
+    (SQLite and the filesystem broker in a temporary directory, no Redis: the shared store is the
+    database). Workers are started on demand (`worker`), so a benchmark can queue orders first.
+    """
+
+    mode: str
+    env: dict[str, str]
+    base_url: str
+    processes: Processes
+    raw_key: str = ""
+    customer_ids: list[str] = field(default_factory=list)
+    workdir: Path | None = None
+    broker_url: str = ""
+
+    @property
+    def label(self) -> str:
+        return "PostgreSQL + Redis" if self.mode == "postgres" else "SQLite + filesystem broker"
+
+    @property
+    def sim_url(self) -> str:
+        return f"{self.base_url}/sim/api/v1"
+
+    @property
+    def sim_key(self) -> str:
+        return self.env["PARSEC_SIMULATOR_API_KEY"]
+
+    def parsec_ids(self) -> list[str]:
+        from customers.models import Customer
+
+        customers = Customer.objects.filter(id__in=self.customer_ids)
+        return list(customers.values_list("parsec_customer_id", flat=True))
+
+    def worker(
+        self, *, concurrency: int, pool: str = "threads", queues: str = IO_QUEUES, **settings: str
+    ) -> subprocess.Popen:
+        """A Celery worker on this run's database and broker (the Procfile's `io` by default)."""
+        env = {**self.env, **settings}
+        return celery_worker(self.processes, env, concurrency=concurrency, queues=queues, pool=pool)
+
+    def creator(self) -> Callable[[httpx.Client, int], int]:
+        return order_creator(base_url=self.base_url, raw_key=self.raw_key, customer_ids=self.customer_ids)
+
+    def stop(self) -> None:
+        self.processes.stop_all()
+        purge_broker(self.broker_url)
+        if self.workdir is not None:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def start_trading_server(
+    *,
+    mode: str = "postgres",
+    customers: int = 1,
+    workers: int = 2,
+    threads: int = 8,
+    app: str = "builder_platform.wsgi",
+    database_url: str | None = None,
+    broker_url: str | None = None,
+    seed_env: dict[str, str] | None = None,
+    **settings: str,
+) -> TradingServer:
+    """A fresh database migrated, gunicorn up, `customers` active customers seeded (and this process set up
+    with the same settings, to seed and to read results). `settings` are environment overrides of the run;
+    `seed_env`, when given, are overrides for the seeding only: gunicorn is restarted with `settings` after
+    (the chaos run seeds without faults). Stop it with `.stop()`, in a `finally`."""
+    if mode not in ("postgres", "embedded"):
+        sys.exit(f"unknown mode {mode!r}: postgres or embedded")
+    workdir = None
+    if mode == "postgres":
+        database_url = database_url or os.environ.get("DATABASE_URL", DEFAULT_DATABASE_URL)
+        broker_url = broker_url or os.environ.get("BROKER_URL", DEFAULT_BROKER_URL)
+        recreate_database(database_url)
+        purge_broker(broker_url)
+    else:
+        workdir = Path(tempfile.mkdtemp(prefix="bench-embedded-"))
+        database_url = f"sqlite:///{workdir / 'db.sqlite3'}"
+        broker_url = "filesystem://"
+        settings = {"VAR_DIR": str(workdir), "CELERY_FILESYSTEM_DIR": str(workdir / "celery"), **settings}
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = environment(database_url=database_url, broker_url=broker_url, port=port, **settings)
+    server = TradingServer(
+        mode=mode, env=env, base_url=base_url, processes=Processes(), workdir=workdir, broker_url=broker_url
+    )
+    try:
+        migrate(env)
+        django_setup(env)
+        if app == "orders_site:application":
+            import orders_site
+            from django.db import connection
+
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    f"CREATE TABLE {orders_site.BARE_TABLE} (id {_serial_column(mode)}, body text NOT NULL)"
+                )
+        if seed_env is not None:
+            seeding = Processes()
+            try:
+                seeder = gunicorn(
+                    seeding, {**env, **seed_env}, port, app=app, workers=workers, threads=threads
+                )
+                wait_until_up(base_url, seeder)
+                server.raw_key, server.customer_ids = seed_trader(base_url=base_url, customers=customers)
+            finally:
+                seeding.stop_all()
+        process = gunicorn(server.processes, env, port, app=app, workers=workers, threads=threads)
+        wait_until_up(base_url, process)
+        if seed_env is None:
+            server.raw_key, server.customer_ids = seed_trader(base_url=base_url, customers=customers)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _serial_column(mode: str) -> str:
+    return "bigserial PRIMARY KEY" if mode == "postgres" else "integer PRIMARY KEY AUTOINCREMENT"
+
+
+def orders_wait_sent(*, timeout: float, since=None) -> bool:
+    """Until no order (created at or after `since`) is still queued or submitting; False at `timeout`."""
+    from orders.models import Order
+
+    pending = Order.objects.filter(status__in=IN_FLIGHT_TO_PARSEC)
+    if since is not None:
+        pending = pending.filter(created_at__gte=since)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not pending.exists():
+            return True
+        time.sleep(0.25)
+    return False
+
+
+@dataclass(frozen=True)
+class Drain:
+    sent: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.sent / self.seconds if self.seconds else 0.0
+
+
+def drain_measure(*, since=None) -> Drain:
+    """Orders acknowledged by the simulator over the span from the first claim to the last answer, read from
+    the orders' own events (a worker's start-up is not counted)."""
+    from django.db.models import Max, Min
+
+    from orders.models import OrderEvent
+
+    events = OrderEvent.objects.all()
+    if since is not None:
+        events = events.filter(order__created_at__gte=since)
+    first = events.filter(to_status="submitting").aggregate(first=Min("created_at"))["first"]
+    placed = events.filter(from_status="submitting").exclude(to_status="queued")
+    last = placed.aggregate(last=Max("created_at"))["last"]
+    sent = placed.values("order_id").distinct().count()
+    seconds = (last - first).total_seconds() if first and last else 0.0
+    return Drain(sent=sent, seconds=seconds)
+
+
+def open_latencies(*, since=None) -> tuple[list[float], float]:
+    """(seconds from each order's creation to the event that made it open, the span first created -> last
+    open), for the orders created at or after `since`."""
+    from orders.models import Order, OrderEvent
+
+    orders = Order.objects.all() if since is None else Order.objects.filter(created_at__gte=since)
+    created = dict(orders.values_list("id", "created_at"))
+    opened = dict(
+        OrderEvent.objects.filter(to_status="open", order_id__in=list(created)).values_list(
+            "order_id", "created_at"
+        )
+    )
+    latencies = [(at - created[order_id]).total_seconds() for order_id, at in opened.items()]
+    if not opened:
+        return latencies, 0.0
+    return latencies, (max(opened.values()) - min(created.values())).total_seconds()
+
+
+def simulator_alone(
+    *, base_url: str, api_key: str, parsec_ids: list[str], orders: int, callers: int
+) -> float:
+    """Orders per second the simulator takes from `callers` threads through the real client (no budget),
+    each order a distinct resting buy; exits if the simulator refuses any."""
+    from decimal import Decimal
+
+    from parsec.client import ParsecClient
+
+    done, errors, lock = [0], [], threading.Lock()
+    counter = iter(range(10**9))
+
+    def caller(index: int) -> None:
+        with ParsecClient(base_url=base_url, api_key=api_key, read_timeout=30.0) as client:
+            while True:
+                with lock:
+                    if done[0] + len(errors) >= orders:
+                        return
+                    number = next(counter)
+                body = {
+                    "market_id": KALSHI_MARKET,
+                    "outcome": "Yes",
+                    "side": "buy",
+                    "price": Decimal("0.01"),
+                    "size": Decimal(1_000_000 + number),
+                }
+                try:
+                    client.create_order(
+                        exchange="kalshi", customer_id=parsec_ids[index % len(parsec_ids)], body=body
+                    )
+                except Exception as error:  # noqa: BLE001 - a benchmark counts failures instead of stopping
+                    with lock:
+                        errors.append(type(error).__name__)
+                    continue
+                with lock:
+                    done[0] += 1
+
+    threads = [threading.Thread(target=caller, args=(index,)) for index in range(callers)]
+    began = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    if errors:
+        sys.exit(f"the simulator refused {len(errors)} orders: {sorted(set(errors))}")
+    return done[0] / elapsed
+
+
+def load_at_rate(
+    send: Callable[[httpx.Client, int], int], *, per_second: float, seconds: float, clients: int, expect: int
+) -> LoadResult:
+    """An open loop: request i is due at i / per_second from the start, whatever the earlier ones took
+    (`clients` threads share the schedule; one that falls behind sends at once). `elapsed` is the span."""
+    result = LoadResult()
+    lock = threading.Lock()
+    total = int(per_second * seconds)
+    counter = iter(range(total))
+    gate = threading.Barrier(clients + 1)
+    began = [0.0]
+
+    def client() -> None:
+        with httpx.Client(timeout=30.0) as http:
+            gate.wait(timeout=30)
+            while True:
+                with lock:
+                    index = next(counter, None)
+                if index is None:
+                    return
+                delay = began[0] + index / per_second - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                sent = time.perf_counter()
+                try:
+                    status = send(http, index)
+                except httpx.TransportError:
+                    status = 0
+                with lock:
+                    result.latencies.append(time.perf_counter() - sent)
+                    result.statuses[status] = result.statuses.get(status, 0) + 1
+
+    threads = [threading.Thread(target=client, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    began[0] = time.monotonic()
+    gate.wait(timeout=30)
+    for thread in threads:
+        thread.join()
+    result.elapsed = time.monotonic() - began[0]
+    result.ok = result.statuses.get(expect, 0)
+    result.failed = sum(count for status, count in result.statuses.items() if status != expect)
+    return result
 
 
 def seed_trader(*, base_url: str, customers: int = 1, prefix: str = "bench") -> tuple[str, list[str]]:

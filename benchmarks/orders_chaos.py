@@ -3,15 +3,16 @@
 Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), empties the benchmark's Redis
 database (BROKER_URL, default db 5), seeds BENCH_CUSTOMERS active customers (without faults), then restarts
 gunicorn with PARSEC_SIM_FAULT_RATES summing to 20% (5xx, 429, latency, timeout before apply, apply then drop
-the answer) and runs Celery (2 submission processes, 1 reconciliation process) and beat (sweep every
-2 s, reconciliation
-every 5 s). BENCH_ORDERS
+the answer) and runs Celery as the Procfile does (the `io` thread-pool worker, BENCH_IO_CONCURRENCY threads,
+on submission, cancel and reconciliation; 2 prefork processes on default) and beat (sweep every 2 s,
+reconciliation every 5 s). BENCH_ORDERS
 distinct Kalshi orders are posted (a refused or lost intake is retried with the same Idempotency-Key); then,
 bounded by BENCH_TIMEOUT, it waits until every order is open or final. Finally it compares our orders with
 the simulator's table: lost = an order of ours without a simulator order, duplicated = a second
 simulator order for one of our (distinct) intents. Both must be 0.
 
-Knobs (environment): BENCH_ORDERS (10000), BENCH_CUSTOMERS (100), BENCH_CLIENTS (4), BENCH_TIMEOUT (1800).
+Knobs (environment): BENCH_ORDERS (10000), BENCH_CUSTOMERS (100), BENCH_CLIENTS (4), BENCH_IO_CONCURRENCY
+(16), BENCH_TIMEOUT (1800).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import orders_bench as bench
 ORDERS = int(os.environ.get("BENCH_ORDERS", "10000"))
 CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "100"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
+IO_CONCURRENCY = int(os.environ.get("BENCH_IO_CONCURRENCY", "16"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "1800"))
 FAULT_RATES = (
     "error-503=0.05,error-500=0.03,rate-limit=0.04,latency=0.02,"
@@ -46,36 +48,26 @@ IN_FLIGHT = ("queued", "submitting", "unknown")
 
 
 def main() -> None:
-    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
-    bench.recreate_database(database_url)
-    bench.purge_broker(broker_url)
-    port = bench.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = bench.environment(database_url=database_url, broker_url=broker_url, port=port, **ORDER_SETTINGS)
-    faulty_env = {**env, "PARSEC_SIM_FAULT_RATES": FAULT_RATES}
-    bench.migrate(env)
-    bench.django_setup(env)
+    server = bench.start_trading_server(
+        customers=CUSTOMERS,
+        workers=2,
+        threads=4,
+        seed_env={"PARSEC_SIM_FAULT_RATES": ""},  # the customers are provisioned without faults
+        PARSEC_SIM_FAULT_RATES=FAULT_RATES,
+        **ORDER_SETTINGS,
+    )
+    base_url, raw_key, customer_ids = server.base_url, server.raw_key, server.customer_ids
     from django.db.models import Count
 
     from orders.models import Order, OrderEvent
     from parsec.sim.models import SimOrder
 
-    processes = bench.Processes()
     try:
-        seeding = bench.Processes()
-        try:
-            server = bench.gunicorn(seeding, env, port)
-            bench.wait_until_up(base_url, server)
-            raw_key, customer_ids = bench.seed_trader(base_url=base_url, customers=CUSTOMERS)
-        finally:
-            seeding.stop_all()
-        server = bench.gunicorn(processes, faulty_env, port)
-        bench.wait_until_up(base_url, server)
-        # As deployed: submission and reconciliation on their own workers, so neither starves the other.
-        bench.celery_worker(processes, faulty_env, concurrency=2, queues="submission,cancel,default")
-        bench.celery_worker(processes, faulty_env, concurrency=1, queues="reconciliation")
-        bench.celery_beat(processes, faulty_env)
+        # As the Procfile deploys them: the `io` thread pool (submission, cancel, reconciliation) and the
+        # prefork `worker` for the rest, with beat.
+        server.worker(concurrency=IO_CONCURRENCY)
+        server.worker(concurrency=2, pool="prefork", queues="default")
+        bench.celery_beat(server.processes, server.env)
 
         def create(http, index: int) -> int:
             key = uuid.uuid4().hex
@@ -109,8 +101,7 @@ def main() -> None:
             time.sleep(1.0)
         settled_seconds = time.monotonic() - began
     finally:
-        processes.stop_all()
-        bench.purge_broker(broker_url)
+        server.stop()
 
     by_status = dict(Order.objects.values_list("status").annotate(total=Count("id")).order_by())
     ours = set(Order.objects.exclude(parsec_order_id=None).values_list("parsec_order_id", flat=True))
@@ -133,7 +124,8 @@ def main() -> None:
     print(
         f"{ORDERS} Kalshi orders over {CUSTOMERS} customers; "
         f"20% of simulator requests faulted ({FAULT_RATES}); "
-        f"gunicorn 2x4, Celery: 2 submission + 1 reconciliation processes, beat; PostgreSQL + Redis"
+        f"gunicorn 2x4, Celery: io worker of {IO_CONCURRENCY} threads (submission, cancel, "
+        f"reconciliation) + 2 prefork processes (default), beat; PostgreSQL + Redis"
     )
     print(f"intake: {intake.ok} created in {intake_seconds:.0f} s ({intake.statuses})")
     print(f"every order open or final after {settled_seconds:.0f} s; statuses {by_status}")

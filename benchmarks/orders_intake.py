@@ -1,13 +1,16 @@
 """Requests per second of POST /api/v1/orders (Kalshi, no fee) under gunicorn, against a bare INSERT view.
 
-Migrates a fresh PostgreSQL database (DATABASE_URL, default .../bench_orders), starts gunicorn (2 gthread
+Through orders_bench.start_trading_server: migrates a fresh PostgreSQL database (DATABASE_URL, default
+.../bench_orders), starts gunicorn (2 gthread
 workers) on a free loopback port serving the product, the simulator and a benchmark-only view that does one
 INSERT, seeds a partner and an active customer, then sends, for a bounded time and count, first the bare
 INSERT and then order creations (each with its own Idempotency-Key; every order is enqueued on the broker,
-BROKER_URL, default Redis db 5, which is emptied first and after). Prints both rates and their ratio.
+BROKER_URL, default Redis db 5, which is emptied first and after), in BENCH_ROUNDS alternating rounds: on a
+machine shared with other work, a load that comes and goes then weighs on both rates alike, not on one.
+Prints both rates and their ratio.
 
-Knobs (environment): BENCH_SECONDS (10 per endpoint), BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000),
-BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
+Knobs (environment): BENCH_SECONDS (10 per endpoint, split over the rounds), BENCH_ROUNDS (5),
+BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000 per endpoint), BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
 """
 
 from __future__ import annotations
@@ -25,37 +28,17 @@ CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
 MAX_REQUESTS = int(os.environ.get("BENCH_MAX_REQUESTS", "20000"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "2"))
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+ROUNDS = max(1, int(os.environ.get("BENCH_ROUNDS", "5")))
 WARM_UP_REQUESTS = 20  # sequential, before the timed load; enough to reach every worker
 
 
 def main() -> None:
-    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
-    bench.recreate_database(database_url)
-    bench.purge_broker(broker_url)
-    port = bench.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    # Plain HTTP on loopback: with DEBUG off the product redirects to HTTPS by default.
-    env = bench.environment(
-        database_url=database_url, broker_url=broker_url, port=port, SECURE_SSL_REDIRECT="0"
+    server = bench.start_trading_server(
+        customers=1, app="orders_site:application", workers=WORKERS, threads=THREADS
     )
-    bench.migrate(env)
-    bench.django_setup(env)
-    import orders_site
-    from django.db import connection
-
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TABLE {orders_site.BARE_TABLE} (id bigserial PRIMARY KEY, body text NOT NULL)"
-        )
-
-    processes = bench.Processes()
+    base_url, broker_url = server.base_url, server.broker_url
     try:
-        server = bench.gunicorn(
-            processes, env, port, app="orders_site:application", workers=WORKERS, threads=THREADS
-        )
-        bench.wait_until_up(base_url, server)
-        raw_key, (customer_id,) = bench.seed_trader(base_url=base_url)
+        raw_key, (customer_id,) = server.raw_key, server.customer_ids
         headers = {
             "X-API-Key": raw_key,
             "X-Builder-Customer-Id": customer_id,
@@ -86,20 +69,28 @@ def main() -> None:
             ).status_code
 
         results = {
-            "bare view, one INSERT": bench.load(
-                bare, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
-            ),
-            "POST /api/v1/orders (kalshi)": bench.load(
-                create, clients=CLIENTS, seconds=SECONDS, max_requests=MAX_REQUESTS, expect=201
-            ),
+            "bare view, one INSERT": bench.LoadResult(),
+            "POST /api/v1/orders (kalshi)": bench.LoadResult(),
         }
+        for _ in range(ROUNDS):
+            for name, send in zip(results, (bare, create), strict=True):
+                _merge(
+                    results[name],
+                    bench.load(
+                        send,
+                        clients=CLIENTS,
+                        seconds=SECONDS / ROUNDS,
+                        max_requests=MAX_REQUESTS // ROUNDS,
+                        expect=201,
+                    ),
+                )
     finally:
-        processes.stop_all()
-        bench.purge_broker(broker_url)
+        server.stop()
 
     print(
         f"gunicorn: {WORKERS} gthread workers x {THREADS} threads; {CLIENTS} client threads; "
-        f"{SECONDS:g} s or {MAX_REQUESTS} requests per endpoint; PostgreSQL, DEBUG off, broker {broker_url}"
+        f"{SECONDS:g} s or {MAX_REQUESTS} requests per endpoint in {ROUNDS} alternating rounds; PostgreSQL, "
+        f"DEBUG off, broker {broker_url}"
     )
     for name, result in results.items():
         p50 = statistics.median(result.latencies) * 1000 if result.latencies else 0.0
@@ -111,6 +102,15 @@ def main() -> None:
     if bare_result.failed or create_result.failed:
         sys.exit(f"some requests failed ({create_result.statuses}); the figures are not comparable")
     print(f"ratio order intake / bare INSERT: {create_result.per_second / bare_result.per_second:.2f}")
+
+
+def _merge(total: bench.LoadResult, part: bench.LoadResult) -> None:
+    total.ok += part.ok
+    total.failed += part.failed
+    total.elapsed += part.elapsed
+    total.latencies += part.latencies
+    for status, count in part.statuses.items():
+        total.statuses[status] = total.statuses.get(status, 0) + count
 
 
 if __name__ == "__main__":

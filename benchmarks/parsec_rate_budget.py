@@ -29,44 +29,25 @@ TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 
 
 def main() -> None:
-    database_url = os.environ.get("DATABASE_URL", bench.DEFAULT_DATABASE_URL)
-    broker_url = os.environ.get("BROKER_URL", bench.DEFAULT_BROKER_URL)
-    bench.recreate_database(database_url)
-    bench.purge_broker(broker_url)
-    port = bench.free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = bench.environment(
-        database_url=database_url,
-        broker_url=broker_url,
-        port=port,
+    server = bench.start_trading_server(
+        customers=CUSTOMERS,
         PARSEC_SIM_POOL_QPS=str(QPS),
         PARSEC_POOL_QPS=str(QPS),
-        SECURE_SSL_REDIRECT="0",  # plain HTTP on the loopback, as in the other benchmarks' servers
         RATE_LIMITS_ENABLED="0",  # the partners' own API budgets are not what is measured here
     )
-    bench.migrate(env)
-    bench.django_setup(env)
+    env = server.env
     from django.db.models import Count, Max, Min
 
     from orders.models import Order, OrderEvent
 
-    stats_url = f"{base_url}/sim/api/v1/sim/rate-stats"
-    sim_headers = {"X-API-Key": env["PARSEC_SIMULATOR_API_KEY"]}
-    processes = bench.Processes()
+    stats_url = f"{server.sim_url}/sim/rate-stats"
+    sim_headers = {"X-API-Key": server.sim_key}
     try:
-        server = bench.gunicorn(processes, env, port, workers=2, threads=8)
-        bench.wait_until_up(base_url, server)
-        raw_key, customer_ids = bench.seed_trader(base_url=base_url, customers=CUSTOMERS)
-
-        create = bench.order_creator(base_url=base_url, raw_key=raw_key, customer_ids=customer_ids)
-
-        intake = bench.load(create, clients=4, seconds=TIMEOUT, max_requests=ORDERS, expect=201)
+        intake = bench.load(server.creator(), clients=4, seconds=TIMEOUT, max_requests=ORDERS, expect=201)
         if intake.failed:
             sys.exit(f"intake failed for some orders: {intake.statuses}")
         httpx.delete(stats_url, headers=sim_headers).raise_for_status()  # count the drain alone
-        bench.celery_worker(
-            processes, env, concurrency=CONCURRENCY, queues="submission,cancel,reconciliation", pool="threads"
-        )
+        server.worker(concurrency=CONCURRENCY)
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline:
             if not Order.objects.filter(status__in=[Order.Status.QUEUED, Order.Status.SUBMITTING]).exists():
@@ -74,8 +55,7 @@ def main() -> None:
             time.sleep(0.25)
         stats = httpx.get(stats_url, headers=sim_headers).json()
     finally:
-        processes.stop_all()
-        bench.purge_broker(broker_url)
+        server.stop()
 
     claims = OrderEvent.objects.filter(to_status="submitting").aggregate(first=Min("created_at"))
     placed = OrderEvent.objects.filter(from_status="submitting").exclude(to_status="queued")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from base64 import b64decode
 from datetime import UTC
 from typing import Any
@@ -148,7 +149,24 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         body = error_body(code=code, message=message)
 
     set_rollback()
-    return Response(body, status=exc.status_code, headers=headers)
+    response = Response(body, status=exc.status_code, headers=headers)
+    if isinstance(exc, ApiError) and exc.status_code >= 500:
+        _deliberate_refusal_log(context.get("request"), response, code=exc.error_code)
+    return response
+
+
+def _deliberate_refusal_log(request: Any, response: Response, *, code: str) -> None:
+    """A 5xx we chose to answer (a trading halt, Parsec unavailable) is logged once, at WARNING.
+
+    Django logs every 5xx at ERROR, which pages whoever watches errors; these answers are the platform
+    doing what an operator or an outage asked of it, and the metrics count them. A bug never gets here:
+    an unexpected exception is not an ApiError and keeps Django's ERROR with its traceback.
+    """
+    path = getattr(request, "path", "")
+    logging.getLogger("django.request").warning(
+        "%s (%s): %s", response.reason_phrase, code, path, extra={"status_code": response.status_code}
+    )
+    response._has_been_logged = True  # Django's own flag: its log_response then stays silent
 
 
 def cursor_of(url: str | None) -> str | None:

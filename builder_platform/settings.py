@@ -105,6 +105,7 @@ INSTALLED_APPS = [
     # Swagger UI and Redoc as static files of our own: the docs must open on a machine without internet.
     "drf_spectacular_sidecar",
     "parsec.sim",
+    "generations",
     "events",
     "audit",
     "ratelimits",
@@ -123,6 +124,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     # Before everything, so every log line and every answer (JsonErrorsMiddleware's too) has its id.
     "builder_platform.request_ids.RequestIdMiddleware",
+    # The read caches' generation is read once per request (generations.store).
+    "generations.store.ReadGenerationMiddleware",
     # Outside JsonErrorsMiddleware, so the X-RateLimit-* headers survive an answer it rewrites.
     "ratelimits.limits.RateLimitHeadersMiddleware",
     # Next, so that under /api/ and /app/ it also turns other middleware's error pages into JSON.
@@ -295,6 +298,10 @@ WALLET_CHALLENGE_MAX_OPEN = env_int("WALLET_CHALLENGE_MAX_OPEN", 5)
 # Used wallet-link challenges are kept: each is the message a customer's wallet signed to link it.
 WALLET_CHALLENGE_RETENTION_DAYS = env_int("WALLET_CHALLENGE_RETENTION_DAYS", 30)
 API_KEY_TOUCH_INTERVAL_SECONDS = 60  # last_used_at is written at most this often per key
+# The per-process read caches (API keys, customers, active halts: generations.store) are dropped when the
+# shared generation moves, and at the latest after this long: a backstop for a bump lost to a process
+# that died between its commit and its Redis INCR. 0 turns the caches off.
+READ_CACHE_MAX_AGE_SECONDS = env_int("READ_CACHE_MAX_AGE_SECONDS", 60)
 
 # --- Rate limits (ratelimits; token buckets in SHARED_STORE_URL's Redis, else the database) ----------------
 
@@ -625,10 +632,12 @@ SPECTACULAR_SETTINGS["ENUM_NAME_OVERRIDES"] = {
     "OrderType": "parsec.contract.ORDER_TYPES",
     "ApiKeyScope": "customers.models.PartnerApiKey.Scope",
 }
-# The enum hook as by default, then the 403 key_read_only on every write operation (one place).
+# The enum hook as by default, then the 403 key_read_only on every write operation and the partner
+# budget's X-RateLimit-* / Retry-After headers on every answer (each declared in one place).
 SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"] = [
     "drf_spectacular.hooks.postprocess_schema_enums",
     "customers.authentication.read_key_refusals_in_schema",
+    "ratelimits.schema.rate_limit_headers_in_schema",
 ]
 
 # --- Web frontend ---------------------------------------------------------------------------------------

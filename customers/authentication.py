@@ -46,7 +46,7 @@ def api_key_authenticate(*, raw_key: str, now: datetime) -> PartnerApiKey:
             f"The {API_KEY_HEADER} header does not hold a platform API key (bp_ followed by at least "
             "32 URL-safe characters)."
         )
-    api_key = selectors.partner_api_key_find(raw_key=raw_key)
+    api_key = selectors.partner_api_key_cached(raw_key=raw_key)
     if api_key is None:
         raise exceptions.AuthenticationFailed("This API key is not known; check it or create a new one.")
     if api_key.is_revoked:

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 
 from customers.addresses import ADDRESS_REGEX, validate_checksummed_address
+from generations.store import GenerationBumpingQuerySet
 
 BPS_MAX = 10_000  # basis points: 10000 = 100%
 
@@ -38,6 +39,10 @@ class Partner(models.Model):
     # The platform's own partner, owner of the web frontend's users; at most one exists.
     is_builtin = models.BooleanField(default=False)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    # Written without any cached read depending on it: such an update bumps no generation.
+    generation_ignored_fields = frozenset({"fee_sync_lease_token", "fee_sync_lease_until"})
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
 
     class Meta:
         ordering = ("name",)
@@ -104,6 +109,10 @@ class PartnerApiKey(models.Model):
     # A read key may only read (GET, HEAD, OPTIONS): every other method answers 403 key_read_only.
     scope = models.CharField(max_length=16, choices=Scope.choices, default=Scope.READ_WRITE)
 
+    # Written without any cached read depending on it: such an update bumps no generation.
+    generation_ignored_fields = frozenset({"last_used_at"})
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
+
     class Meta:
         verbose_name = "partner API key"
         ordering = ("-created_at",)
@@ -158,6 +167,8 @@ class Customer(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
+
     class Meta:
         ordering = ("-created_at", "-id")
         constraints = [
@@ -208,6 +219,8 @@ class Wallet(models.Model):
     verified_at = models.DateTimeField()
     replaced_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
 
     class Meta:
         ordering = ("-created_at",)

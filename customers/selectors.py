@@ -9,9 +9,13 @@ import django_filters
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 
 from builder_platform.values import uuid_or_none
-from customers.api_keys import api_key_lookup_prefix, api_key_matches
+from customers.api_keys import api_key_hash, api_key_lookup_prefix, api_key_matches
 from customers.models import Customer, Partner, PartnerApiKey, Wallet
 from customers.task_names import CustomerTask
+from generations.store import ReadCache
+
+# Keys as partner requests find them, by the SHA-256 of the raw key (never the key itself).
+_API_KEYS = ReadCache()
 
 
 def partner_api_key_find(*, raw_key: str) -> PartnerApiKey | None:
@@ -27,6 +31,16 @@ def partner_api_key_find(*, raw_key: str) -> PartnerApiKey | None:
         if api_key_matches(raw_key, candidate.key_hash):
             found = candidate
     return found
+
+
+def partner_api_key_cached(*, raw_key: str) -> PartnerApiKey | None:
+    """partner_api_key_find through this process's cache: read once per generation (generations.store),
+    so a key revoked, a scope changed or a partner suspended in any process is seen by the next request.
+
+    The key is shared by the process's requests: its last_used_at is the one field written to it
+    (partner_api_key_touch), which is what keeps the touch to once per interval per process.
+    """
+    return _API_KEYS.get(api_key_hash(raw_key), lambda: partner_api_key_find(raw_key=raw_key))
 
 
 def current_wallets_prefetch() -> Prefetch:

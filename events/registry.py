@@ -36,31 +36,13 @@ EVENT_TYPES: dict[str, str] = {
 WILDCARD = "*"
 
 _recorded_hooks: list[Callable[[Event], None]] = []
-_recorded_many_hooks: dict[Callable[[Event], None], Callable[[list[Event]], None]] = {}
 
 
-def on_event_recorded(
-    hook: Callable[[Event], None], *, many: Callable[[list[Event]], None] | None = None
-) -> None:
-    """Call `hook(event)` inside the transaction of every event recorded with `deliver=True`.
-
-    `many(events)`, when given, does for a batch of events (events_record_many) what `hook` does for
-    each, in fewer queries.
-    """
+def on_event_recorded(hook: Callable[[Event], None]) -> None:
+    """Call `hook(event)` inside the transaction of every event recorded with `deliver=True`."""
     if hook not in _recorded_hooks:
         _recorded_hooks.append(hook)
-    if many is not None:
-        _recorded_many_hooks[hook] = many
 
 
 def recorded_hooks() -> tuple[Callable[[Event], None], ...]:
     return tuple(_recorded_hooks)
-
-
-def recorded_many_hooks() -> tuple[Callable[[list[Event]], None], ...]:
-    """One callable per hook taking a batch of events: its `many`, else the hook called for each."""
-
-    def each(hook: Callable[[Event], None]) -> Callable[[list[Event]], None]:
-        return lambda events: [hook(event) for event in events]
-
-    return tuple(_recorded_many_hooks.get(hook) or each(hook) for hook in _recorded_hooks)

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Max
 
 from events.models import Event
-from events.registry import EVENT_TYPES, recorded_hooks, recorded_many_hooks
+from events.registry import EVENT_TYPES, recorded_hooks
 from parsec.client import encode_json
 
 _CROCKFORD = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
@@ -125,8 +125,10 @@ def events_record_many(events: list[EventToRecord], *, now: datetime) -> list[Ev
         )
     with transaction.atomic(savepoint=False):
         Event.objects.bulk_create(rows)
-        for hook in recorded_many_hooks():
-            hook(rows)
+        hooks = recorded_hooks()
+        for row in rows:
+            for hook in hooks:
+                hook(row)
     return rows
 
 

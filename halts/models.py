@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from generations.store import GenerationBumpingQuerySet
+
 EXCHANGE_MAX_LENGTH = 32
 
 
@@ -37,6 +39,8 @@ class TradingHalt(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     lifted_by_label = models.CharField(max_length=150, blank=True, default="")
+
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
 
     class Meta:
         ordering = ("-set_at", "-id")

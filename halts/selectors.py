@@ -1,26 +1,30 @@
-"""Whether trading is stopped for an order's scope: one indexed query on the active halts.
+"""Whether trading is stopped for an order's scope: the active halts, cached per process by generation.
 
-Read on every order create and before every send to Parsec, straight from the database rather than
-from a per-process cache: a halt committed in one process is then refused by the next create in every
-other process, with no cache to invalidate and no message that could be lost (benchmarks/halt_latency.py
-measures it). The query reads only active halts (a partial index; a handful of rows at most).
+Read on every order create and before every send to Parsec. The active halts (a partial index; a
+handful of rows at most) are kept in a per-process cache that is trusted only while the deployment's
+read generation is the one they were read under, and every halt set or lifted bumps that generation
+after its commit (generations.store says why no process can miss it): a halt committed in one process
+is refused by the next create in every other process (benchmarks/halt_latency.py measures it). Inside
+a transaction (the submission claim's, a test's) the halts are read from the database.
 """
 
 from __future__ import annotations
 
 import uuid
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 
 from builder_platform.failures import DomainError
 from customers.errors import partner_suspended_refusal
 from customers.models import Customer, Partner
+from generations.store import ReadCache
 from halts.errors import HaltError, HaltErrorCode
 from halts.models import TradingHalt
 
 Scope = TradingHalt.Scope
 # The order the scopes are looked at in: the widest stop is the one a refusal names.
 _SCOPE_RANK = {Scope.GLOBAL: 0, Scope.EXCHANGE: 1, Scope.PARTNER: 2, Scope.CUSTOMER: 3}
+_ACTIVE_HALTS = ReadCache()
 
 
 def trading_halts_active() -> QuerySet[TradingHalt]:
@@ -31,15 +35,24 @@ def trading_halt_covering(
     *, exchange: str = "", partner_id: int | None = None, customer_id: uuid.UUID | str | None = None
 ) -> TradingHalt | None:
     """The widest active halt covering an order of this partner and customer on this exchange, if any."""
-    scope = Q(scope=Scope.GLOBAL)
-    if exchange:
-        scope |= Q(scope=Scope.EXCHANGE, exchange=exchange)
-    if partner_id is not None:
-        scope |= Q(scope=Scope.PARTNER, partner_id=partner_id)
-    if customer_id is not None:
-        scope |= Q(scope=Scope.CUSTOMER, customer_id=customer_id)
-    halts = list(trading_halts_active().filter(scope).select_related("partner"))
-    return min(halts, key=lambda halt: _SCOPE_RANK[halt.scope]) if halts else None
+    customer_key = str(customer_id) if customer_id is not None else None
+    covering = [
+        halt
+        for halt in _ACTIVE_HALTS.get("active", _active_halts_read)
+        if halt.scope == Scope.GLOBAL
+        or (halt.scope == Scope.EXCHANGE and exchange and halt.exchange == exchange)
+        or (halt.scope == Scope.PARTNER and partner_id is not None and halt.partner_id == partner_id)
+        or (
+            halt.scope == Scope.CUSTOMER
+            and customer_key is not None
+            and str(halt.customer_id) == customer_key
+        )
+    ]
+    return min(covering, key=lambda halt: _SCOPE_RANK[halt.scope]) if covering else None
+
+
+def _active_halts_read() -> tuple[TradingHalt, ...]:
+    return tuple(trading_halts_active().select_related("partner"))
 
 
 def halt_refusal(halt: TradingHalt) -> DomainError:

@@ -11,8 +11,12 @@ from django.db.models import Prefetch, QuerySet
 from builder_platform.values import uuid_or_none
 from customers.models import Customer, Partner, Wallet
 from customers.selectors import has_current_wallet
+from generations.store import ReadCache
 from orders.models import Fill, Order, OrderEvent
 from parsec.contract import EXCHANGES
+
+# Customers as order creates read them (with has_signer, has_payer), by (partner id, customer id).
+_TRADING_CUSTOMERS = ReadCache()
 
 
 def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | None:
@@ -27,6 +31,14 @@ def trading_customer_get(*, partner: Partner, customer_id: str) -> Customer | No
             has_payer=has_current_wallet(Wallet.Role.PAYER),
         )
         .first()
+    )
+
+
+def trading_customer_cached(*, partner: Partner, customer_id: str) -> Customer | None:
+    """trading_customer_get through this process's cache, read once per generation (generations.store):
+    a customer disabled, changed or given a wallet in any process is read again by the next request."""
+    return _TRADING_CUSTOMERS.get(
+        (partner.pk, customer_id), lambda: trading_customer_get(partner=partner, customer_id=customer_id)
     )
 
 

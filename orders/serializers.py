@@ -334,6 +334,31 @@ class OrderOutputSerializer(serializers.ModelSerializer):
             return None
         return {"code": order.last_error_code, "message": order.last_error_message}
 
+    def to_representation(self, instance: Order) -> dict[str, Any]:
+        """DRF's own representation, field by field, but with fields built once per process.
+
+        A ModelSerializer builds its fields from the model on every instance, which was most of the
+        Python an order create spends on its two renderings (the answer and the order.created event).
+        The fields hold no state of the order and use no context, so one bound set serves every
+        OrderOutputSerializer; a subclass (the detail, with nested serializers) builds its own as usual.
+        """
+        if type(self) is not OrderOutputSerializer:
+            return super().to_representation(instance)
+        return serializers.ModelSerializer.to_representation(_order_output_template(), instance)
+
+
+_order_output_templates: list[OrderOutputSerializer] = []
+
+
+def _order_output_template() -> OrderOutputSerializer:
+    """The one OrderOutputSerializer whose fields (a cached_property) serve every rendering; two threads
+    racing at first use each build one, and either serves."""
+    if not _order_output_templates:
+        template = OrderOutputSerializer()
+        template.fields  # noqa: B018  (built and bound now, before it is shared)
+        _order_output_templates.append(template)
+    return _order_output_templates[0]
+
 
 @extend_schema_serializer(component_name="OrderDetail")
 class OrderDetailOutputSerializer(OrderOutputSerializer):

@@ -20,9 +20,20 @@ logger = logging.getLogger(__name__)
 
 REDIS_KEY_PREFIX = "ratelimit:"
 
+# Floats are written as strings with all 17 significant digits. Redis would truncate a Lua number to an
+# integer, and Lua's tostring keeps only 14: a Unix time of 1765123456.123456 was stored as 1765123456.1235,
+# a refill instant a few tens of microseconds in the future, which the next taker at the same instant read
+# as a pause (and the pool "a hair under one token").
+_LUA_NUMBER = """
+local function num(x)
+  return string.format('%.17g', x)
+end
+"""
+
 # Atomic in Redis: read, refill, take and write in one step, so concurrent takes never overspend.
-# Floats go back as strings (Redis would truncate a Lua number to an integer).
-_TAKE_SCRIPT = """
+_TAKE_SCRIPT = (
+    _LUA_NUMBER
+    + """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -43,10 +54,11 @@ if tokens >= 1 then
   tokens = tokens - 1
   allowed = 1
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(at))
+redis.call('HSET', KEYS[1], 'tokens', num(tokens), 'at', num(at))
 redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, tostring(tokens)}
+return {allowed, num(tokens)}
 """
+)
 
 
 @dataclass(frozen=True)
@@ -147,7 +159,9 @@ class MultiTake:
 
 # All buckets give a token or none does, so a call refused by one scope never spends another's.
 # A bucket whose `at` lies in the future is paused: nothing refills before then.
-_TAKE_ALL_SCRIPT = """
+_TAKE_ALL_SCRIPT = (
+    _LUA_NUMBER
+    + """
 local now = tonumber(ARGV[1])
 local count = #KEYS
 local tokens = {}
@@ -190,15 +204,18 @@ end
 for i = 1, count do
   local rate = tonumber(ARGV[2 + (i - 1) * 3])
   local burst = tonumber(ARGV[3 + (i - 1) * 3])
-  redis.call('HSET', KEYS[i], 'tokens', tostring(tokens[i]), 'at', tostring(ats[i]))
+  redis.call('HSET', KEYS[i], 'tokens', num(tokens[i]), 'at', num(ats[i]))
   local ttl = math.ceil((burst / rate + math.max(0, ats[i] - now)) * 1000) + 1000
   redis.call('PEXPIRE', KEYS[i], ttl)
 end
-return {allowed, tostring(wait)}
+return {allowed, num(wait)}
 """
+)
 
 # Pausing: no tokens, and none refill before `until` (a later pause never shortens an earlier one).
-_PAUSE_SCRIPT = """
+_PAUSE_SCRIPT = (
+    _LUA_NUMBER
+    + """
 local rate = tonumber(ARGV[1])
 local burst = tonumber(ARGV[2])
 local now = tonumber(ARGV[3])
@@ -207,10 +224,11 @@ local at = tonumber(redis.call('HGET', KEYS[1], 'at'))
 if at ~= nil and at > untill then
   untill = at
 end
-redis.call('HSET', KEYS[1], 'tokens', '0', 'at', tostring(untill))
+redis.call('HSET', KEYS[1], 'tokens', '0', 'at', num(untill))
 redis.call('PEXPIRE', KEYS[1], math.ceil((burst / rate + math.max(0, untill - now)) * 1000) + 1000)
 return 1
 """
+)
 
 
 def _wait_for(tokens: float, at: float, *, spec: BucketSpec, now: float) -> float:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.core.validators import MinValueValidator
 from django.db import models
 
+from generations.store import GenerationBumpingQuerySet
+
 
 class RateBucket(models.Model):
     """One token bucket: `tokens` left at `refilled_at`; every process of the deployment shares the row."""
@@ -34,6 +36,8 @@ class PartnerRateLimit(models.Model):
         help_text="Requests the partner may send at once after a quiet spell.",
     )
     updated_at = models.DateTimeField(auto_now=True)
+
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
 
     class Meta:
         verbose_name = "partner rate limit"

@@ -11,6 +11,8 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from audit.models import AuditAction
+from audit.services import Actor, audit_record
 from builder_platform.failures import DomainError
 from customers.addresses import InvalidAddress, checksum_address
 from customers.models import BPS_MAX, Customer, Partner, Wallet
@@ -262,9 +264,19 @@ def commission_terms(
 
 @transaction.atomic
 def payout_details_set(
-    *, partner: Partner, payout_address: str, payout_note: str, changed_by: str, now: datetime
+    *,
+    partner: Partner,
+    payout_address: str,
+    payout_note: str,
+    changed_by: str,
+    now: datetime,
+    actor: Actor | None = None,
 ) -> AffiliateProfile:
-    """Set where the partner is paid; every change is recorded with who made it and when."""
+    """Set where the partner is paid; every change is recorded with who made it and when.
+
+    With an `actor` the change also goes to the audit trail, in the same transaction: where money is
+    sent is as much a control as a fee or a key.
+    """
     address = ""
     if payout_address:
         try:
@@ -283,6 +295,18 @@ def payout_details_set(
         changed_by=changed_by,
         changed_at=now,
     )
+    if actor is not None:
+        audit_record(
+            action=AuditAction.PAYOUT_DETAILS_CHANGED,
+            actor=actor,
+            target_type="partner",
+            target_id=partner.pk,
+            partner_id=partner.pk,
+            summary=f"Payout details of {partner.name} changed.",
+            before={"payout_address": profile.payout_address, "payout_note": profile.payout_note},
+            after={"payout_address": address, "payout_note": payout_note},
+            now=now,
+        )
     profile.payout_address = address
     profile.payout_note = payout_note
     profile.updated_at = now

@@ -4,6 +4,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from builder_platform.celery import app as celery_app
+from generations.store import read_caches_clear
 
 
 def pytest_configure(config) -> None:
@@ -25,6 +26,13 @@ def _rate_limits_off(settings) -> None:
     budget too (its tests switch it on)."""
     settings.RATE_LIMITS_ENABLED = False
     settings.PARSEC_RATE_LIMIT_ENABLED = False
+
+
+@pytest.fixture(autouse=True)
+def _read_caches_empty() -> None:
+    """Each test starts with this process's read caches empty: a flushed database restarts the
+    generation at 0, under which an earlier test's keys, customers and halts would look current."""
+    read_caches_clear()
 
 
 @pytest.fixture

@@ -40,6 +40,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("the simulator and the client's configuration", ("parsec",)),
     ("worker liveness", ("workers",)),
+    ("read cache generations", ("generations",)),
     ("the event log and the audit trail", ("events", "audit")),
     ("rate limits", ("ratelimits",)),
     ("customers", ("customers",)),

@@ -7,6 +7,8 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
+from generations.store import GenerationBumpingQuerySet
+
 
 class WebhookEndpoint(models.Model):
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -32,6 +34,13 @@ class WebhookEndpoint(models.Model):
     failure_streak = models.PositiveIntegerField(default=0)  # failed attempts in a row
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField()
+
+    # Delivery bookkeeping, written after every attempt: the cached endpoints (webhooks.services) read
+    # none of it, so such an update bumps no generation.
+    generation_ignored_fields = frozenset(
+        {"last_success_at", "last_failure_at", "failing_since", "failure_streak"}
+    )
+    objects = GenerationBumpingQuerySet.as_manager()  # a cached read (generations.store)
 
     class Meta:
         ordering = ("-created_at", "-id")

@@ -16,8 +16,12 @@ from builder_platform.failures import DomainError
 from events.models import Event
 from events.registry import EVENT_TYPES, WILDCARD
 from events.services import event_record
+from generations.store import ReadCache
 from webhooks import destinations, signing
 from webhooks.models import WebhookDelivery, WebhookEndpoint
+
+# A partner's enabled endpoints, by partner id, as each event's deliveries are made for them.
+_ENABLED_ENDPOINTS = ReadCache()
 
 DELIVER_TASK = "webhooks.deliver"
 SECRET_OVERLAP = timedelta(hours=24)
@@ -241,29 +245,17 @@ def webhook_deliveries_create(event: Event) -> None:
     """The events registry's hook: in the event's own transaction, one delivery per subscribed endpoint.
 
     The delivery rows are the outbox: they commit with the event or not at all, and the sweep sends
-    what a lost message left behind.
+    what a lost message left behind. The partner's enabled endpoints come from this process's read
+    cache (generations.store): an endpoint created, changed or disabled anywhere bumps its generation.
     """
-    endpoints = [
-        endpoint
-        for endpoint in WebhookEndpoint.objects.filter(partner_id=event.partner_id, enabled=True)
-        if endpoint.subscribes_to(event.type)
-    ]
+    enabled = _ENABLED_ENDPOINTS.get(
+        event.partner_id,
+        lambda: tuple(WebhookEndpoint.objects.filter(partner_id=event.partner_id, enabled=True)),
+        in_transaction=True,
+    )
+    endpoints = [endpoint for endpoint in enabled if endpoint.subscribes_to(event.type)]
     if endpoints:
         _deliveries_create(event=event, endpoints=endpoints, now=event.created_at)
-
-
-def webhook_deliveries_create_many(events: list[Event]) -> None:
-    """`webhook_deliveries_create` for a batch of events recorded together: one read of the endpoints."""
-    partner_ids = {event.partner_id for event in events}
-    endpoints_of: dict[int, list[WebhookEndpoint]] = {partner_id: [] for partner_id in partner_ids}
-    for endpoint in WebhookEndpoint.objects.filter(partner_id__in=partner_ids, enabled=True):
-        endpoints_of[endpoint.partner_id].append(endpoint)
-    for event in events:
-        endpoints = [
-            endpoint for endpoint in endpoints_of[event.partner_id] if endpoint.subscribes_to(event.type)
-        ]
-        if endpoints:
-            _deliveries_create(event=event, endpoints=endpoints, now=event.created_at)
 
 
 @transaction.atomic

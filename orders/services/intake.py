@@ -189,7 +189,7 @@ def _trading_customer(*, partner: Partner, customer_id: str | None, exchange: st
             code=OrderErrorCode.MISSING_PARAMETER,
             field=CUSTOMER_HEADER,
         )
-    customer = selectors.trading_customer_get(partner=partner, customer_id=customer_id)
+    customer = selectors.trading_customer_cached(partner=partner, customer_id=customer_id)
     if customer is None:
         raise OrderError(
             "No customer with this id.", code=OrderErrorCode.NOT_FOUND, status=404, field=CUSTOMER_HEADER

@@ -82,14 +82,19 @@ def reconcile_fan_out(*, now: datetime, stale_after: timedelta) -> list[tuple[uu
 def reconcile_done(
     *, customer_id: uuid.UUID | str, exchange: str, now: datetime, succeeded: bool = False
 ) -> None:
-    """A run happened (whatever it found): the pair may be queued again.
+    """A run that started at `now` happened (whatever it found): the pair may be queued again.
 
-    `succeeded`: Parsec answered its listings, so a refusal recorded before is over.
+    `succeeded`: Parsec answered its listings, so a refusal recorded before is over. `reconciled_at`
+    only moves forward: on a thread-pool worker two runs of one pair can overlap, and the older one
+    finishing last must not make a pair queued since look still waiting (the fan-out would then skip
+    it until its message is presumed lost). The newer run's outcome is the one that stands.
     """
     fields = {"reconciled_at": now}
     if succeeded:
         fields.update(refusals=0, refused_at=None, retry_at=None, **error_fields("", ""))
-    ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).update(**fields)
+    ReconcileState.objects.filter(customer_id=customer_id, exchange=exchange).filter(
+        Q(reconciled_at__isnull=True) | Q(reconciled_at__lt=now)
+    ).update(**fields)
 
 
 def reconcile_refused(
@@ -104,7 +109,8 @@ def reconcile_refused(
         state.refusals += 1
         interval = timedelta(seconds=settings.ORDER_RECONCILE_INTERVAL_SECONDS)
         backoff = min(RECONCILE_REFUSED_MAX_BACKOFF, interval * 2 ** (state.refusals - 1))
-        state.refused_at, state.retry_at, state.reconciled_at = now, now + backoff, now
+        state.refused_at, state.retry_at = now, now + backoff
+        state.reconciled_at = max(state.reconciled_at or now, now)
         for name, value in error_fields(error.code, error.message).items():
             setattr(state, name, value)
         state.save(

@@ -118,6 +118,9 @@ def test_payout_address_changes_are_recorded_with_who_and_when(admin_client, adm
     change = PayoutDetailsChange.objects.get()
     assert (change.new_address, change.changed_by) == (address, admin_user.username)
     assert change.changed_at > datetime(2026, 1, 1, tzinfo=UTC)
+    entry = AuditEntry.objects.get(action=AuditAction.PAYOUT_DETAILS_CHANGED)
+    assert (entry.partner_id, entry.actor_user) == (booked.pk, admin_user)
+    assert (entry.before["payout_address"], entry.after["payout_address"]) == ("", address)
 
 
 def test_a_payout_address_with_a_wrong_checksum_is_refused(admin_client, booked):

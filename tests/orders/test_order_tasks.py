@@ -12,7 +12,7 @@ from orders_support import in_doubt, make_trader, place, unavailable
 
 from builder_platform.celery import app
 from orders import tasks
-from orders.models import IdempotencyKey, Order
+from orders.models import IdempotencyKey, Order, ReconcileState
 from orders.services import reconcile_schedule, submission
 
 S = Order.Status
@@ -159,3 +159,29 @@ def test_the_submission_queue_depth_is_read_from_the_broker():
         finally:
             queue.purge()
     assert tasks.submission_queue_depth() == 0
+
+
+@pytest.mark.django_db
+def test_an_older_run_finishing_last_does_not_leave_a_pair_queued_since_looking_still_waiting(
+    trader, scripted_parsec, enqueued
+):
+    submission.order_submit(order_id=place(trader).id, now=timezone.now())
+    pair = {"customer_id": trader.customer.id, "exchange": "kalshi"}
+    t0 = timezone.now()
+    assert reconcile_schedule.reconcile_fan_out(now=t0, stale_after=timedelta(seconds=1)) == [
+        tuple(pair.values())
+    ]
+    # Run A starts at t0+1; at t0+2 the pair is queued again; run B starts at t0+3 and ends first.
+    requeued = reconcile_schedule.reconcile_fan_out(
+        now=t0 + timedelta(seconds=2), stale_after=timedelta(seconds=1)
+    )
+    assert requeued == [tuple(pair.values())]
+    reconcile_schedule.reconcile_done(**pair, now=t0 + timedelta(seconds=3), succeeded=True)
+    reconcile_schedule.reconcile_done(**pair, now=t0 + timedelta(seconds=1))  # run A ends last
+
+    state = ReconcileState.objects.get(customer=trader.customer, exchange="kalshi")
+    assert state.reconciled_at == t0 + timedelta(seconds=3)
+    later = t0 + timedelta(seconds=4)
+    assert reconcile_schedule.reconcile_fan_out(now=later, stale_after=timedelta(minutes=5)) == [
+        tuple(pair.values())
+    ]

@@ -3,6 +3,8 @@ orders are held (not sent) while halted and go after the lift; a suspended partn
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -161,3 +163,15 @@ def test_disabling_a_customer_through_the_api_is_audited_with_the_key(trader):
     entry = AuditEntry.objects.get(action=AuditAction.CUSTOMER_DISABLED)
     assert entry.actor_label.startswith("key bp_")
     assert entry.target_id == str(trader.customer.id)
+
+
+def test_a_halt_refusal_is_logged_once_as_a_warning_not_an_error(trader, enqueued, staff, caplog):
+    _halt(staff, scope=Scope.GLOBAL)
+
+    with caplog.at_level(logging.INFO):
+        assert _code(trader.post_order(order_body())) == (503, "trading_halted")
+
+    request_records = [r for r in caplog.records if r.name == "django.request"]
+    assert [(r.levelname, r.status_code) for r in request_records] == [("WARNING", 503)]
+    assert "trading_halted" in request_records[0].getMessage()
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

@@ -102,3 +102,23 @@ def test_the_budget_a_partner_has_left_is_a_gauge_of_metrics(limits, client):
         if sample.name == "partner_api_rate_remaining" and sample.labels == {"partner": str(partner.pk)}
     ]
     assert gauge == 1  # a burst of 3, two spent
+
+
+def test_the_schema_declares_the_budget_headers_on_every_answer_and_retry_after_on_429():
+    schema = APIClient().get("/api/schema/", HTTP_ACCEPT="application/json").json()
+
+    declared = 0
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            for status, answer in operation["responses"].items():
+                headers = set(answer.get("headers", {}))
+                if status == "401":
+                    assert not headers & {"X-RateLimit-Remaining"}, f"{method} {path} 401"
+                    continue
+                assert headers >= {"X-RateLimit-Limit", "X-RateLimit-Remaining", "X-RateLimit-Reset"}, (
+                    f"{method} {path} {status}"
+                )
+                assert ("Retry-After" in headers) == (status == "429"), f"{method} {path} {status}"
+                declared += 1
+    assert declared > 100
+    assert schema["paths"]["/api/v1/orders"]["post"]["responses"]["429"]["headers"]["Retry-After"]["required"]
