@@ -85,7 +85,7 @@ def main() -> None:
     print(f"drain / simulator alone: {drain.per_second / sim_rate:.2f}x")
     # Less sensitive than the rates to other load on the machine: the workers' own cost per order.
     print(
-        f"io workers' CPU from the first claim: {1000 * worker_cpu / max(drain.sent, 1):.1f} ms per order sent"
+        f"io workers' CPU from the first claim: {1000 * worker_cpu / max(drain.sent, 1):.1f} ms per order"
     )
     print(f"final statuses: {by_status}")
     if drain.sent < ORDERS:
