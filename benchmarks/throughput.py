@@ -28,7 +28,9 @@ database, each stopped before the next):
 Knobs (environment): BENCH_ORDERS (2000), BENCH_CONCURRENCY (16), BENCH_CLIENTS (4), BENCH_CUSTOMERS (16),
 BENCH_INTAKE_SECONDS (10), BENCH_RATE (50), BENCH_RATE_SECONDS (60), BENCH_EMBEDDED_ORDERS (1000),
 BENCH_EMBEDDED_CONCURRENCY (4), BENCH_QPS (100), BENCH_BUDGET_ORDERS (2000), BENCH_BUDGET_CONCURRENCY (32),
-BENCH_TIMEOUT (600, per wait), BENCH_PARTS (all of "postgres,embedded,budget"). BENCH_SMOKE=1 sets small
+BENCH_IO_PROCESSES (2: io worker processes on PostgreSQL sharing each part's threads, as the README's
+production section runs them; the embedded mode always runs one), BENCH_TIMEOUT (600, per wait),
+BENCH_PARTS (all of "postgres,embedded,budget"). BENCH_SMOKE=1 sets small
 counts (a couple of minutes on an idle machine; the figures then only show that every part runs).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/bench_orders BROKER_URL=redis://127.0.0.1:6379/5 \\
@@ -69,6 +71,7 @@ BUDGET_ORDERS = int(knob("BENCH_BUDGET_ORDERS", "2000", "200"))
 BUDGET_CONCURRENCY = int(knob("BENCH_BUDGET_CONCURRENCY", "32", "32"))
 TIMEOUT = float(knob("BENCH_TIMEOUT", "600", "120"))
 PARTS = set(knob("BENCH_PARTS", "postgres,embedded,budget", "postgres,embedded,budget").split(","))
+IO_PROCESSES = int(knob("BENCH_IO_PROCESSES", "2", "2"))
 WARM_UP_ORDERS = 20
 
 lines: list[str] = []
@@ -110,8 +113,16 @@ def warm_up(server: bench.TradingServer) -> None:
         sys.exit("the warm-up orders were never sent")
 
 
-def drain_and_end_to_end(server: bench.TradingServer, *, orders: int, concurrency: int):
-    """The simulator alone, the drain and end to end; returns the io worker (left running)."""
+def io_workers(server: bench.TradingServer, *, concurrency: int, processes: int) -> list:
+    """`processes` io workers sharing `concurrency` threads (each its own send pool of as many)."""
+    threads = max(1, concurrency // processes)
+    return [
+        server.worker(concurrency=threads, ORDER_SUBMIT_SEND_THREADS=str(threads)) for _ in range(processes)
+    ]
+
+
+def drain_and_end_to_end(server: bench.TradingServer, *, orders: int, concurrency: int, processes: int):
+    """The simulator alone, the drain and end to end; returns the io workers (left running)."""
     sim_rate = bench.simulator_alone(
         base_url=server.sim_url,
         api_key=server.sim_key,
@@ -123,18 +134,20 @@ def drain_and_end_to_end(server: bench.TradingServer, *, orders: int, concurrenc
 
     since = database_now()
     intake = post_queued(server, count=orders, offset=0)
-    worker = server.worker(concurrency=concurrency)
+    workers = io_workers(server, concurrency=concurrency, processes=processes)
     if not bench.orders_wait_sent(timeout=TIMEOUT, since=since):
         failures.append(f"[{server.mode}] the drain did not send every order in {TIMEOUT:g} s")
     drain = bench.drain_measure(since=since)
     say(
-        f"[{server.mode}] drain, {concurrency} io threads: {drain.sent} in {drain.seconds:.1f} s = "
+        f"[{server.mode}] drain, {concurrency} io threads in {processes} process(es): {drain.sent} in "
+        f"{drain.seconds:.1f} s = "
         f"{drain.per_second:.0f} orders/s (intake before it, no worker: {intake.per_second:.0f}/s)"
     )
     say(f"[{server.mode}] RATIO drain / simulator alone: {drain.per_second / sim_rate:.2f}x (goal >= 0.8)")
 
-    if worker.poll() is not None:
-        sys.exit(f"the io worker exited with {worker.returncode}")
+    for worker in workers:
+        if worker.poll() is not None:
+            sys.exit(f"an io worker exited with {worker.returncode}")
     warm_up(server)
     since = database_now()
     intake = post_queued(server, count=orders, offset=orders)
@@ -156,7 +169,7 @@ def drain_and_end_to_end(server: bench.TradingServer, *, orders: int, concurrenc
     say(f"[{server.mode}] RATIO end to end / simulator alone: {rate / sim_rate:.2f}x (goal >= 0.4)")
     if len(latencies) < orders:
         failures.append(f"[{server.mode}] end to end: {len(latencies)} of {orders} open in time")
-    return worker
+    return workers
 
 
 def intake_against_bare(server: bench.TradingServer) -> None:
@@ -322,18 +335,20 @@ def shared_budget_under_a_limited_pool() -> None:
         since = database_now()
         post_queued(server, count=BUDGET_ORDERS, offset=0)
         rate_stats_reset(server)  # the drain alone is counted
-        worker = server.worker(concurrency=BUDGET_CONCURRENCY)
+        workers = io_workers(server, concurrency=BUDGET_CONCURRENCY, processes=IO_PROCESSES)
         if not bench.orders_wait_sent(timeout=TIMEOUT, since=since):
             failures.append("[budget] not every queued order was sent within the time limit")
         drain = bench.drain_measure(since=since)
         stats = rate_stats(server)
         say(
-            f"[budget] simulator pool {QPS} QPS, PARSEC_POOL_QPS {QPS}, {BUDGET_CONCURRENCY} io threads: "
+            f"[budget] simulator pool {QPS} QPS, PARSEC_POOL_QPS {QPS}, {BUDGET_CONCURRENCY} io threads in "
+            f"{IO_PROCESSES} process(es): "
             f"{drain.sent} orders in {drain.seconds:.1f} s = {drain.per_second:.1f} orders/s "
             f"(goal >= {0.9 * QPS:.0f}); {stats['received'] / max(drain.sent, 1):.2f} calls per order"
         )
         budget_checks("drain", stats)
-        server.processes.stop(worker)
+        for worker in workers:
+            server.processes.stop(worker)
         rate_stats_reset(server)
         ceiling = budget_ceiling(server, calls=BUDGET_ORDERS)
         say(
@@ -356,9 +371,12 @@ def part_run(part: str) -> None:
                 orders=200,
                 callers=CONCURRENCY,
             )  # warm-up of the server's processes
-            worker = drain_and_end_to_end(server, orders=ORDERS, concurrency=CONCURRENCY)
+            workers = drain_and_end_to_end(
+                server, orders=ORDERS, concurrency=CONCURRENCY, processes=IO_PROCESSES
+            )
             latency_at_steady_load(server)
-            server.processes.stop(worker)  # intake and the bare view alone, as in orders_intake.py
+            for worker in workers:
+                server.processes.stop(worker)  # intake and the bare view alone, as in orders_intake.py
             intake_against_bare(server)
         finally:
             server.stop()
@@ -372,7 +390,10 @@ def part_run(part: str) -> None:
                 orders=50,
                 callers=EMBEDDED_CONCURRENCY,
             )
-            drain_and_end_to_end(server, orders=EMBEDDED_ORDERS, concurrency=EMBEDDED_CONCURRENCY)
+            # One process: SQLite has one writer, which a second process would only queue behind.
+            drain_and_end_to_end(
+                server, orders=EMBEDDED_ORDERS, concurrency=EMBEDDED_CONCURRENCY, processes=1
+            )
         finally:
             server.stop()
     elif part == "budget":
