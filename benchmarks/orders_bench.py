@@ -388,13 +388,24 @@ def open_latencies(*, since=None) -> tuple[list[float], float]:
     return latencies, (max(opened.values()) - min(created.values())).total_seconds()
 
 
+def resting_buy(size: int) -> dict:
+    """A Kalshi buy at 0.01 that rests (nothing sells that low); `size` makes each order distinct."""
+    from decimal import Decimal
+
+    return {
+        "market_id": KALSHI_MARKET,
+        "outcome": "Yes",
+        "side": "buy",
+        "price": Decimal("0.01"),
+        "size": Decimal(size),
+    }
+
+
 def simulator_alone(
     *, base_url: str, api_key: str, parsec_ids: list[str], orders: int, callers: int
 ) -> float:
     """Orders per second the simulator takes from `callers` threads through the real client (no budget),
     each order a distinct resting buy; exits if the simulator refuses any."""
-    from decimal import Decimal
-
     from parsec.client import ParsecClient
 
     done, errors, lock = [0], [], threading.Lock()
@@ -407,16 +418,11 @@ def simulator_alone(
                     if done[0] + len(errors) >= orders:
                         return
                     number = next(counter)
-                body = {
-                    "market_id": KALSHI_MARKET,
-                    "outcome": "Yes",
-                    "side": "buy",
-                    "price": Decimal("0.01"),
-                    "size": Decimal(1_000_000 + number),
-                }
                 try:
                     client.create_order(
-                        exchange="kalshi", customer_id=parsec_ids[index % len(parsec_ids)], body=body
+                        exchange="kalshi",
+                        customer_id=parsec_ids[index % len(parsec_ids)],
+                        body=resting_buy(1_000_000 + number),
                     )
                 except Exception as error:  # noqa: BLE001 - a benchmark counts failures instead of stopping
                     with lock:

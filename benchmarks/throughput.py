@@ -45,7 +45,6 @@ import sys
 import threading
 import time
 import uuid
-from decimal import Decimal
 
 import httpx
 import orders_bench as bench
@@ -291,16 +290,11 @@ def budget_ceiling(server: bench.TradingServer, *, calls: int) -> float:
                     number = next(counter, None)
                 if number is None:
                     return
-                body = {
-                    "market_id": bench.KALSHI_MARKET,
-                    "outcome": "Yes",
-                    "side": "buy",
-                    "price": Decimal("0.01"),
-                    "size": Decimal(40_000_000 + number),
-                }
                 try:
                     client.create_order(
-                        exchange="kalshi", customer_id=parsec_ids[index % len(parsec_ids)], body=body
+                        exchange="kalshi",
+                        customer_id=parsec_ids[index % len(parsec_ids)],
+                        body=bench.resting_buy(40_000_000 + number),
                     )
                 except ParsecUnavailable:
                     with lock:
