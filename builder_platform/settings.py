@@ -563,6 +563,10 @@ ORDER_FEE_DEADLINE_MARGIN_SECONDS = env_int("ORDER_FEE_DEADLINE_MARGIN_SECONDS",
 ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS = env_float("ORDER_OUTBOX_SWEEP_INTERVAL_SECONDS", 10.0)
 ORDER_OUTBOX_STALE_SECONDS = env_int("ORDER_OUTBOX_STALE_SECONDS", 30)  # queued and due this long: re-enqueue
 ORDER_RECONCILE_INTERVAL_SECONDS = env_float("ORDER_RECONCILE_INTERVAL_SECONDS", 5.0)
+# Reconcile runs one worker process makes at once; a run beyond it is put back on the queue a second
+# later, so a backlog of reads (slow listings) never holds every thread of an `io` worker, whose other
+# threads send creates and cancels.
+ORDER_RECONCILE_CONCURRENCY = env_int("ORDER_RECONCILE_CONCURRENCY", max(1, CELERY_IO_CONCURRENCY // 4))
 # The dead-man switch (POST /api/v1/heartbeat): the bounds of cancel_after_seconds, and how often beat
 # fires the switches past their deadline (a switch fires at most this late).
 HEARTBEAT_MIN_SECONDS = env_int("HEARTBEAT_MIN_SECONDS", 5)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import datetime, timedelta
 
 from celery import Task, current_app, shared_task
+from django.conf import settings
 from django.utils import timezone
 from kombu.exceptions import ChannelError, OperationalError
 
@@ -23,6 +25,8 @@ RECONCILE_PRESUMED_LOST = timedelta(minutes=5)
 CANCEL_MAX_RETRIES = 8
 CANCEL_RETRY_BASE_SECONDS = 1.0
 CANCEL_RETRY_MAX_SECONDS = 60.0
+# A reconcile run over this process's ORDER_RECONCILE_CONCURRENCY is queued again this much later.
+RECONCILE_DEFER_SECONDS = 1.0
 
 
 @shared_task(name="orders.submit")
@@ -71,6 +75,28 @@ def orders_reconcile_task() -> int:
     return len(pairs)
 
 
+class _ReconcileSlots:
+    """At most ORDER_RECONCILE_CONCURRENCY reconcile runs at once in this process (read at each take)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.running = 0
+
+    def take(self) -> bool:
+        with self._lock:
+            if self.running >= max(1, settings.ORDER_RECONCILE_CONCURRENCY):
+                return False
+            self.running += 1
+            return True
+
+    def give_back(self) -> None:
+        with self._lock:
+            self.running -= 1
+
+
+reconcile_slots = _ReconcileSlots()
+
+
 @shared_task(name="orders.reconcile_customer")
 def order_reconcile_customer_task(customer_id: str, exchange: str, queued_at: str | None = None) -> dict:
     now = timezone.now()
@@ -79,6 +105,24 @@ def order_reconcile_customer_task(customer_id: str, exchange: str, queued_at: st
         return {"covered": True}  # a run that started after this was queued already read Parsec
     if reconcile_schedule.reconcile_backing_off(**pair, now=now):
         return {"backing_off": True}  # Parsec refused this pair's listing; beat tries again later
+    taken = reconcile_slots.take()
+    if not taken and not order_reconcile_customer_task.request.is_eager:
+        # This process already reads Parsec for as many pairs as it may: the run waits on the queue,
+        # not on a thread that a create or a cancel could use. The pair stays marked queued. (A run
+        # executed in place, eagerly, inside another goes ahead: deferring it would run it again at once.)
+        order_reconcile_customer_task.apply_async(
+            args=[customer_id, exchange, queued_at], countdown=RECONCILE_DEFER_SECONDS
+        )
+        return {"deferred": True}
+    try:
+        return _reconcile_run(pair, now=now)
+    finally:
+        if taken:
+            reconcile_slots.give_back()
+
+
+def _reconcile_run(pair: dict, *, now: datetime) -> dict:
+    customer_id, exchange = pair["customer_id"], pair["exchange"]
     try:
         report = reconcile.reconcile_customer_exchange(**pair, now=now)
     except (ParsecUnavailable, ParsecInDoubt) as error:

@@ -14,6 +14,7 @@ from builder_platform.celery import app
 from orders import tasks
 from orders.models import IdempotencyKey, Order, ReconcileState
 from orders.services import reconcile_schedule, submission
+from orders.services.reconcile_report import ReconcileReport
 
 S = Order.Status
 
@@ -185,3 +186,37 @@ def test_an_older_run_finishing_last_does_not_leave_a_pair_queued_since_looking_
     assert reconcile_schedule.reconcile_fan_out(now=later, stale_after=timedelta(minutes=5)) == [
         tuple(pair.values())
     ]
+
+
+@pytest.mark.django_db
+def test_a_reconcile_run_over_the_process_cap_goes_back_on_the_queue_without_reading_parsec(
+    trader, scripted_parsec, enqueued, monkeypatch, settings
+):
+    settings.ORDER_RECONCILE_CONCURRENCY = 1
+    submission.order_submit(order_id=place(trader).id, now=timezone.now())
+    requeued = []
+    monkeypatch.setattr(
+        tasks.order_reconcile_customer_task,
+        "apply_async",
+        lambda args, countdown: requeued.append((tuple(args), countdown)),
+    )
+    reads = []
+    monkeypatch.setattr(tasks.reconcile, "reconcile_customer_exchange", lambda **pair: reads.append(pair))
+    args = (str(trader.customer.id), "kalshi", None)
+
+    assert tasks.reconcile_slots.take()  # another thread of this process is reconciling
+    try:
+        assert tasks.order_reconcile_customer_task.run(*args) == {"deferred": True}
+    finally:
+        tasks.reconcile_slots.give_back()
+    assert reads == []
+    assert requeued == [(args, tasks.RECONCILE_DEFER_SECONDS)]
+
+    monkeypatch.setattr(
+        tasks.reconcile,
+        "reconcile_customer_exchange",
+        lambda **pair: reads.append(pair) or ReconcileReport(),
+    )
+    assert "deferred" not in tasks.order_reconcile_customer_task.run(*args)  # the slot is free again
+    assert reads == [{"customer_id": args[0], "exchange": "kalshi", "now": reads[0]["now"]}]
+    assert tasks.reconcile_slots.running == 0
