@@ -41,6 +41,41 @@ def _next_version(*, object_type: str, object_id: str) -> int:
     return (latest["version__max"] or 0) + 1
 
 
+@dataclass(frozen=True)
+class EventToRecord:
+    """One event of a batch for `events_record_many`: the arguments of `event_record` with a version."""
+
+    partner_id: int
+    type: str
+    object_type: str
+    object_id: str
+    data: dict[str, Any]
+    version: int
+
+
+def _type_check(type: str) -> None:  # noqa: A002
+    if type not in EVENT_TYPES:
+        raise ValueError(f"unknown event type {type!r}: add it to events.registry.EVENT_TYPES")
+
+
+def _event_row(event: EventToRecord, *, now: datetime) -> Event:
+    """The row of one event, its body the exact webhook body (`data` carries the object's version)."""
+    data = event.data
+    if isinstance(data, dict) and "version" not in data:
+        data = {**data, "version": event.version}
+    event_id = event_id_new(now)
+    return Event(
+        id=event_id,
+        partner_id=event.partner_id,
+        type=event.type,
+        object_type=event.object_type,
+        object_id=str(event.object_id),
+        version=event.version,
+        body=encode_json({"id": event_id, "type": event.type, "timestamp": rfc3339(now), "data": data}),
+        created_at=now,
+    )
+
+
 def event_record(
     *,
     partner_id: int,
@@ -58,42 +93,17 @@ def event_record(
     change (computed from the object's earlier events when the object keeps none). With `deliver`,
     the registered hooks (webhook deliveries) run in the same transaction.
     """
-    if type not in EVENT_TYPES:
-        raise ValueError(f"unknown event type {type!r}: add it to events.registry.EVENT_TYPES")
+    _type_check(type)
     # No savepoint: nothing catches a failure here and carries on in the same transaction.
     with transaction.atomic(savepoint=False):
         if version is None:
             version = _next_version(object_type=object_type, object_id=object_id)
-        if isinstance(data, dict) and "version" not in data:
-            data = {**data, "version": version}
-        event_id = event_id_new(now)
-        body = encode_json({"id": event_id, "type": type, "timestamp": rfc3339(now), "data": data})
-        event = Event.objects.create(
-            id=event_id,
-            partner_id=partner_id,
-            type=type,
-            object_type=object_type,
-            object_id=str(object_id),
-            version=version,
-            body=body,
-            created_at=now,
-        )
+        event = _event_row(EventToRecord(partner_id, type, object_type, object_id, data, version), now=now)
+        event.save(force_insert=True)
         if deliver:
             for hook in recorded_hooks():
                 hook(event)
     return event
-
-
-@dataclass(frozen=True)
-class EventToRecord:
-    """One event of a batch for `events_record_many`: the arguments of `event_record` with a version."""
-
-    partner_id: int
-    type: str
-    object_type: str
-    object_id: str
-    data: dict[str, Any]
-    version: int
 
 
 def events_record_many(events: list[EventToRecord], *, now: datetime) -> list[Event]:
@@ -104,25 +114,8 @@ def events_record_many(events: list[EventToRecord], *, now: datetime) -> list[Ev
     transaction.
     """
     for event in events:
-        if event.type not in EVENT_TYPES:
-            raise ValueError(f"unknown event type {event.type!r}: add it to events.registry.EVENT_TYPES")
-    timestamp = rfc3339(now)
-    rows = []
-    for event in events:
-        data = event.data if "version" in event.data else {**event.data, "version": event.version}
-        event_id = event_id_new(now)
-        rows.append(
-            Event(
-                id=event_id,
-                partner_id=event.partner_id,
-                type=event.type,
-                object_type=event.object_type,
-                object_id=str(event.object_id),
-                version=event.version,
-                body=encode_json({"id": event_id, "type": event.type, "timestamp": timestamp, "data": data}),
-                created_at=now,
-            )
-        )
+        _type_check(event.type)
+    rows = [_event_row(event, now=now) for event in events]
     with transaction.atomic(savepoint=False):
         Event.objects.bulk_create(rows)
         hooks = recorded_hooks()
