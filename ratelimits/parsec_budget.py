@@ -7,6 +7,12 @@ process is wrong as soon as there are two workers. The buckets spend a little un
 limit x (1 - headroom) calls go out. Priorities: a read leaves the last tokens of a bucket to creates and
 cancels, a create leaves the last one to cancels, so a cancel is never stuck behind a backlog of reads.
 A 429, or an answer saying a scope has 0 calls left, pauses that scope for every process.
+
+Parsec counts a call when it arrives, not when its token was taken here: a thread that took a token and was
+then held up (behind the GIL, a busy core, the venue's accept queue) arrives together with later ones, and
+a window at Parsec can hold a few more calls than the bucket let out in any second. So the budget also
+listens to the remaining counts Parsec answers with: when a scope's window has no more than a burst's worth
+of room left, that scope eases off for a few tokens' time, in every process, before it is refused.
 """
 
 from __future__ import annotations
@@ -167,11 +173,14 @@ class SharedParsecBudget:
         headers: Mapping[str, str],
         retry_after: float | None,
     ) -> None:
-        pool_spent = _count(headers, POOL_REMAINING) == 0
-        user_spent = customer_id is not None and _count(headers, USER_REMAINING) == 0
+        pool_left = _count(headers, POOL_REMAINING)
+        user_left = _count(headers, USER_REMAINING) if customer_id is not None else None
+        pool_spent = pool_left == 0
+        user_spent = user_left == 0
         if status == 429 and not user_spent:
             pool_spent = True  # a refusal naming no scope: the pool, the one every call shares
         if not (pool_spent or user_spent):
+            self._ease_off(customer_id, pool_left=pool_left, user_left=user_left)
             return
         now = self._clock()
         pause = retry_after if status == 429 and retry_after is not None else DEFAULT_PAUSE_SECONDS
@@ -183,6 +192,25 @@ class SharedParsecBudget:
             bucket_pause(spec=self._pool_spec(CallPriority.CANCEL), until=until, now=now)
         if user_spent and customer_id is not None:
             bucket_pause(spec=self._user_spec(customer_id, CallPriority.CANCEL), until=until, now=now)
+
+    def _ease_off(self, customer_id: str | None, *, pool_left: int | None, user_left: int | None) -> None:
+        """Slow a scope whose window at Parsec is nearly full, before Parsec refuses a call of it.
+
+        With `left` calls of room and up to a burst of tokens (and the calls already on their way) still
+        to arrive, the scope's bucket is emptied and its next token comes (burst + 1 - left) tokens' time
+        later. The pause is shared, and a pause never shortens another, so answers arriving together ease
+        the scope once, not once each.
+        """
+        now = self._clock()
+        if pool_left is not None and pool_left <= self.pool_burst:
+            skip = (self.pool_burst - pool_left) / self.pool_rate
+            bucket_pause(spec=self._pool_spec(CallPriority.CANCEL), until=now + skip, now=now)
+        if customer_id is not None and self.user_limited and user_left is not None:
+            skip = (self.user_burst - user_left) / self.user_rate
+            if skip >= 0:
+                bucket_pause(
+                    spec=self._user_spec(customer_id, CallPriority.CANCEL), until=now + skip, now=now
+                )
 
 
 def _count(headers: Mapping[str, str], name: str) -> int | None:

@@ -191,6 +191,55 @@ def test_a_remaining_count_of_zero_pauses_its_scope_for_a_second(db, store):
     assert budget.try_acquire(customer_id=customer, priority=CallPriority.CANCEL, now=clock.now + 1.1).allowed
 
 
+def test_a_nearly_full_window_at_parsec_eases_the_pool_off_before_a_refusal(db, store):
+    clock = Clock(5_000_000.0)
+    budget = _budget(clock, pool_qps=100)  # no headroom: 97 tokens a second, a burst of 3
+    other_process = _budget(clock, pool_qps=100, scope=budget.scope)
+    customer = str(uuid.uuid4())
+    # Room for 4 calls at Parsec: more than the burst, so nothing changes and the bucket is still full.
+    budget.on_response(
+        customer_id=customer, status=200, headers={"x-ratelimit-pool-remaining": "4"}, retry_after=None
+    )
+    for _ in range(budget.pool_burst):
+        assert other_process.try_acquire(
+            customer_id=None, priority=CallPriority.CANCEL, now=clock.now
+        ).allowed
+    clock.now += 10.0  # full again
+    # Room for 1: the pool's next token is (3 + 1 - 1) tokens' time away, here and in every other process.
+    for _ in range(5):  # answers arriving together ease it once, not five times
+        budget.on_response(
+            customer_id=customer, status=200, headers={"x-ratelimit-pool-remaining": "1"}, retry_after=None
+        )
+    take = other_process.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=clock.now)
+    assert not take.allowed
+    assert take.wait_seconds == pytest.approx(3 / budget.pool_rate, rel=0.01)
+    later = clock.now + 3.5 / budget.pool_rate
+    assert other_process.try_acquire(customer_id=None, priority=CallPriority.CANCEL, now=later).allowed
+
+
+def test_a_nearly_full_window_of_a_limited_user_eases_that_user_only(db, store):
+    clock = Clock(5_000_000.0)
+    budget = _budget(clock, pool_qps=100, user_qps=10)
+    slowed, other = str(uuid.uuid4()), str(uuid.uuid4())
+    budget.on_response(
+        customer_id=slowed,
+        status=200,
+        headers={"x-ratelimit-user-remaining": "0", "x-ratelimit-pool-remaining": "50"},
+        retry_after=None,
+    )
+    assert not budget.try_acquire(customer_id=slowed, priority=CallPriority.CANCEL, now=clock.now).allowed
+    assert budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=clock.now).allowed
+    budget.on_response(
+        customer_id=other,
+        status=200,
+        headers={"x-ratelimit-user-remaining": "1", "x-ratelimit-pool-remaining": "50"},
+        retry_after=None,
+    )
+    take = budget.try_acquire(customer_id=other, priority=CallPriority.CANCEL, now=clock.now)
+    assert not take.allowed
+    assert take.wait_seconds == pytest.approx(budget.user_burst / budget.user_rate, rel=0.01)
+
+
 def test_the_client_gets_the_shared_budget_from_its_settings(settings):
     from parsec.conf import get_client, reset_client
 
