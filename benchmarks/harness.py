@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -50,3 +51,20 @@ def wait_until_up(base_url: str, server: subprocess.Popen, timeout: float = 30.0
             pass
         time.sleep(0.1)
     sys.exit(f"the server did not answer /healthz within {timeout:g} s")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time of these processes so far (Linux /proc), all their threads included."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    for pid in pids:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (a gunicorn master's workers), from Linux /proc."""
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        return [int(child) for child in children.read().split()]

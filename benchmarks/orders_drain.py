@@ -21,6 +21,7 @@ import sys
 import time
 
 import orders_bench as bench
+from harness import cpu_seconds
 
 ORDERS = int(os.environ.get("BENCH_ORDERS", "1000"))
 CONCURRENCY = int(os.environ.get("BENCH_CONCURRENCY", "16"))
@@ -28,17 +29,6 @@ CUSTOMERS = int(os.environ.get("BENCH_CUSTOMERS", "16"))
 TIMEOUT = float(os.environ.get("BENCH_TIMEOUT", "600"))
 IO_PROCESSES = int(os.environ.get("BENCH_IO_PROCESSES", "1"))
 BATCH_SIZE = os.environ.get("BENCH_BATCH_SIZE", "")
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """User + system CPU time of these processes so far (Linux /proc), all their threads included."""
-    ticks = os.sysconf("SC_CLK_TCK")
-    total = 0.0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / ticks
-    return total
 
 
 def main() -> None:
@@ -84,9 +74,7 @@ def main() -> None:
     )
     print(f"drain / simulator alone: {drain.per_second / sim_rate:.2f}x")
     # Less sensitive than the rates to other load on the machine: the workers' own cost per order.
-    print(
-        f"io workers' CPU from the first claim: {1000 * worker_cpu / max(drain.sent, 1):.1f} ms per order"
-    )
+    print(f"io workers' CPU from the first claim: {1000 * worker_cpu / max(drain.sent, 1):.1f} ms per order")
     print(f"final statuses: {by_status}")
     if drain.sent < ORDERS:
         sys.exit("not every queued order was sent within the time limit")

@@ -7,7 +7,7 @@ INSERT, seeds a partner and an active customer, then sends, for a bounded time a
 INSERT and then order creations (each with its own Idempotency-Key; every order is enqueued on the broker,
 BROKER_URL, default Redis db 5, which is emptied first and after), in BENCH_ROUNDS alternating rounds: on a
 machine shared with other work, a load that comes and goes then weighs on both rates alike, not on one.
-Prints both rates and their ratio.
+Prints both rates, their ratio, and the gunicorn workers' CPU (user + system) per request of each.
 
 Knobs (environment): BENCH_SECONDS (10 per endpoint, split over the rounds), BENCH_ROUNDS (5),
 BENCH_CLIENTS (4), BENCH_MAX_REQUESTS (20000 per endpoint), BENCH_WORKERS (2), BENCH_THREADS (2 per worker).
@@ -22,6 +22,7 @@ import uuid
 
 import httpx
 import orders_bench as bench
+from harness import child_pids, cpu_seconds
 
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "4"))
@@ -72,8 +73,11 @@ def main() -> None:
             "bare view, one INSERT": bench.LoadResult(),
             "POST /api/v1/orders (kalshi)": bench.LoadResult(),
         }
+        cpu = dict.fromkeys(results, 0.0)  # the gunicorn workers' CPU seconds spent on each endpoint
+        workers = child_pids(server.processes.started[0].pid)
         for _ in range(ROUNDS):
             for name, send in zip(results, (bare, create), strict=True):
+                cpu_before = cpu_seconds(workers)
                 _merge(
                     results[name],
                     bench.load(
@@ -84,6 +88,7 @@ def main() -> None:
                         expect=201,
                     ),
                 )
+                cpu[name] += cpu_seconds(workers) - cpu_before
     finally:
         server.stop()
 
@@ -96,7 +101,8 @@ def main() -> None:
         p50 = statistics.median(result.latencies) * 1000 if result.latencies else 0.0
         print(
             f"{name:32} {result.per_second:8.0f} req/s  ({result.ok} ok, {result.failed} failed, "
-            f"p50 {p50:.2f} ms, p99 {result.percentile(0.99):.2f} ms)"
+            f"p50 {p50:.2f} ms, p99 {result.percentile(0.99):.2f} ms, "
+            f"workers' CPU {1000 * cpu[name] / max(result.ok + result.failed, 1):.2f} ms per request)"
         )
     bare_result, create_result = results.values()
     if bare_result.failed or create_result.failed:

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, router, transaction
 
 from builder_platform.api import ApiError, api_error_from, error_body
 from builder_platform.failures import DomainError
@@ -113,20 +113,32 @@ def idempotency_key_complete(
 ) -> bool:
     """Store the answer. Inside the transaction that made the order, so both commit or neither does.
 
-    False when the claim was taken over meanwhile: the caller must then roll back its work.
+    False when the claim was taken over meanwhile: the caller must then roll back its work. One UPDATE
+    conditional on the claim's state and token (plain SQL: see _key_sql).
     """
-    return bool(
-        IdempotencyKey.objects.filter(
-            pk=record.pk, state=IdempotencyKey.State.IN_FLIGHT, token=record.token
-        ).update(
-            state=IdempotencyKey.State.COMPLETED,
-            response_status=status,
-            response_body=body,
-            response_headers=headers,
-            order_id=order_id,
-            completed_at=now,
-        )
+    using = router.db_for_write(IdempotencyKey)
+    connection = connections[using]
+    sql = _key_sql(
+        connection,
+        "UPDATE {table} SET {assignments} WHERE {id} = %s AND {state} = %s AND {token} = %s",
+        _ANSWER_COLUMNS,
     )
+    answer = {
+        "state": IdempotencyKey.State.COMPLETED,
+        "response_status": status,
+        "response_body": body,
+        "response_headers": headers,
+        "order_id": getattr(order_id, "pk", order_id),
+        "completed_at": now,
+    }
+    condition = {"id": record.pk, "state": IdempotencyKey.State.IN_FLIGHT, "token": record.token}
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            _key_values(connection, answer, _ANSWER_COLUMNS)
+            + _key_values(connection, condition, ("id", "state", "token")),
+        )
+        return cursor.rowcount == 1
 
 
 def idempotency_key_release(*, record: IdempotencyKey) -> None:
@@ -135,6 +147,92 @@ def idempotency_key_release(*, record: IdempotencyKey) -> None:
     IdempotencyKey.objects.filter(
         pk=record.pk, state=IdempotencyKey.State.IN_FLIGHT, token=record.token
     ).delete()
+
+
+# --- The create's three statements on the key, as plain SQL ---------------------------------------------
+# Every create reads its key, claims it and stores its answer. Built by the ORM, those three simple
+# statements cost more CPU than the rest of the create's SQL together (the query compiler, per call); here
+# each is a fixed text, its values prepared by the model's own fields. The rarer paths (a replay, a
+# takeover, a release) keep the ORM.
+
+_KEY_FIELDS = {field.attname: field for field in IdempotencyKey._meta.concrete_fields}
+_CLAIM_COLUMNS = ("partner_id", "key", "fingerprint", "state", "token", "response_headers", "created_at")
+_ANSWER_COLUMNS = (
+    "state",
+    "response_status",
+    "response_body",
+    "response_headers",
+    "order_id",
+    "completed_at",
+)
+_SQL: dict[tuple[str, str, tuple[str, ...]], str] = {}  # built once per database vendor
+
+
+def _key_sql(connection: Any, template: str, columns: tuple[str, ...] = ()) -> str:
+    cached = _SQL.get((connection.vendor, template, columns))
+    if cached is None:
+        cached = _SQL[connection.vendor, template, columns] = _key_sql_build(connection, template, columns)
+    return cached
+
+
+def _key_sql_build(connection: Any, template: str, columns: tuple[str, ...]) -> str:
+    quote = connection.ops.quote_name
+    names = {
+        "table": quote(IdempotencyKey._meta.db_table),
+        "columns": ", ".join(quote(_KEY_FIELDS[name].column) for name in columns),
+        "values": ", ".join(["%s"] * len(columns)),
+        "assignments": ", ".join(f"{quote(_KEY_FIELDS[name].column)} = %s" for name in columns),
+        "id": quote(_KEY_FIELDS["id"].column),
+        "partner": quote(_KEY_FIELDS["partner_id"].column),
+        "key": quote(_KEY_FIELDS["key"].column),
+        "state": quote(_KEY_FIELDS["state"].column),
+        "token": quote(_KEY_FIELDS["token"].column),
+    }
+    return template.format(**names)
+
+
+def _key_values(connection: Any, values: dict[str, Any], columns: tuple[str, ...]) -> list[Any]:
+    """`values` (by attname) of `columns`, in that order, as the fields store them on this database."""
+    return [_KEY_FIELDS[name].get_db_prep_save(values[name], connection) for name in columns]
+
+
+def _key_find(*, partner: Partner, key: str) -> IdempotencyKey | None:
+    """The partner's row for `key`, or None: the one read of a new order's create, converted as an ORM
+    read would convert it."""
+    using = router.db_for_read(IdempotencyKey)
+    connection = connections[using]
+    names = tuple(_KEY_FIELDS)
+    sql = _key_sql(connection, "SELECT {columns} FROM {table} WHERE {partner} = %s AND {key} = %s", names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql, _key_values(connection, {"partner_id": partner.pk, "key": key}, ("partner_id", "key"))
+        )
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    values = list(row)
+    for position, field in enumerate(_KEY_FIELDS.values()):
+        column = field.get_col(IdempotencyKey._meta.db_table)
+        for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
+            values[position] = converter(values[position], column, connection)
+    return IdempotencyKey.from_db(using, names, values)
+
+
+def _key_insert(**values: Any) -> IdempotencyKey:
+    """INSERT one key row (`values` by attname: those of _CLAIM_COLUMNS); IntegrityError when the partner
+    already has the key (a concurrent request's row, once its transaction commits)."""
+    using = router.db_for_write(IdempotencyKey)
+    connection = connections[using]
+    sql = _key_sql(connection, "INSERT INTO {table} ({columns}) VALUES ({values})", _CLAIM_COLUMNS)
+    returning = connection.features.can_return_columns_from_insert
+    if returning:
+        sql += _key_sql(connection, " RETURNING {id}")
+    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
+        cursor.execute(sql, _key_values(connection, values, _CLAIM_COLUMNS))
+        key_id = cursor.fetchone()[0] if returning else cursor.lastrowid
+    record = IdempotencyKey(id=key_id, **values)
+    record._state.adding, record._state.db = False, using
+    return record
 
 
 # --- The runner: one request under its key -------------------------------------------------------------
@@ -207,7 +305,7 @@ class IdempotentRequest:
             raise OrderError(problem, code=OrderErrorCode.IDEMPOTENCY_KEY_INVALID)
         run = cls(partner=partner, key=key, fingerprint=fingerprint, now=now, record=None)
         # One read, no write: a key answered before is replayed without doing the work again.
-        existing = IdempotencyKey.objects.filter(partner=partner, key=key).first()
+        existing = _key_find(partner=partner, key=key)
         if existing is not None:
             run._answer_from(existing)
         return run
@@ -252,11 +350,13 @@ class IdempotentRequest:
         self._answer_from(existing)
 
     def _claim_in_transaction(self) -> None:
-        self._record = IdempotencyKey.objects.create(
-            partner=self._partner,
+        self._record = _key_insert(
+            partner_id=self._partner.pk,
             key=self._key,
             fingerprint=self._fingerprint,
+            state=IdempotencyKey.State.IN_FLIGHT,
             token=uuid.uuid4(),
+            response_headers={},
             created_at=self._now,
         )
 

@@ -118,3 +118,33 @@ if settings.CELERY_BROKER_URL.startswith("redis://"):
         finally:
             proxy.stop()
         assert channel.closed  # closed for good; the worker then opens a new connection
+
+    def test_publishes_share_one_redis_client_until_the_pool_is_replaced():
+        """Each publish used to build a new redis-py client; the channel keeps one per connection pool,
+        and a pool replaced after a broker error gets a client of its own."""
+        from kombu import Queue
+
+        connection = Connection(settings.CELERY_BROKER_URL)
+        try:
+            channel = connection.default_channel
+            queue = Queue("tests-broker-shared-client", routing_key="tests-broker-shared-client")
+            queue(channel).declare()
+            queue(channel).purge()
+            producer = connection.Producer(channel=channel)
+            with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+                assert first is second
+                assert first.connection_pool is channel.pool
+            for number in range(3):
+                producer.publish({"n": number}, routing_key="tests-broker-shared-client")
+            channel._disconnect_pools()  # what kombu does after a broker error
+            with channel.conn_or_acquire() as replaced:
+                assert replaced is not first
+                assert replaced.connection_pool is channel.pool
+            producer.publish({"n": 3}, routing_key="tests-broker-shared-client")
+
+            received = []
+            while (message := queue(channel).get(no_ack=True)) is not None:
+                received.append(message.payload["n"])
+            assert received == [0, 1, 2, 3]
+        finally:
+            connection.close()
