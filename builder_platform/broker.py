@@ -124,6 +124,26 @@ class Transport(filesystem.Transport):
 
 
 class RedisChannel(redis_transport.Channel):
+    _sync_client = None
+
+    def _create_client(self, asynchronous=False):
+        """One client per connection pool, not a new one for each ack, delivery and publish.
+
+        kombu builds a redis-py client every time it needs one without a client at hand (each
+        acknowledgement, each delivery's unacked bookkeeping, each publish), and building one costs
+        more than the commands it then sends (its response-callback table is filled anew each time).
+        A client is safe to share between threads (each command borrows a connection from the pool,
+        each pipeline is its own object), so the channel keeps one per pool: when the pool is replaced
+        (after a disconnect) a new client is made for the new one.
+        """
+        if asynchronous:
+            return super()._create_client(asynchronous=True)
+        pool = self.pool
+        client = self._sync_client
+        if client is None or client.connection_pool is not pool:
+            client = self._sync_client = super()._create_client()
+        return client
+
     def _connparams(self, asynchronous=False):
         if self.connection.client is None:
             # The connection was collected after a broker error: nothing can be sent over it any more.
