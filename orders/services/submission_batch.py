@@ -31,7 +31,7 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from builder_platform import metrics
-from halts.selectors import trading_stop_for
+from halts.selectors import trading_halts_now, trading_stop_for
 from orders import event_log, fee_axis
 from orders.models import Order, OrderEvent
 from orders.returning import order_refresh, orders_update_returning
@@ -130,12 +130,17 @@ def _claim_batch(
     """Claim the batch: (what this batch sends, orders to submit one by one instead)."""
     with transaction.atomic():
         ready: list[tuple[Order, datetime]] = []
-        for order in _candidates(order_id=order_id, now=now):
+        candidates = _candidates(order_id=order_id, now=now)
+        # Read in the claim's transaction as the single path does, but once for the whole batch.
+        halts = trading_halts_now() if candidates else ()
+        for order in candidates:
             give_up_at = order_give_up_at(order)
             refused = _refuse_before_sending(order, now=now, give_up_at=give_up_at)
             if refused is not None:
                 results[str(order.id)] = refused
-            elif trading_stop_for(exchange=order.exchange, partner=order.partner, customer=order.customer):
+            elif trading_stop_for(
+                exchange=order.exchange, partner=order.partner, customer=order.customer, halts=halts
+            ):
                 results[str(order.id)] = SubmitResult(SubmitOutcome.HELD)  # as the single path: no retry
             else:
                 ready.append((order, give_up_at))

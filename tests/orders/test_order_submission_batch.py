@@ -178,6 +178,23 @@ def test_a_held_order_stays_queued_while_the_rest_of_its_batch_is_sent(
     assert scripted_parsec.count("create_order") == 1
 
 
+@pytest.mark.django_db
+def test_a_batch_reads_the_active_halts_once_for_all_its_orders(trader, scripted_parsec, enqueued, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    from halts.models import TradingHalt
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    orders = [place(trader, size=Decimal(10 + n)) for n in range(6)]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = submission_batch.orders_submit_batch(order_id=orders[0].id, now=timezone.now())
+
+    assert [results[str(order.id)].outcome for order in orders] == ["accepted"] * 6
+    halts_table = TradingHalt._meta.db_table
+    assert sum(halts_table in query["sql"] for query in queries.captured_queries) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_never_claim_one_order_twice(trader, parsec_by_size, enqueued, settings):
     settings.ORDER_SUBMIT_BATCH_SIZE = 8
