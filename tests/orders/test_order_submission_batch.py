@@ -127,6 +127,59 @@ def test_a_message_whose_order_another_batch_sent_does_nothing(trader, parsec_by
 
 
 @pytest.mark.django_db
+def test_a_message_whose_order_a_batch_here_adopted_is_answered_without_reading_it(
+    trader, parsec_by_size, enqueued, settings, django_capture_on_commit_callbacks
+):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    first, second = place(trader, size=Decimal("14")), place(trader, size=Decimal("15"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.order_submit_task(str(first.id)) == "accepted"
+    second.refresh_from_db()
+    assert second.status == S.OPEN
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.order_submit_task(str(second.id)) == "not_claimed"
+
+    assert queries.captured_queries == []
+    assert parsec_by_size.count("create_order") == 2
+    # Remembered for its one message only: a copy of it (the sweep's) reads the order as before.
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.order_submit_task(str(second.id)) == "not_claimed"
+    assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.django_db
+def test_an_order_a_batch_here_put_back_in_the_queue_is_sent_by_its_next_message(
+    trader, parsec_by_size, enqueued, settings, django_capture_on_commit_callbacks
+):
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    accepted, refused = place(trader, size=Decimal("14")), place(trader, size=Decimal("12"))
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_batch.orders_submit_batch(order_id=accepted.id, now=timezone.now())
+    refused.refresh_from_db()
+    assert refused.status == S.QUEUED  # Parsec was unavailable for it: queued again with a backoff
+    parsec_by_size.by_size = {}
+
+    results = submission_batch.orders_submit_batch(order_id=refused.id, now=refused.next_attempt_at)
+
+    assert results[str(refused.id)].outcome == "accepted"
+    refused.refresh_from_db()
+    assert refused.status == S.OPEN
+    assert refused.submit_attempts == 2
+
+
+def test_the_adopted_orders_remembered_are_bounded_oldest_first(monkeypatch):
+    monkeypatch.setattr(submission_batch, "ADOPTED_REMEMBERED", 2)
+    remembered = submission_batch._AdoptedHere()
+    remembered.add(["a", "b"])
+    remembered.add(["c"])
+
+    assert [remembered.take(order_id) for order_id in ("a", "b", "c", "c")] == [False, True, True, False]
+
+
+@pytest.mark.django_db
 def test_an_identical_intent_in_the_batch_is_claimed_one_by_one_and_waits(
     trader, scripted_parsec, enqueued, settings
 ):
