@@ -31,6 +31,7 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from builder_platform import metrics
+from generations.store import generation_snapshot
 from halts.selectors import trading_halts_now, trading_stop_for
 from orders import event_log, fee_axis
 from orders.models import Order, OrderEvent
@@ -335,7 +336,9 @@ def _record_resting(common: list[_Claimed]) -> set[uuid.UUID]:
     now = answered_at()
     entries = {entry.order.id: entry for entry in common}
     try:
-        with transaction.atomic():
+        # One moment, like one request: the read caches' generation (each event's webhook endpoints)
+        # is read once for the whole batch instead of once per order.
+        with generation_snapshot(), transaction.atomic():
             rows = orders_update_returning(
                 Order.objects.filter(id__in=list(entries), status=S.SUBMITTING, parsec_order_id__isnull=True),
                 status=Case(

@@ -248,6 +248,25 @@ def test_a_batch_reads_the_active_halts_once_for_all_its_orders(trader, scripted
     assert sum(halts_table in query["sql"] for query in queries.captured_queries) == 1
 
 
+@pytest.mark.django_db(transaction=True)  # committed, as in a worker: no bump pending, the caches trusted
+def test_a_batch_reads_the_read_caches_generation_once_to_record_its_acceptances(
+    trader, scripted_parsec, enqueued, settings, monkeypatch
+):
+    from generations import store
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    orders = [place(trader, size=Decimal(10 + n)) for n in range(6)]
+    fetches = []
+    fetch = store._generation_fetch
+    monkeypatch.setattr(store, "_generation_fetch", lambda: fetches.append(1) or fetch())
+
+    results = submission_batch.orders_submit_batch(order_id=orders[0].id, now=timezone.now())
+
+    assert [results[str(order.id)].outcome for order in orders] == ["accepted"] * 6
+    assert Event.objects.filter(object_id__in=[str(order.id) for order in orders]).count() >= 12
+    assert len(fetches) == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_concurrent_batches_never_claim_one_order_twice(trader, parsec_by_size, enqueued, settings):
     settings.ORDER_SUBMIT_BATCH_SIZE = 8
