@@ -19,19 +19,12 @@ connection error: Celery calls it unrecoverable and the worker exits. Here that 
 ConnectionError instead, which kombu ignores on close, so the worker reconnects. The messages it could
 not restore stay in Redis's unacked set and come back after the visibility timeout; the database
 outbox sweep re-enqueues their orders long before that.
-
-Redis, publishing. kombu's channel builds a new redis-py client around its connection pool for every
-command outside its event loop (each publish's LPUSH), and redis-py's client builds its table of response
-callbacks on every construction: a third of a publish's CPU, paid on every order create. The client is
-only a handle on the pool (each command takes a connection from the pool and gives it back), so the
-channel here keeps one for its current pool.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
-from contextlib import contextmanager
 from queue import Empty
 from time import monotonic
 
@@ -131,20 +124,25 @@ class Transport(filesystem.Transport):
 
 
 class RedisChannel(redis_transport.Channel):
-    _pool_client = None  # (pool, client): the client kept for the channel's current connection pool
+    _sync_client = None
 
-    @contextmanager
-    def conn_or_acquire(self, client=None):
-        """The given client, else the one kept for this channel's pool (a new one once the pool is
-        replaced after a broker error): redis-py's client is a thread-safe handle on its pool."""
-        if client:
-            yield client
-            return
+    def _create_client(self, asynchronous=False):
+        """One client per connection pool, not a new one for each ack, delivery and publish.
+
+        kombu builds a redis-py client every time it needs one without a client at hand (each
+        acknowledgement, each delivery's unacked bookkeeping, each publish), and building one costs
+        more than the commands it then sends (its response-callback table is filled anew each time).
+        A client is safe to share between threads (each command borrows a connection from the pool,
+        each pipeline is its own object), so the channel keeps one per pool: when the pool is replaced
+        (after a disconnect) a new client is made for the new one.
+        """
+        if asynchronous:
+            return super()._create_client(asynchronous=True)
         pool = self.pool
-        kept = self._pool_client
-        if kept is None or kept[0] is not pool:
-            kept = self._pool_client = (pool, self._create_client())
-        yield kept[1]
+        client = self._sync_client
+        if client is None or client.connection_pool is not pool:
+            client = self._sync_client = super()._create_client()
+        return client
 
     def _connparams(self, asynchronous=False):
         if self.connection.client is None:

@@ -148,3 +148,28 @@ if settings.CELERY_BROKER_URL.startswith("redis://"):
             assert received == [0, 1, 2, 3]
         finally:
             connection.close()
+
+    def test_a_redis_channel_shares_one_client_per_pool_and_acks_through_it():
+        """Acks and deliveries reuse the channel's client (building one each time cost more than the
+        commands); a replaced pool gets a client of its own, and an acknowledged message is gone."""
+        from kombu import Queue
+
+        with Connection(settings.CELERY_BROKER_URL) as connection:
+            channel = connection.default_channel
+            with channel.conn_or_acquire() as first, channel.conn_or_acquire() as second:
+                assert first is second
+                assert first.connection_pool is channel.pool
+            queue = Queue("tests-broker-shared-client", routing_key="tests-broker-shared-client")
+            queue(channel).declare()
+            queue(channel).purge()
+            connection.Producer(channel=channel).publish({"n": 1}, routing_key=queue.routing_key)
+            message = queue(channel).get()
+            assert message is not None
+            assert message.payload == {"n": 1}
+            message.ack()
+            with channel.conn_or_acquire() as client:
+                assert not client.hexists(channel.unacked_key, message.delivery_tag)
+            channel._disconnect_pools()
+            with channel.conn_or_acquire() as replaced:
+                assert replaced is not first
+                assert replaced.connection_pool is channel.pool

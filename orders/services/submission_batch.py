@@ -31,7 +31,8 @@ from django.db.models import Case, CharField, F, Q, Value, When
 from django.db.models.functions import Coalesce
 
 from builder_platform import metrics
-from halts.selectors import trading_stop_for
+from generations.store import generation_snapshot
+from halts.selectors import trading_halts_now, trading_stop_for
 from orders import event_log, fee_axis
 from orders.models import Order, OrderEvent
 from orders.returning import order_refresh, orders_update_returning
@@ -60,6 +61,46 @@ _BUILDER_FIELDS = ("payer_address", "signer_address", "affiliate")
 
 _senders: tuple[int, ThreadPoolExecutor] | None = None
 _senders_lock = threading.Lock()
+# Orders this process's batches saw Parsec adopt, whose own messages have not come yet (at most this many).
+ADOPTED_REMEMBERED = 10_000
+
+
+class _AdoptedHere:
+    """Ids of orders this process's batches recorded as accepted resting, until their message comes.
+
+    Such an order has its Parsec id and is pending or open: nothing moves it back to queued (only a
+    submitting order Parsec could not take, or one in doubt that Parsec never got, is queued again), so
+    its own message has nothing to do and is answered from here without reading the order. Any other
+    outcome is not remembered: its message reads the order as before. Per process (a forked child
+    starts empty), bounded (the oldest are forgotten first: their messages then read the order).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pid = os.getpid()
+        self._ids: dict[str, None] = {}
+
+    def add(self, order_ids: list[str]) -> None:
+        with self._lock:
+            self._forget_if_forked()
+            for order_id in order_ids:
+                self._ids[order_id] = None
+            while len(self._ids) > ADOPTED_REMEMBERED:
+                del self._ids[next(iter(self._ids))]
+
+    def take(self, order_id: str) -> bool:
+        """Whether this order was adopted by a batch here (forgotten now: one message per order)."""
+        with self._lock:
+            self._forget_if_forked()
+            return self._ids.pop(order_id, _ABSENT) is not _ABSENT
+
+    def _forget_if_forked(self) -> None:
+        if self._pid != os.getpid():
+            self._pid, self._ids = os.getpid(), {}
+
+
+_ABSENT = object()
+_adopted_here = _AdoptedHere()
 
 
 @dataclass
@@ -91,6 +132,8 @@ def orders_submit_batch(*, order_id: uuid.UUID | str, now: datetime) -> dict[str
     order_key = str(order_id)
     if settings.ORDER_SUBMIT_BATCH_SIZE <= 1:
         return {order_key: order_submit(order_id=order_id, now=now)}
+    if _adopted_here.take(order_key):
+        return {order_key: SubmitResult(SubmitOutcome.NOT_CLAIMED)}  # a batch of this process sent it
     head = Order.objects.filter(id=order_id).values_list("status", "next_attempt_at").first()
     if head is None or head[0] != S.QUEUED:
         return {order_key: SubmitResult(SubmitOutcome.NOT_CLAIMED)}
@@ -130,12 +173,17 @@ def _claim_batch(
     """Claim the batch: (what this batch sends, orders to submit one by one instead)."""
     with transaction.atomic():
         ready: list[tuple[Order, datetime]] = []
-        for order in _candidates(order_id=order_id, now=now):
+        candidates = _candidates(order_id=order_id, now=now)
+        # Read in the claim's transaction as the single path does, but once for the whole batch.
+        halts = trading_halts_now() if candidates else ()
+        for order in candidates:
             give_up_at = order_give_up_at(order)
             refused = _refuse_before_sending(order, now=now, give_up_at=give_up_at)
             if refused is not None:
                 results[str(order.id)] = refused
-            elif trading_stop_for(exchange=order.exchange, partner=order.partner, customer=order.customer):
+            elif trading_stop_for(
+                exchange=order.exchange, partner=order.partner, customer=order.customer, halts=halts
+            ):
                 results[str(order.id)] = SubmitResult(SubmitOutcome.HELD)  # as the single path: no retry
             else:
                 ready.append((order, give_up_at))
@@ -288,7 +336,9 @@ def _record_resting(common: list[_Claimed]) -> set[uuid.UUID]:
     now = answered_at()
     entries = {entry.order.id: entry for entry in common}
     try:
-        with transaction.atomic():
+        # One moment, like one request: the read caches' generation (each event's webhook endpoints)
+        # is read once for the whole batch instead of once per order.
+        with generation_snapshot(), transaction.atomic():
             rows = orders_update_returning(
                 Order.objects.filter(id__in=list(entries), status=S.SUBMITTING, parsec_order_id__isnull=True),
                 status=Case(
@@ -335,6 +385,9 @@ def _record_resting(common: list[_Claimed]) -> set[uuid.UUID]:
                 if order.cancel_requested_at is not None:
                     # As the UPDATE returned it: asked while the create was on its way.
                     order_enqueue_cancel(order_id=order.id)
+            adopted_ids = [str(order.id) for order in adopted]
+            # Remembered once committed: the other orders' messages may then be answered from memory.
+            transaction.on_commit(lambda: _adopted_here.add(adopted_ids))
     except IntegrityError:
         return set()  # e.g. a Parsec id already known: each one alone, as the single path would
     return {order.id for order in adopted}

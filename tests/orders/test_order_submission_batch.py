@@ -127,6 +127,59 @@ def test_a_message_whose_order_another_batch_sent_does_nothing(trader, parsec_by
 
 
 @pytest.mark.django_db
+def test_a_message_whose_order_a_batch_here_adopted_is_answered_without_reading_it(
+    trader, parsec_by_size, enqueued, settings, django_capture_on_commit_callbacks
+):
+    from django.test.utils import CaptureQueriesContext
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    first, second = place(trader, size=Decimal("14")), place(trader, size=Decimal("15"))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.order_submit_task(str(first.id)) == "accepted"
+    second.refresh_from_db()
+    assert second.status == S.OPEN
+
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.order_submit_task(str(second.id)) == "not_claimed"
+
+    assert queries.captured_queries == []
+    assert parsec_by_size.count("create_order") == 2
+    # Remembered for its one message only: a copy of it (the sweep's) reads the order as before.
+    with CaptureQueriesContext(connection) as queries:
+        assert tasks.order_submit_task(str(second.id)) == "not_claimed"
+    assert len(queries.captured_queries) == 1
+
+
+@pytest.mark.django_db
+def test_an_order_a_batch_here_put_back_in_the_queue_is_sent_by_its_next_message(
+    trader, parsec_by_size, enqueued, settings, django_capture_on_commit_callbacks
+):
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    accepted, refused = place(trader, size=Decimal("14")), place(trader, size=Decimal("12"))
+    with django_capture_on_commit_callbacks(execute=True):
+        submission_batch.orders_submit_batch(order_id=accepted.id, now=timezone.now())
+    refused.refresh_from_db()
+    assert refused.status == S.QUEUED  # Parsec was unavailable for it: queued again with a backoff
+    parsec_by_size.by_size = {}
+
+    results = submission_batch.orders_submit_batch(order_id=refused.id, now=refused.next_attempt_at)
+
+    assert results[str(refused.id)].outcome == "accepted"
+    refused.refresh_from_db()
+    assert refused.status == S.OPEN
+    assert refused.submit_attempts == 2
+
+
+def test_the_adopted_orders_remembered_are_bounded_oldest_first(monkeypatch):
+    monkeypatch.setattr(submission_batch, "ADOPTED_REMEMBERED", 2)
+    remembered = submission_batch._AdoptedHere()
+    remembered.add(["a", "b"])
+    remembered.add(["c"])
+
+    assert [remembered.take(order_id) for order_id in ("a", "b", "c", "c")] == [False, True, True, False]
+
+
+@pytest.mark.django_db
 def test_an_identical_intent_in_the_batch_is_claimed_one_by_one_and_waits(
     trader, scripted_parsec, enqueued, settings
 ):
@@ -176,6 +229,42 @@ def test_a_held_order_stays_queued_while_the_rest_of_its_batch_is_sent(
     assert held.status == S.QUEUED
     assert held.submit_attempts == 0
     assert scripted_parsec.count("create_order") == 1
+
+
+@pytest.mark.django_db
+def test_a_batch_reads_the_active_halts_once_for_all_its_orders(trader, scripted_parsec, enqueued, settings):
+    from django.test.utils import CaptureQueriesContext
+
+    from halts.models import TradingHalt
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    orders = [place(trader, size=Decimal(10 + n)) for n in range(6)]
+
+    with CaptureQueriesContext(connection) as queries:
+        results = submission_batch.orders_submit_batch(order_id=orders[0].id, now=timezone.now())
+
+    assert [results[str(order.id)].outcome for order in orders] == ["accepted"] * 6
+    halts_table = TradingHalt._meta.db_table
+    assert sum(halts_table in query["sql"] for query in queries.captured_queries) == 1
+
+
+@pytest.mark.django_db(transaction=True)  # committed, as in a worker: no bump pending, the caches trusted
+def test_a_batch_reads_the_read_caches_generation_once_to_record_its_acceptances(
+    trader, scripted_parsec, enqueued, settings, monkeypatch
+):
+    from generations import store
+
+    settings.ORDER_SUBMIT_BATCH_SIZE = 16
+    orders = [place(trader, size=Decimal(10 + n)) for n in range(6)]
+    fetches = []
+    fetch = store._generation_fetch
+    monkeypatch.setattr(store, "_generation_fetch", lambda: fetches.append(1) or fetch())
+
+    results = submission_batch.orders_submit_batch(order_id=orders[0].id, now=timezone.now())
+
+    assert [results[str(order.id)].outcome for order in orders] == ["accepted"] * 6
+    assert Event.objects.filter(object_id__in=[str(order.id) for order in orders]).count() >= 12
+    assert len(fetches) == 1
 
 
 @pytest.mark.django_db(transaction=True)
