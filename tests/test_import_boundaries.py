@@ -31,6 +31,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
             "builder_platform.folders",
             "builder_platform.logs",
             "builder_platform.locks",
+            "builder_platform.inserts",
             "builder_platform.shared_store",
             "builder_platform.request_ids",
             "builder_platform.task_context",
