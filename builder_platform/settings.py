@@ -351,6 +351,12 @@ if not PARSEC_API_KEY and PARSEC_SIMULATOR:
 PARSEC_CONNECT_TIMEOUT = env_float("PARSEC_CONNECT_TIMEOUT", 3.0)
 PARSEC_READ_TIMEOUT = env_float("PARSEC_READ_TIMEOUT", 10.0)
 PARSEC_READ_RETRIES = env_int("PARSEC_READ_RETRIES", 2)  # read-only calls only; a create is never retried
+# An idle connection to Parsec is kept this long, under the server's own idle timeout (see ParsecClient).
+PARSEC_KEEPALIVE_SECONDS = env_float("PARSEC_KEEPALIVE_SECONDS", 1.5)
+if PARSEC_KEEPALIVE_SECONDS < 0:
+    raise ImproperlyConfigured(
+        "PARSEC_KEEPALIVE_SECONDS must be 0 or more seconds (0: a new connection per call)."
+    )
 # One Parsec rate budget for the whole deployment (ratelimits.parsec_budget; buckets in SHARED_STORE_URL's
 # Redis, else the database): the builder's QPS pool, and each builder user's limit (0: none of ours).
 PARSEC_RATE_LIMIT_ENABLED = env_bool("PARSEC_RATE_LIMIT_ENABLED", True)

@@ -808,6 +808,7 @@ class ParsecClient:
         connect_timeout: float = 3.0,
         read_timeout: float = 10.0,
         read_retries: int = 2,
+        keepalive_seconds: float = 1.5,
         transport: httpx.BaseTransport | None = None,
         observer: CallObserver | None = None,
         limiter: RateLimiter | None = None,
@@ -824,6 +825,12 @@ class ParsecClient:
             base_url=self.base_url + "/",
             headers={"X-API-Key": api_key, "Accept": "application/json", "User-Agent": "builder-platform"},
             timeout=httpx.Timeout(connect=connect_timeout, read=read_timeout, write=read_timeout, pool=5.0),
+            # An idle kept-alive connection is dropped before the server would close it (gunicorn's
+            # default is 2 s): a create sent on a connection the server is closing at that instant gets
+            # no answer, and an order sent once then waits in doubt for reconciliation.
+            limits=httpx.Limits(
+                max_connections=100, max_keepalive_connections=20, keepalive_expiry=keepalive_seconds
+            ),
             transport=transport,
             follow_redirects=False,
         )

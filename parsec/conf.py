@@ -38,6 +38,7 @@ def _fingerprint() -> tuple:
         float(settings.PARSEC_CONNECT_TIMEOUT),
         float(settings.PARSEC_READ_TIMEOUT),
         int(settings.PARSEC_READ_RETRIES),
+        float(settings.PARSEC_KEEPALIVE_SECONDS),
         # The rate budget's figures: a change builds a new client with a new limiter.
         bool(settings.PARSEC_RATE_LIMIT_ENABLED),
         int(settings.PARSEC_POOL_QPS),
@@ -66,6 +67,7 @@ def get_client() -> ParsecClient:
                 connect_timeout=float(settings.PARSEC_CONNECT_TIMEOUT),
                 read_timeout=float(settings.PARSEC_READ_TIMEOUT),
                 read_retries=int(settings.PARSEC_READ_RETRIES),
+                keepalive_seconds=float(settings.PARSEC_KEEPALIVE_SECONDS),
                 observer=metrics.parsec_call_observed,
                 limiter=_limiter_factory() if _limiter_factory is not None else None,
             )
