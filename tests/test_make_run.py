@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from django.core.management import call_command
+from json_http import json_answer
 from polling import wait_until
 from worker_process import ROOT, procfile_command
 
@@ -102,12 +103,7 @@ class Readiness(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         status = 200 if type(self).ready else 503
-        body = json.dumps({"error": "Not ready: no worker has been seen yet."}).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        json_answer(self, status, {"error": "Not ready: no worker has been seen yet."})
 
     def log_message(self, *args) -> None:
         pass
