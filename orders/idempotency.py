@@ -19,6 +19,7 @@ from django.db import IntegrityError, connections, router, transaction
 
 from builder_platform.api import ApiError, api_error_from, error_body
 from builder_platform.failures import DomainError
+from builder_platform.inserts import row_insert
 from customers.models import Partner
 from orders.errors import OrderError
 from orders.models import IdempotencyKey
@@ -156,7 +157,6 @@ def idempotency_key_release(*, record: IdempotencyKey) -> None:
 # takeover, a release) keep the ORM.
 
 _KEY_FIELDS = {field.attname: field for field in IdempotencyKey._meta.concrete_fields}
-_CLAIM_COLUMNS = ("partner_id", "key", "fingerprint", "state", "token", "response_headers", "created_at")
 _ANSWER_COLUMNS = (
     "state",
     "response_status",
@@ -216,23 +216,6 @@ def _key_find(*, partner: Partner, key: str) -> IdempotencyKey | None:
         for converter in connection.ops.get_db_converters(column) + column.get_db_converters(connection):
             values[position] = converter(values[position], column, connection)
     return IdempotencyKey.from_db(using, names, values)
-
-
-def _key_insert(**values: Any) -> IdempotencyKey:
-    """INSERT one key row (`values` by attname: those of _CLAIM_COLUMNS); IntegrityError when the partner
-    already has the key (a concurrent request's row, once its transaction commits)."""
-    using = router.db_for_write(IdempotencyKey)
-    connection = connections[using]
-    sql = _key_sql(connection, "INSERT INTO {table} ({columns}) VALUES ({values})", _CLAIM_COLUMNS)
-    returning = connection.features.can_return_columns_from_insert
-    if returning:
-        sql += _key_sql(connection, " RETURNING {id}")
-    with transaction.mark_for_rollback_on_error(using=using), connection.cursor() as cursor:
-        cursor.execute(sql, _key_values(connection, values, _CLAIM_COLUMNS))
-        key_id = cursor.fetchone()[0] if returning else cursor.lastrowid
-    record = IdempotencyKey(id=key_id, **values)
-    record._state.adding, record._state.db = False, using
-    return record
 
 
 # --- The runner: one request under its key -------------------------------------------------------------
@@ -350,14 +333,18 @@ class IdempotentRequest:
         self._answer_from(existing)
 
     def _claim_in_transaction(self) -> None:
-        self._record = _key_insert(
-            partner_id=self._partner.pk,
-            key=self._key,
-            fingerprint=self._fingerprint,
-            state=IdempotencyKey.State.IN_FLIGHT,
-            token=uuid.uuid4(),
-            response_headers={},
-            created_at=self._now,
+        # One fixed INSERT (row_insert); IntegrityError when the partner already has the key (a
+        # concurrent request's row, once its transaction commits).
+        self._record = row_insert(
+            IdempotencyKey(
+                partner_id=self._partner.pk,
+                key=self._key,
+                fingerprint=self._fingerprint,
+                state=IdempotencyKey.State.IN_FLIGHT,
+                token=uuid.uuid4(),
+                response_headers={},
+                created_at=self._now,
+            )
         )
 
     @contextmanager
